@@ -1,0 +1,90 @@
+"""Self-describing checkpoints: plain dicts of tensors and JSON-able config.
+
+Loaded with ``torch.load(..., weights_only=True)`` only, so a file can never run code.
+Every file says what it is (``format``), which layout it uses (``format_version``) and
+which img2gif wrote it; the backends rebuild from their saved name and config.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+
+import torch
+
+from .errors import InputError
+from .writers import atomic_replace_file
+
+FORMAT_VERSION = 1
+KINDS = ("img2gif.pair", "img2gif.model")
+
+
+def save(path, payload: dict, kind: str) -> None:
+    """Write ``payload`` as a checkpoint of ``kind`` atomically (temp file + rename)."""
+    from . import __version__
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}")
+    record = {"format": kind, "format_version": FORMAT_VERSION, "img2gif_version": __version__, **payload}
+    _check_plain(record)
+    atomic_replace_file(lambda tmp: torch.save(record, tmp), path)
+
+
+def _check_plain(obj, where="checkpoint"):
+    # Only what weights_only=True can load back: fail at save time, not at load time.
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: key {k!r} is not a string")
+            _check_plain(v, f"{where}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_plain(v, f"{where}[{i}]")
+    elif not (obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor))):
+        raise TypeError(f"{where}: {type(obj).__name__} cannot go into a checkpoint")
+
+
+def load(path, kind: str | None = None, map_location="cpu") -> dict:
+    """Read a checkpoint written by :func:`save`; InputError for anything else."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file" if not os.path.isdir(path) else f"{path}: is a directory, expected a .pt file")
+    try:
+        record = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise InputError(f"{path}: refused: not a plain img2gif checkpoint (it would need to run code to load: {first[:160]})") from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: not a readable checkpoint, truncated or corrupt ({first[:160]})") from None
+    if not isinstance(record, dict) or record.get("format") not in KINDS:
+        raise InputError(f"{path}: not an img2gif checkpoint")
+    version = record.get("format_version")
+    if not isinstance(version, int):
+        raise InputError(f"{path}: checkpoint has no format version")
+    if version > FORMAT_VERSION:
+        raise InputError(
+            f"{path}: made by a newer img2gif ({record.get('img2gif_version', '?')}, format {version}); "
+            f"this version reads format {FORMAT_VERSION}: upgrade img2gif"
+        )
+    if kind is not None and record["format"] != kind:
+        raise InputError(f"{path}: is a {record['format']} file, expected {kind}")
+    return record
+
+
+def describe(record: dict) -> dict:
+    """JSON-able summary of a checkpoint (for inspect): everything but the tensors."""
+
+    def strip(obj):
+        if isinstance(obj, torch.Tensor):
+            return f"tensor{list(obj.shape)} {str(obj.dtype).replace('torch.', '')}"
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [strip(v) for v in obj]
+        return obj
+
+    out = strip(record)
+    json.dumps(out)
+    return out

@@ -1,0 +1,230 @@
+"""The command line: options -> API calls; errors -> one line on stderr and exit code 2."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import warnings
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__, inspection, timing
+from .errors import Img2GifError
+from .fit import FitSettings
+from .writers import check_writable_file
+
+app = typer.Typer(
+    name="img2gif",
+    help="Two images in, a smooth continuous animation out (GIF, MP4, WebP, APNG), with a Warping Neural ODE.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class Mode(str, Enum):
+    blend = "blend"
+    warp_only = "warp-only"
+
+
+class Loop(str, Enum):
+    forever = "forever"
+    once = "once"
+    pingpong = "pingpong"
+
+
+class Ease(str, Enum):
+    linear = "linear"
+    smooth = "smooth"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    err.print(f"[yellow]warning:[/yellow] {message}", markup=True, soft_wrap=True)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _user_errors():
+    """Img2GifError -> 'error: ...' and exit 2; Ctrl-C/SIGTERM -> exit 130, nothing partial."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if os.name == "posix" else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            yield
+    except Img2GifError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; no output written")
+        raise typer.Exit(130) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _fit_progress(enabled: bool = True):
+    """A rich progress bar for the fit; yields the callback fit_pair calls per step."""
+    if not enabled:
+        yield None
+        return
+    columns = [TextColumn("fitting"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("fit", total=None, loss=float("nan"))
+
+        def update(step, total, loss):
+            bar.update(task, completed=step, total=total, loss=loss)
+
+        yield update
+
+
+def _settings(velocity, solver, loss, working_size, seed) -> FitSettings:
+    return FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed)
+
+
+def _version(value: bool):
+    if value:
+        out.print(f"img2gif {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")):
+    """Two images in, a smooth continuous animation out."""
+
+
+VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
+SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
+LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
+WorkingSizeOpt = typer.Option(256, "--working-size", min=16, max=2048, help="Longer side the warp is fitted at; the field is upsampled for the full-size images.")
+SeedOpt = typer.Option(0, "--seed", help="Random seed (fits are deterministic on CPU for a given seed).")
+DeviceOpt = typer.Option(Device.auto, "--device", help="auto = CUDA when available, else CPU.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+
+
+@app.command("fit-pair")
+def fit_pair_cmd(
+    a: Path = typer.Argument(..., help="Start image A."),
+    b: Path = typer.Argument(..., help="End image B (resized to A's size if it differs)."),
+    output: Path = typer.Option(Path("pair.pt"), "-o", "--output", help="Where to save the fitted pair (.pt)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Cap the images' longer side (pixels) before fitting."),
+    velocity: str = VelocityOpt,
+    solver: str = SolverOpt,
+    loss: str = LossOpt,
+    working_size: int = WorkingSizeOpt,
+    seed: int = SeedOpt,
+    device: Device = DeviceOpt,
+    quiet: bool = QuietOpt,
+):
+    """Fit the warp from A to B once and save it; render it many times with `animate --from`."""
+    from . import pipeline
+    from .pair import fit_pair
+
+    with _user_errors():
+        if output.suffix.lower() != ".pt":
+            raise Img2GifError(f"{output}: a pair file must end in .pt")
+        check_writable_file(output)
+        pipeline.check_size(size)
+        img_a, img_b = pipeline.read_pair(a, b, size)
+        with _fit_progress(not quiet) as progress:
+            pair = fit_pair(img_a, img_b, _settings(velocity, solver, loss, working_size, seed), device=device.value, progress=progress)
+        pair.save(output)
+        err.print(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels)")
+
+
+@app.command()
+def animate(
+    a: Optional[Path] = typer.Argument(None, help="Start image A."),
+    b: Optional[Path] = typer.Argument(None, help="End image B (resized to A's size if it differs)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png (APNG), or a directory (ending in /) for numbered PNGs. Default: A_to_B.gif."),
+    from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
+    fps: Optional[float] = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}). GIF plays at most {timing.GIF_MAX_FPS:g}: higher rates are resampled to {timing.GIF_MAX_FPS:g} over the same duration."),
+    duration: Optional[float] = typer.Option(None, "--duration", help=f"Seconds from A to B (default {timing.DEFAULT_DURATION:g})."),
+    frames: Optional[int] = typer.Option(None, "--frames", help="Exactly this many frames from A to B (any two of --frames/--fps/--duration)."),
+    mode: Mode = typer.Option(Mode.blend, "--mode", help="blend: A warped forward and B warped back, mixed (exact endpoints). warp-only: only A is warped (the paper's; no new colours)."),
+    blend: bool = typer.Option(False, "--blend", help="Same as --mode blend."),
+    warp_only: bool = typer.Option(False, "--warp-only", help="Same as --mode warp-only."),
+    loop: Loop = typer.Option(Loop.forever, "--loop", help="forever, once, or pingpong (A to B and back)."),
+    hold_start: float = typer.Option(0.0, "--hold-start", help="Seconds to show A before moving."),
+    hold_end: float = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame."),
+    ease: Ease = typer.Option(Ease.linear, "--ease", help="Time remapping: linear, or smooth (eases in and out)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Cap the output's longer side (pixels)."),
+    velocity: str = VelocityOpt,
+    solver: str = SolverOpt,
+    loss: str = LossOpt,
+    working_size: int = WorkingSizeOpt,
+    seed: int = SeedOpt,
+    device: Device = DeviceOpt,
+    quiet: bool = QuietOpt,
+):
+    """Animate A into B: fit the warp (or load it with --from) and write the frames."""
+    from . import pipeline
+    from .pair import Pair
+
+    with _user_errors():
+        if blend and warp_only:
+            raise Img2GifError("--blend and --warp-only exclude each other")
+        chosen = "warp-only" if warp_only else ("blend" if blend else mode.value)
+        pair = None
+        if from_pair is not None:
+            if a is not None or b is not None:
+                raise Img2GifError("give either two images or --from pair.pt, not both")
+            pair = Pair.load(from_pair)
+        elif a is None or b is None:
+            raise Img2GifError("animate needs two images A and B (or --from pair.pt)")
+        if output is None:
+            output = Path(f"{a.stem}_to_{b.stem}.gif") if pair is None else Path(f"{from_pair.stem}.gif")
+        with _fit_progress(not quiet and pair is None) as progress:
+            result = pipeline.animate(
+                a, b, output, pair=pair, frames=frames, fps=fps, duration=duration, mode=chosen,
+                loop=loop.value, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
+                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
+                progress=progress,
+            )
+        err.print(
+            f"wrote {result.path}: {result.frames_written} frames, {result.size[0]}x{result.size[1]}, "
+            f"{result.fps:g} fps, {result.duration:.2f} s"
+        )
+
+
+@app.command()
+def inspect(
+    path: Optional[Path] = typer.Argument(None, help="A pair/model .pt, or an animation (.gif, .mp4, .webp, .png). None: the installation."),
+    device: Device = DeviceOpt,
+):
+    """Show plugins, device and cache dir; or what a .pt holds; or an animation's frames and timing."""
+    with _user_errors():
+        if path is None:
+            inspection.show_installation(out)
+        elif path.suffix.lower() == ".pt":
+            inspection.show_checkpoint(out, path, device.value)
+        else:
+            inspection.show_animation(out, path)
+
+
+def main():
+    app(prog_name="img2gif")
+
+
+if __name__ == "__main__":
+    main()

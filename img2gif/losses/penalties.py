@@ -1,0 +1,38 @@
+"""Penalties on the displacement field (normalised units, see ``img2gif.warp``)."""
+from __future__ import annotations
+
+import torch
+
+from ..warp import check_field, identity_grid, jacobian_determinant
+
+
+def _as_batches(phi: torch.Tensor) -> list[torch.Tensor]:
+    if isinstance(phi, torch.Tensor) and phi.dim() == 5:
+        return list(phi.unbind(0))
+    check_field(phi)
+    return [phi]
+
+
+def jacobian(phi: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
+    """Mean of relu(margin - det d(id+phi)/dp): penalises folding, summed over times."""
+    return sum(torch.relu(margin - jacobian_determinant(p)).mean() for p in _as_batches(phi))
+
+
+def outgrid(phi: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance by which id + phi leaves [-1, 1]^2, summed over times."""
+    total = 0.0
+    for p in _as_batches(phi):
+        pos = identity_grid(p.shape[2], p.shape[3], device=p.device, dtype=p.dtype) + p
+        total = total + (torch.relu(pos.abs() - 1.0) ** 2).mean()
+    return total
+
+
+def smoothness(phi: torch.Tensor) -> torch.Tensor:
+    """Mean squared forward difference of phi in pixel units (sum over times)."""
+    total = 0.0
+    for p in _as_batches(phi):
+        h, w = p.shape[-2:]
+        scale = p.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0]).view(1, 2, 1, 1)
+        u = p * scale
+        total = total + ((u[..., :, 1:] - u[..., :, :-1]) ** 2).mean() + ((u[..., 1:, :] - u[..., :-1, :]) ** 2).mean()
+    return total

@@ -1,0 +1,34 @@
+"""WarpODE: a velocity and a solver together give Phi_t at any requested times."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .warp import check_image, sample
+
+
+class WarpODE(nn.Module):
+    """dPhi/dt = velocity(t, Phi, x0), Phi_0 = 0, integrated by ``solver``.
+
+    The pipeline asks for times; the solver decides how to get there. Negative times
+    integrate backwards (the inverse direction of the animation).
+    """
+
+    def __init__(self, velocity: nn.Module, solver):
+        super().__init__()
+        if getattr(solver, "needs_stationary", False) and not getattr(velocity, "stationary", False):
+            raise ValueError(
+                f"solver {solver.name!r} needs a stationary velocity, but {velocity.name!r} is time-dependent; "
+                "choose euler, midpoint, rk4 or dopri5"
+            )
+        self.velocity = velocity
+        self.solver = solver
+
+    def fields(self, x0: torch.Tensor, times, field_size: tuple[int, int]) -> torch.Tensor:
+        """(T, B, 2, h, w) displacement fields for x0 (B, C, H, W) at ``times`` (T,)."""
+        check_image(x0, "x0")
+        return self.solver.integrate(self.velocity, x0, times, tuple(field_size))
+
+    def warp(self, image: torch.Tensor, phi: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+        """image (B, C, H, W) o (id + phi), phi (B, 2, h, w) at any resolution."""
+        return sample(image, phi, mode=mode)

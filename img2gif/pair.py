@@ -1,0 +1,114 @@
+"""``Pair``: two images and the fitted warp between them; the object the API hands out."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from . import checkpoint, registry
+from .fit import FitSettings, fit_pair_tensors, working_shape
+from .errors import InputError, OptionError
+from .ode import WarpODE
+from .render import MODES, render, to_tensor
+from .warp import count_folds
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' is CUDA when available, else CPU; 'cuda' without CUDA is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise OptionError("--device cuda: CUDA is not available on this machine (use auto or cpu)")
+    if device not in ("cpu", "cuda"):
+        raise OptionError(f"unknown --device {device!r}; choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+class Pair:
+    """Images A and B ((H, W, 3) uint8, same size) and the WarpODE that carries A onto B."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, ode: WarpODE, settings: FitSettings, device="cpu"):
+        if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"a and b must be (H, W, 3) of one size, got {a.shape} and {b.shape}")
+        self.a, self.b = a, b
+        self.settings = settings
+        self.device = torch.device(device)
+        self.ode = ode.to(self.device).eval()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the images."""
+        return self.a.shape[1], self.a.shape[0]
+
+    @property
+    def field_size(self) -> tuple[int, int]:
+        """(h, w) of the working resolution the warp is integrated at."""
+        return working_shape(self.a.shape[0], self.a.shape[1], self.settings.working_size)
+
+    def _tensors(self):
+        return to_tensor(self.a, self.device), to_tensor(self.b, self.device)
+
+    def fields(self, times) -> torch.Tensor:
+        """(T, 2, h, w) displacement fields Phi_t at the working resolution."""
+        a, _ = self._tensors()
+        with torch.no_grad():
+            return self.ode.fields(a, torch.as_tensor(times, dtype=torch.float32, device=self.device), self.field_size)[:, 0]
+
+    def frames(self, times, mode: str = "blend") -> list[np.ndarray]:
+        """(H, W, 3) uint8 frames at ``times`` (t = 0 is A, t = 1 is B)."""
+        if mode not in MODES:
+            raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        a, b = self._tensors()
+        return list(render(self.ode, a, b, times, self.field_size, mode=mode))
+
+    def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
+        """Pixels where the warp folds (det <= 0), summed over ``times``."""
+        return sum(count_folds(phi.unsqueeze(0)) for phi in self.fields(list(times)))
+
+    def to(self, device) -> "Pair":
+        return Pair(self.a, self.b, self.ode, self.settings, device)
+
+    # --- files -------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write a self-describing .pt (loads with weights_only=True)."""
+        ode = self.ode
+        payload = {
+            "velocity": {"name": ode.velocity.name, "config": ode.velocity.config()},
+            "solver": {"name": ode.solver.name, "config": ode.solver.config()},
+            "state_dict": {k: v.detach().cpu() for k, v in ode.velocity.state_dict().items()},
+            "fit": self.settings.to_dict(),
+            "image_size": [int(self.a.shape[1]), int(self.a.shape[0])],
+            "working_shape": list(self.field_size),
+            "images": {"a": torch.from_numpy(self.a.copy()), "b": torch.from_numpy(self.b.copy())},
+        }
+        checkpoint.save(path, payload, "img2gif.pair")
+
+    @classmethod
+    def load(cls, path, device="cpu") -> "Pair":
+        """Rebuild a Pair from a file written by :meth:`save`."""
+        record = checkpoint.load(path, "img2gif.pair")
+        path = os.fspath(path)
+        try:
+            vel_cls = registry.load("velocity", record["velocity"]["name"])
+            solver_cls = registry.load("solvers", record["solver"]["name"])
+            velocity = vel_cls(**record["velocity"]["config"])
+            velocity.load_state_dict(record["state_dict"])
+            ode = WarpODE(velocity, solver_cls(**record["solver"]["config"]))
+            a = record["images"]["a"].numpy()
+            b = record["images"]["b"].numpy()
+            settings = FitSettings.from_dict(record["fit"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise InputError(f"{path}: pair file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
+        if a.dtype != np.uint8 or a.shape != b.shape or a.ndim != 3:
+            raise InputError(f"{path}: pair file holds images of the wrong type or shape")
+        return cls(a, b, ode, settings, device)
+
+
+def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, device="auto", progress=None) -> Pair:
+    """Fit the warp from A to B ((H, W, 3) uint8 arrays of one size) and return a Pair."""
+    settings = settings or FitSettings()
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    ta, tb = to_tensor(a, dev), to_tensor(b, dev)
+    ode = fit_pair_tensors(ta, tb, settings, progress=progress)
+    return Pair(a, b, ode, settings, dev)

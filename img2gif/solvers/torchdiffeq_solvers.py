@@ -1,0 +1,77 @@
+"""torchdiffeq's solvers: euler, midpoint, rk4 (fixed step) and dopri5 (adaptive)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchdiffeq import odeint, odeint_adjoint
+
+from .base import Solver, check_times
+
+
+class _ODEFunc(nn.Module):
+    """Binds x0 so torchdiffeq sees f(t, phi); a Module so the adjoint finds parameters."""
+
+    def __init__(self, velocity, x0):
+        super().__init__()
+        self.velocity = velocity
+        self.x0 = x0
+
+    def forward(self, t, phi):
+        return self.velocity(t, phi, self.x0)
+
+
+class TorchdiffeqSolver(Solver):
+    method = "euler"
+    adaptive = False
+
+    def __init__(self, step_size: float = 0.1, rtol: float = 1e-4, atol: float = 1e-5, adjoint: bool = False):
+        if step_size <= 0:
+            raise ValueError(f"step_size must be > 0, got {step_size}")
+        super().__init__(step_size=float(step_size), rtol=float(rtol), atol=float(atol), adjoint=bool(adjoint))
+
+    def _solve(self, func, phi0, times):
+        opts = {}
+        kwargs = {}
+        if self.adaptive:
+            kwargs = dict(rtol=self.options["rtol"], atol=self.options["atol"])
+        else:
+            opts = {"step_size": self.options["step_size"]}
+        solve = odeint_adjoint if self.options["adjoint"] else odeint
+        if self.options["adjoint"]:
+            kwargs["adjoint_params"] = tuple(func.parameters())
+        return solve(func, phi0, times, method=self.method, options=opts, **kwargs)
+
+    def integrate(self, velocity, x0, times, field_size):
+        times = check_times(times).to(device=x0.device, dtype=x0.dtype)
+        b = x0.shape[0]
+        phi0 = x0.new_zeros(b, 2, *field_size)
+        func = _ODEFunc(velocity, x0)
+        out = x0.new_zeros(times.numel(), b, 2, *field_size)
+        # torchdiffeq wants monotone times starting at 0: run t > 0 and t < 0 separately.
+        for sign in (1.0, -1.0):
+            mask = times * sign > 0
+            if not mask.any():
+                continue
+            wanted = times[mask]
+            uniq, inverse = torch.unique(wanted * sign, sorted=True, return_inverse=True)
+            grid = torch.cat([uniq.new_zeros(1), uniq]) * sign
+            traj = self._solve(func, phi0, grid)[1:]
+            out[mask] = traj[inverse]
+        return out
+
+
+class Euler(TorchdiffeqSolver):
+    name = method = "euler"
+
+
+class Midpoint(TorchdiffeqSolver):
+    name = method = "midpoint"
+
+
+class RK4(TorchdiffeqSolver):
+    name = method = "rk4"
+
+
+class Dopri5(TorchdiffeqSolver):
+    name = method = "dopri5"
+    adaptive = True

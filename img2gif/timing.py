@@ -1,0 +1,126 @@
+"""Where a frame's time is decided: frame counts, easing, playback order and delays.
+
+Conventions: ``n`` rendered frames sample the animation at t_i = ease(i / (n - 1)), so the
+first frame is t = 0 and the last t = 1. Played at ``fps``, each frame shows 1/fps s and the
+transition lasts n / fps s. Holds lengthen the first / last frame.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import OptionError
+
+DEFAULT_FPS = 30.0
+DEFAULT_DURATION = 2.0
+GIF_MAX_FPS = 50.0        # GIF delays are whole centiseconds; 2 cs is the shortest browsers honour
+GIF_MIN_DELAY_CS = 2
+MAX_FRAMES = 5000
+MAX_FPS = 240.0
+MAX_DURATION = 600.0
+MAX_HOLD = 60.0
+EASINGS = ("linear", "smooth")
+LOOPS = ("forever", "once", "pingpong")
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """How many frames to render and how fast they play."""
+
+    count: int
+    fps: float
+
+    @property
+    def duration(self) -> float:
+        return self.count / self.fps
+
+
+def plan(frames: int | None = None, fps: float | None = None, duration: float | None = None) -> FramePlan:
+    """Resolve --frames / --fps / --duration: any two fix the third; defaults 30 fps, 2 s."""
+    if frames is not None and not 2 <= frames <= MAX_FRAMES:
+        raise OptionError(f"--frames must be between 2 and {MAX_FRAMES}, got {frames}")
+    if fps is not None and not (0 < fps <= MAX_FPS and math.isfinite(fps)):
+        raise OptionError(f"--fps must be > 0 and at most {MAX_FPS:g}, got {fps}")
+    if duration is not None and not (0 < duration <= MAX_DURATION and math.isfinite(duration)):
+        raise OptionError(f"--duration must be > 0 and at most {MAX_DURATION:g} s, got {duration}")
+    if frames is not None and fps is not None and duration is not None:
+        raise OptionError("give at most two of --frames, --fps and --duration")
+    if frames is not None:
+        if fps is None:
+            fps = frames / duration if duration is not None else DEFAULT_FPS
+        return FramePlan(frames, float(fps))
+    fps = float(fps) if fps is not None else DEFAULT_FPS
+    duration = float(duration) if duration is not None else DEFAULT_DURATION
+    count = max(2, round(fps * duration))
+    if count > MAX_FRAMES:
+        raise OptionError(f"{fps:g} fps for {duration:g} s is {count} frames, over the limit of {MAX_FRAMES}")
+    return FramePlan(count, fps)
+
+
+def cap_for_gif(frame_plan: FramePlan) -> FramePlan:
+    """Same duration at <= 50 fps (browsers play GIF delays under 2 cs as 10 cs)."""
+    if frame_plan.fps <= GIF_MAX_FPS:
+        return frame_plan
+    count = max(2, round(frame_plan.duration * GIF_MAX_FPS))
+    return FramePlan(count, count / frame_plan.duration)
+
+
+def ease(t: float, kind: str = "linear") -> float:
+    """Time remapping: 'linear' (identity) or 'smooth' (smoothstep: eases in and out)."""
+    if kind == "linear":
+        return t
+    if kind == "smooth":
+        return t * t * (3.0 - 2.0 * t)
+    raise OptionError(f"unknown --ease {kind!r}; choose one of {', '.join(EASINGS)}")
+
+
+def frame_times(count: int, kind: str = "linear") -> list[float]:
+    """Animation times of ``count`` rendered frames: t_0 = 0, t_{n-1} = 1."""
+    if count < 2:
+        raise OptionError(f"need at least 2 frames, got {count}")
+    return [ease(i / (count - 1), kind) for i in range(count)]
+
+
+def playback(count: int, fps: float, loop: str = "forever", hold_start: float = 0.0, hold_end: float = 0.0) -> list[tuple[int, float]]:
+    """Output order as (rendered frame index, seconds shown); pingpong plays back and forth."""
+    if loop not in LOOPS:
+        raise OptionError(f"unknown --loop {loop!r}; choose one of {', '.join(LOOPS)}")
+    for name, hold in (("--hold-start", hold_start), ("--hold-end", hold_end)):
+        if not (0 <= hold <= MAX_HOLD and math.isfinite(hold)):
+            raise OptionError(f"{name} must be between 0 and {MAX_HOLD:g} s, got {hold}")
+    step = 1.0 / fps
+    order = list(range(count))
+    if loop == "pingpong":
+        order += list(range(count - 2, 0, -1))
+    shown = []
+    for i in order:
+        seconds = step + (hold_start if i == 0 else 0.0) + (hold_end if i == count - 1 else 0.0)
+        shown.append((i, seconds))
+    return shown
+
+
+def _accumulated(seconds: list[float], units_per_second: float, minimum: int) -> list[int]:
+    # Round each frame's end time, not each delay, so rounding errors never add up.
+    out, clock, written = [], 0.0, 0
+    for s in seconds:
+        clock += s
+        end = round(clock * units_per_second)
+        delay = max(minimum, end - written)
+        out.append(delay)
+        written += delay
+    return out
+
+
+def gif_delays_cs(seconds: list[float]) -> list[int]:
+    """GIF delays in centiseconds by accumulated rounding, none below 2 cs."""
+    return _accumulated(seconds, 100, GIF_MIN_DELAY_CS)
+
+
+def delays_ms(seconds: list[float]) -> list[int]:
+    """Millisecond delays (WebP, APNG) by accumulated rounding, none below 1 ms."""
+    return _accumulated(seconds, 1000, 1)
+
+
+def repeat_counts(seconds: list[float], fps: float) -> list[int]:
+    """For constant-rate video: how many times to write each frame (holds become repeats)."""
+    return _accumulated(seconds, fps, 1)

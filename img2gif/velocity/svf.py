@@ -1,0 +1,57 @@
+"""``svf``: a stationary velocity grid, multi-resolution; the fast choice for one pair."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..warp import check_field, sample
+
+
+class SVF(nn.Module):
+    """v = sum of ``levels`` zero-initialised grids, each twice the size of the last.
+
+    Args:
+        size: (h, w) of the finest grid (coarser than the image: smooth and fast).
+        levels: number of grids; the coarsest is about size / 2^(levels-1).
+    Coarse-to-fine fitting sets ``active_levels``; grids beyond it do not contribute.
+    """
+
+    name = "svf"
+    stationary = True
+
+    def __init__(self, size=(32, 32), levels: int = 4):
+        super().__init__()
+        h, w = int(size[0]), int(size[1])
+        if h < 1 or w < 1 or not 1 <= int(levels) <= 8:
+            raise ValueError(f"svf needs size >= 1x1 and 1..8 levels, got size={size}, levels={levels}")
+        self._size = (h, w)
+        self._levels = int(levels)
+        shapes = []
+        for k in reversed(range(self._levels)):
+            shapes.append((max(1, -(-h // 2**k)), max(1, -(-w // 2**k))))
+        self.grids = nn.ParameterList([nn.Parameter(torch.zeros(1, 2, gh, gw)) for gh, gw in shapes])
+        self.active_levels = self._levels
+
+    def config(self) -> dict:
+        return {"size": list(self._size), "levels": self._levels}
+
+    def field(self, x0: torch.Tensor | None = None) -> torch.Tensor:
+        """The velocity grid (1, 2, h, w) in normalised units per unit time."""
+        v = None
+        for grid in list(self.grids)[: self.active_levels]:
+            up = grid if grid.shape[-2:] == self._size else F.interpolate(grid, size=self._size, mode="bilinear", align_corners=True)
+            v = up if v is None else v + up
+        return v
+
+    def set_translation(self, dx: float, dy: float) -> None:
+        """Start from a pure translation (normalised units): the coarsest grid holds it."""
+        with torch.no_grad():
+            for g in self.grids:
+                g.zero_()
+            self.grids[0][:, 0] = dx
+            self.grids[0][:, 1] = dy
+
+    def forward(self, t, phi, x0=None):
+        check_field(phi)
+        return sample(self.field(x0), phi)

@@ -1,0 +1,66 @@
+"""``unet``: the paper's velocity, a small U-Net on the image and the current field."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..warp import check_field, check_image, sample
+
+
+def _block(cin, cout):
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(min(8, cout), cout), nn.SiLU(),
+        nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(min(8, cout), cout), nn.SiLU(),
+    )
+
+
+class UNetVelocity(nn.Module):
+    """dPhi/dt = v(id + Phi) with v = UNet([x0, Phi, t]) (time-dependent, not stationary).
+
+    Args:
+        in_channels: image channels C of x0 (1 grayscale, 3 RGB, 4 RGBA).
+        width: channels of the first level, doubled at each level down.
+        depth: number of down-sampling steps.
+    The output layer starts at zero, so an untrained network is the identity warp.
+    """
+
+    name = "unet"
+    stationary = False
+
+    def __init__(self, in_channels: int = 3, width: int = 16, depth: int = 2):
+        super().__init__()
+        if in_channels < 1 or width < 1 or not 1 <= depth <= 5:
+            raise ValueError(f"unet needs in_channels >= 1, width >= 1, depth 1..5; got {in_channels}, {width}, {depth}")
+        self._config = {"in_channels": int(in_channels), "width": int(width), "depth": int(depth)}
+        chans = [width * 2**k for k in range(depth + 1)]
+        self.inp = _block(in_channels + 3, chans[0])
+        self.down = nn.ModuleList([_block(chans[k], chans[k + 1]) for k in range(depth)])
+        self.up = nn.ModuleList([_block(chans[k + 1] + chans[k], chans[k]) for k in reversed(range(depth))])
+        self.out = nn.Conv2d(chans[0], 2, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def config(self) -> dict:
+        return dict(self._config)
+
+    def forward(self, t, phi, x0):
+        check_field(phi)
+        check_image(x0, "x0")
+        if x0.shape[1] != self._config["in_channels"]:
+            raise ValueError(f"unet expects {self._config['in_channels']} image channels, got {x0.shape[1]}")
+        h, w = phi.shape[-2:]
+        img = x0 if x0.shape[-2:] == (h, w) else F.interpolate(x0, size=(h, w), mode="bilinear", align_corners=True)
+        if img.shape[0] != phi.shape[0]:
+            img = img.expand(phi.shape[0], -1, -1, -1)
+        tt = torch.as_tensor(t, dtype=phi.dtype, device=phi.device).expand(phi.shape[0], 1, h, w)
+        x = self.inp(torch.cat([img, phi, tt], dim=1))
+        skips = [x]
+        for block in self.down:
+            x = block(F.avg_pool2d(x, 2, ceil_mode=True))
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        v = self.out(x)
+        return sample(v, phi)

@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny synthetic images, made here (no data files)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+torch.set_num_threads(2)
+
+
+def blob_image(height=48, width=64, shift=(0.0, 0.0), seed=0) -> np.ndarray:
+    """A smooth, textured RGB image (H, W, 3) uint8; ``shift`` moves its content by (dx, dy) px."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.zeros((height, width, 3))
+    for _ in range(6):
+        cx, cy = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
+        r = rng.uniform(0.08, 0.2) * max(height, width)
+        colour = rng.uniform(0.2, 1.0, size=3)
+        g = np.exp(-(((xs - cx - shift[0]) ** 2 + (ys - cy - shift[1]) ** 2) / (2 * r * r)))
+        out += g[..., None] * colour
+    out = out / out.max() * 0.8 + 0.1
+    return (out * 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def pair_images():
+    """A and B: B is A's content moved 3 px right and 2 px down."""
+    return blob_image(), blob_image(shift=(3.0, 2.0))
+
+
+@pytest.fixture
+def image_files(tmp_path, pair_images):
+    a, b = pair_images
+    pa, pb = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(a).save(pa)
+    Image.fromarray(b).save(pb)
+    return pa, pb
