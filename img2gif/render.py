@@ -41,8 +41,9 @@ def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str =
         wanted = torch.cat([ts, ts - 1.0]) if mode == "blend" else ts
         phi = ode.fields(a, wanted, field_size)[:, 0]  # (T, 2, h, w)
         phi = resize_field(phi, height, width)
-        # Bicubic keeps detail; the clamp removes its overshoot.
-        forward = sample(a, phi[: len(ts)], mode="bicubic").clamp_(0, 1)
+        # blend: bicubic keeps detail (the clamp removes its overshoot); warp-only: bilinear,
+        # so every pixel is a convex mix of A's neighbouring pixels: no colour A lacks.
+        forward = sample(a, phi[: len(ts)], mode="bicubic" if mode == "blend" else "bilinear").clamp_(0, 1)
         if mode == "blend":
             backward = sample(b, phi[len(ts):], mode="bicubic").clamp_(0, 1)
             w = ts.view(-1, 1, 1, 1)

@@ -1,0 +1,106 @@
+"""Plugin discovery: built-ins, a real plugin package on the path, a broken plugin."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from img2gif import registry
+from img2gif.errors import PluginError
+
+ROOT = Path(__file__).resolve().parents[1]
+CENSUS = ROOT / "plugins" / "img2gif-census"
+
+tomllib = pytest.importorskip("tomllib")
+
+
+def test_source_builtins_match_pyproject():
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert {g: dict(v) for g, v in table.items()} == registry._SOURCE_BUILTINS
+
+
+def test_builtins_available_and_load():
+    for kind, names in {"solvers": ["euler", "midpoint", "rk4", "dopri5", "scaling-squaring"],
+                        "velocity": ["svf", "unet"],
+                        "losses": ["l2", "charbonnier", "jacobian", "outgrid", "smoothness"]}.items():
+        assert set(names) <= set(registry.available(kind))
+        for name in names:
+            assert registry.load(kind, name) is not None
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(PluginError, match="unknown solver 'heun'.*euler.*rk4"):
+        registry.load("solvers", "heun")
+
+
+def make_dist(site: Path, name: str, entry_points: dict[str, dict[str, str]]) -> None:
+    """A minimal installed distribution (dist-info) so importlib.metadata finds its entry points."""
+    info = site / f"{name.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    lines = []
+    for group, eps in entry_points.items():
+        lines.append(f"[{group}]")
+        lines += [f"{k} = {v}" for k, v in eps.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+def census_entry_points():
+    return tomllib.loads((CENSUS / "pyproject.toml").read_text())["project"]["entry-points"]
+
+
+@pytest.fixture
+def plugin_site(tmp_path, monkeypatch):
+    """The real census plugin (declared by its own pyproject) and a broken one, on sys.path."""
+    site = tmp_path / "site"
+    make_dist(site, "img2gif-census", census_entry_points())
+    make_dist(site, "img2gif-broken", {"img2gif.losses": {"broken": "img2gif_broken_missing:loss"}})
+    monkeypatch.syspath_prepend(str(CENSUS))
+    monkeypatch.syspath_prepend(str(site))
+    registry.clear_cache()
+    yield site
+    registry.clear_cache()
+
+
+def test_plugin_on_path_is_discovered_and_loads(plugin_site):
+    info = registry.available("losses")["census"]
+    assert info.provider == "img2gif-census"
+    census = registry.load("losses", "census")
+    import torch
+
+    x = torch.rand(1, 3, 8, 8)
+    assert census(x, x) < 1e-6 < census(x, torch.rand(1, 3, 8, 8))
+
+
+def test_broken_plugin_is_listed_with_warning_and_errors_when_chosen(plugin_site):
+    assert "broken" in registry.available("losses")  # listing imports nothing: no crash
+    problems = {info.name: problem for info, problem in registry.check_all()}
+    assert problems["census"] is None
+    assert "failed to load" in problems["broken"] and "img2gif-broken" in problems["broken"]
+    with pytest.raises(PluginError, match="'broken'.*failed to load.*ModuleNotFoundError"):
+        registry.load("losses", "broken")
+
+
+def test_cli_discovers_and_uses_plugin(tmp_path, image_files):
+    """End to end in a fresh interpreter: inspect lists it, fit-pair uses it, broken one warns."""
+    site = tmp_path / "site"
+    make_dist(site, "img2gif-census", census_entry_points())
+    make_dist(site, "img2gif-broken", {"img2gif.losses": {"broken": "img2gif_broken_missing:loss"}})
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(CENSUS), str(ROOT)]))
+    run = lambda *args: subprocess.run([sys.executable, "-m", "img2gif", *args], env=env, capture_output=True, text=True, timeout=300)
+    listed = run("inspect")
+    assert listed.returncode == 0, listed.stderr
+    assert "census" in listed.stdout and "img2gif-census" in listed.stdout
+    assert "broken" in listed.stdout and "warning" in listed.stdout
+    a, b = image_files
+    out = tmp_path / "pair.pt"
+    fitted = run("fit-pair", str(a), str(b), "-o", str(out), "--loss", "census", "--working-size", "32", "-q")
+    assert fitted.returncode == 0, fitted.stderr
+    from img2gif.checkpoint import load
+
+    assert load(out)["fit"]["loss"] == "census"
+    refused = run("fit-pair", str(a), str(b), "-o", str(tmp_path / "x.pt"), "--loss", "broken", "-q")
+    assert refused.returncode == 2
+    assert "failed to load" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "x.pt").exists()
