@@ -156,7 +156,8 @@ def fit_pair_cmd(
 def animate(
     a: Optional[Path] = typer.Argument(None, help="Start image A."),
     b: Optional[Path] = typer.Argument(None, help="End image B (resized to A's size if it differs)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png (APNG), or a directory (ending in /) for numbered PNGs. Default: A_to_B.gif."),
+    # a str, not a Path: Path drops the trailing "/" that asks for a frames directory
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png (APNG), or a directory (ending in /) for numbered PNGs. Default: A_to_B.gif."),
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}). GIF plays at most {timing.GIF_MAX_FPS:g}: higher rates are resampled to {timing.GIF_MAX_FPS:g} over the same duration."),
     duration: Optional[float] = typer.Option(None, "--duration", help=f"Seconds from A to B (default {timing.DEFAULT_DURATION:g})."),
@@ -193,7 +194,7 @@ def animate(
         elif a is None or b is None:
             raise Img2GifError("animate needs two images A and B (or --from pair.pt)")
         if output is None:
-            output = Path(f"{a.stem}_to_{b.stem}.gif") if pair is None else Path(f"{from_pair.stem}.gif")
+            output = f"{a.stem}_to_{b.stem}.gif" if pair is None else f"{from_pair.stem}.gif"
         with _fit_progress(not quiet and pair is None) as progress:
             result = pipeline.animate(
                 a, b, output, pair=pair, frames=frames, fps=fps, duration=duration, mode=chosen,

@@ -7,10 +7,11 @@ taken) is an ``Img2GifWarning``.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from .errors import InputError
 
@@ -38,7 +39,7 @@ def _to_rgb(im: Image.Image, path: str) -> np.ndarray:
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
         top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        warnings.warn(f"{path}: {mode} image reduced to 8 bits", Img2GifWarning, stacklevel=3)
+        warnings.warn(f"{path}: {mode} image reduced to 8 bits", Img2GifWarning, stacklevel=4)
         gray = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode == "P":
@@ -48,7 +49,7 @@ def _to_rgb(im: Image.Image, path: str) -> np.ndarray:
     if im.mode == "RGBA":
         alpha = np.asarray(im.getchannel("A"))
         if alpha.min() < 255:
-            warnings.warn(f"{path}: transparency flattened onto white", Img2GifWarning, stacklevel=3)
+            warnings.warn(f"{path}: transparency flattened onto white", Img2GifWarning, stacklevel=4)
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, im)
     if im.mode != "RGB":
@@ -69,15 +70,41 @@ def read_image(path) -> np.ndarray:
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
     limit = max_pixels()
+    # Pillow's own bomb check (open, GIF/TIFF seek) must use our limit, not its 89 Mpx
+    # default: else IMG2GIF_MAX_PIXELS could not raise the limit past 2 x 89 Mpx.
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        return _read(path, limit)
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+
+
+# What Pillow's decoders raise on corrupt data besides OSError (bad tag types, bad offsets).
+_CORRUPT = (OSError, SyntaxError, ValueError, TypeError, IndexError, EOFError, struct.error)
+
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _read(path: str, limit: int) -> np.ndarray:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # up to 2 x limit Pillow only warns: the check below gives the exact size
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image, or a format Pillow cannot read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise InputError(f"{path}: image is too large (over the limit of {limit:,} pixels; set IMG2GIF_MAX_PIXELS to raise it)") from None
-    except OSError as exc:
+    except _CORRUPT as exc:
         raise InputError(f"{path}: cannot read image ({exc})") from None
     with im:
         w, h = im.size
@@ -85,14 +112,22 @@ def read_image(path) -> np.ndarray:
             raise InputError(f"{path}: image is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,} (set IMG2GIF_MAX_PIXELS to raise it)")
         if w < MIN_SIDE or h < MIN_SIDE:
             raise InputError(f"{path}: image is {w}x{h}; both sides must be at least {MIN_SIDE} pixels")
-        if getattr(im, "n_frames", 1) > 1:
-            warnings.warn(f"{path}: animated image, using its first frame", Img2GifWarning, stacklevel=2)
         try:
+            if getattr(im, "n_frames", 1) > 1:
+                warnings.warn(f"{path}: animated image, using its first frame", Img2GifWarning, stacklevel=3)
             im.seek(0)
             im.load()
-            im = ImageOps.exif_transpose(im)
+            # Not ImageOps.exif_transpose: it re-serialises the EXIF block and fails on
+            # malformed tags that do not matter here; only the orientation is needed.
+            try:
+                orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+            except _CORRUPT:
+                orientation = 1
+            method = _ORIENTATION.get(orientation) if isinstance(orientation, int) else None
+            if method is not None:
+                im = im.transpose(method)
             return _to_rgb(im, path)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        except (*_CORRUPT, Image.DecompressionBombError) as exc:
             raise InputError(f"{path}: truncated or corrupt image ({exc})") from None
 
 
@@ -115,5 +150,5 @@ def cap_size(image: np.ndarray, longest: int | None) -> np.ndarray:
     if max(h, w) <= longest:
         return image
     scale = longest / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    size = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))  # as read_image requires
     return np.array(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))

@@ -129,6 +129,7 @@ def show_animation(console, path) -> None:
             durations = []
             for k in range(n):
                 im.seek(k)
+                im.load()  # WebP sets a frame's duration only once decoded
                 durations.append(int(im.info.get("duration", 0)))
     except (UnidentifiedImageError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not an animation img2gif can read ({exc})") from None

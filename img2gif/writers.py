@@ -25,9 +25,11 @@ FORMATS = {".gif": "gif", ".mp4": "mp4", ".webp": "webp", ".png": "apng", ".apng
 def output_format(path) -> str:
     """'gif', 'mp4', 'webp', 'apng' or 'frames' (a directory, or a path ending in '/')."""
     text = os.fspath(path)
-    if text.endswith(("/", os.sep)) or os.path.isdir(text):
-        return "frames"
     ext = Path(text).suffix.lower()
+    # An existing directory named like a file (out.gif/) is refused by check_output,
+    # not silently filled with PNG frames; a trailing '/' still asks for frames.
+    if text.endswith(("/", os.sep)) or (os.path.isdir(text) and ext not in FORMATS):
+        return "frames"
     if ext not in FORMATS:
         known = ", ".join(sorted(FORMATS))
         raise OutputError(f"{text}: unknown output extension {ext or '(none)'!r}; use one of {known}, or a directory ending in '/'")
@@ -129,8 +131,10 @@ def _write_gif(tmp: Path, frames, shown, loop_forever: bool) -> None:
     sequence = [indexed[i] for i, _ in shown]
     delays = timing.gif_delays_cs([s for _, s in shown])
     extra = {"loop": 0} if loop_forever else {}
+    # Passing the palette tells Pillow it is global: no per-frame colour tables.
     sequence[0].save(tmp, format="GIF", save_all=True, append_images=sequence[1:],
-                     duration=[d * 10 for d in delays], optimize=False, disposal=1, **extra)
+                     duration=[d * 10 for d in delays], optimize=False, disposal=1,
+                     palette=bytes(indexed[0].getpalette()), **extra)
 
 
 def _write_mp4(tmp: Path, frames, shown, fps: float) -> None:
@@ -207,10 +211,15 @@ def write_animation(path, frames: list[np.ndarray], shown: list[tuple[int, float
 def atomic_replace_file(write, target) -> None:
     """Run ``write(tmp_path)`` then rename the temp file onto ``target`` (never partial)."""
     target = Path(os.fspath(target))
-    tmp = _temp_beside(target, target.suffix)
+    try:
+        tmp = _temp_beside(target, target.suffix)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
     try:
         write(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -1,0 +1,129 @@
+"""Writers: every format, real timing read back, shared GIF palette, nothing partial."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from img2gif import timing
+from img2gif.errors import OutputError
+from img2gif.writers import output_format, write_animation
+
+
+def frames(n=6, h=20, w=30):
+    ys, xs = np.mgrid[0:h, 0:w]
+    return [np.stack([(xs * 4 + 20 * k) % 256, ys * 6 % 256, np.full_like(xs, 30 * k % 256)], -1).astype(np.uint8) for k in range(n)]
+
+
+def test_output_format_from_extension(tmp_path):
+    assert output_format("a.GIF") == "gif" and output_format("a.png") == "apng" and output_format("a.mp4") == "mp4"
+    assert output_format("out/") == "frames" and output_format(tmp_path) == "frames"
+    with pytest.raises(OutputError, match=r"\.xyz.*\.gif"):
+        output_format("a.xyz")
+
+
+@pytest.mark.parametrize("fps", [24, 30, 50])
+def test_gif_timing_read_back(tmp_path, fps):
+    fr = frames(12)
+    shown = timing.playback(len(fr), fps)
+    path = tmp_path / "a.gif"
+    write_animation(path, fr, shown, fps=fps)
+    with Image.open(path) as im:
+        assert im.n_frames == 12 and im.info.get("loop") == 0
+        delays = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            delays.append(im.info["duration"])
+    assert delays == [10 * d for d in timing.gif_delays_cs([s for _, s in shown])]
+    assert sum(delays) == round(1000 * 12 / fps, -1)
+
+
+def test_gif_shared_palette_and_loop_once(tmp_path, monkeypatch):
+    from PIL import GifImagePlugin
+
+    # Pillow then keeps frames in P mode exactly when they share the first frame's palette
+    monkeypatch.setattr(GifImagePlugin, "LOADING_STRATEGY", GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY)
+    fr = frames(5)
+    path = tmp_path / "once.gif"
+    write_animation(path, fr, timing.playback(5, 10), fps=10, loop="once")
+    with Image.open(path) as im:
+        assert "loop" not in im.info  # no NETSCAPE block: plays once
+        for k in range(im.n_frames):
+            im.seek(k)
+            assert im.mode == "P"
+            err = np.abs(np.asarray(im.convert("RGB")).astype(int) - fr[k].astype(int)).mean()
+            assert err < 12  # quantised, dithered, but the same picture
+
+
+def test_pingpong_and_holds_in_gif(tmp_path):
+    fr = frames(4)
+    path = tmp_path / "pp.gif"
+    write_animation(path, fr, timing.playback(4, 10, "pingpong", hold_start=0.5, hold_end=0.3), fps=10)
+    with Image.open(path) as im:
+        delays = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            delays.append(im.info["duration"])
+    assert delays == [600, 100, 100, 400, 100, 100]
+
+
+@pytest.mark.parametrize("name, fmt", [("a.webp", "WEBP"), ("a.png", "PNG")])
+def test_webp_and_apng(tmp_path, name, fmt):
+    fr = frames(5)
+    path = tmp_path / name
+    write_animation(path, fr, timing.playback(5, 60), fps=60)
+    with Image.open(path) as im:
+        assert im.format == fmt and im.n_frames == 5
+        total = 0
+        for k in range(im.n_frames):
+            im.seek(k)
+            im.load()  # WebP reports a frame's duration once it is decoded
+            total += im.info["duration"]
+        assert total == pytest.approx(1000 * 5 / 60, abs=1)
+
+
+def test_mp4_frames_and_odd_size(tmp_path):
+    import imageio_ffmpeg
+
+    fr = frames(8, h=21, w=31)
+    path = tmp_path / "a.mp4"
+    write_animation(path, fr, timing.playback(8, 24, hold_end=0.5), fps=24)
+    count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    assert count == 8 + 12  # the hold becomes 12 repeated frames at 24 fps
+
+
+def test_frames_directory(tmp_path):
+    fr = frames(3)
+    out = tmp_path / "seq"
+    write_animation(str(out) + "/", fr, timing.playback(3, 10), fps=10)
+    names = sorted(os.listdir(out))
+    assert names == ["frame_0000.png", "frame_0001.png", "frame_0002.png"]
+    assert np.array_equal(np.asarray(Image.open(out / names[1])), fr[1])
+
+
+def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "a.gif"
+    path.write_bytes(b"previous")
+    import img2gif.writers as writers
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writers, "_write_gif", boom)
+    with pytest.raises(OutputError, match="No space left"):
+        write_animation(path, frames(3), timing.playback(3, 10), fps=10)
+    assert path.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["a.gif"]
+
+
+def test_pillow_palette_fallback(tmp_path, monkeypatch):
+    import img2gif.writers as writers
+
+    monkeypatch.setattr(writers, "_ffmpeg", lambda: None)
+    fr = frames(4)
+    path = tmp_path / "p.gif"
+    write_animation(path, fr, timing.playback(4, 10), fps=10)
+    with Image.open(path) as im:
+        assert im.n_frames == 4
+        im.seek(2)
+        assert np.abs(np.asarray(im.convert("RGB")).astype(int) - fr[2].astype(int)).mean() < 15
