@@ -66,6 +66,10 @@ def check_output(path) -> str:
 def _temp_beside(target: Path, suffix: str) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{suffix}", dir=target.parent or ".")
     os.close(fd)
+    # mkstemp makes the file private (0600); the finished output gets the usual mode
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     return Path(name)
 
 

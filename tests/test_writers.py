@@ -127,3 +127,11 @@ def test_pillow_palette_fallback(tmp_path, monkeypatch):
         assert im.n_frames == 4
         im.seek(2)
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - fr[2].astype(int)).mean() < 15
+
+
+def test_output_has_normal_permissions(tmp_path):
+    path = tmp_path / "perm.gif"
+    write_animation(path, frames(2), timing.playback(2, 10), fps=10)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
