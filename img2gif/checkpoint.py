@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import zipfile
 
 import torch
@@ -35,7 +36,7 @@ def _check_plain(obj, where="checkpoint"):
     # Only what weights_only=True can load back: fail at save time, not at load time.
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if not isinstance(k, str):
+            if not isinstance(k, (str, int)):  # int keys: optimiser state
                 raise TypeError(f"{where}: key {k!r} is not a string")
             _check_plain(v, f"{where}.{k}")
     elif isinstance(obj, (list, tuple)):
@@ -53,8 +54,12 @@ def load(path, kind: str | None = None, map_location="cpu") -> dict:
     try:
         record = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise InputError(f"{path}: refused: not a plain img2gif checkpoint (it would need to run code to load: {first[:160]})") from None
+        text = str(exc)
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        if found:  # a pickle that imports something: loading it would run code
+            raise InputError(f"{path}: refused: it asks to import {found.group(1)} (loading it could run code); "
+                             "img2gif checkpoints hold only tensors and plain values") from None
+        raise InputError(f"{path}: not a readable checkpoint, truncated or corrupt") from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(f"{path}: not a readable checkpoint, truncated or corrupt ({first[:160]})") from None

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from . import __version__, inspection, timing
 from .errors import Img2GifError
@@ -27,8 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# No markup or emoji codes: messages carry user file names, which must print verbatim.
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+out = Console(highlight=False, markup=False, emoji=False)
 
 
 class Mode(str, Enum):
@@ -53,8 +55,13 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+def _say(label: str, style: str, message) -> None:
+    # Text, not markup: file names may hold "[red]" or ":smile:", printed verbatim.
+    err.print(Text.assemble((label, style), " ", str(message)), soft_wrap=True)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    err.print(f"[yellow]warning:[/yellow] {message}", markup=True, soft_wrap=True)
+    _say("warning:", "yellow", message)
 
 
 def _raise_interrupt(signum, frame):
@@ -71,7 +78,7 @@ def _user_errors():
             warnings.showwarning = _show_warning
             yield
     except Img2GifError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
+        _say("error:", "red", exc)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted; no output written")
@@ -170,6 +177,7 @@ def animate(
     hold_end: float = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame."),
     ease: Ease = typer.Option(Ease.linear, "--ease", help="Time remapping: linear, or smooth (eases in and out)."),
     size: Optional[int] = typer.Option(None, "--size", help="Cap the output's longer side (pixels)."),
+    model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -178,7 +186,7 @@ def animate(
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
 ):
-    """Animate A into B: fit the warp (or load it with --from) and write the frames."""
+    """Animate A into B: fit the warp (or load it with --from, or apply a --model to A alone)."""
     from . import pipeline
     from .pair import Pair
 
@@ -191,13 +199,16 @@ def animate(
             if a is not None or b is not None:
                 raise Img2GifError("give either two images or --from pair.pt, not both")
             pair = Pair.load(from_pair)
-        elif a is None or b is None:
-            raise Img2GifError("animate needs two images A and B (or --from pair.pt)")
+        elif a is None or (b is None and model is None):
+            raise Img2GifError("animate needs two images A and B, or A and --model, or --from pair.pt")
         if output is None:
-            output = f"{a.stem}_to_{b.stem}.gif" if pair is None else f"{from_pair.stem}.gif"
-        with _fit_progress(not quiet and pair is None) as progress:
+            if pair is not None:
+                output = f"{from_pair.stem}.gif"
+            else:
+                output = f"{a.stem}_to_{b.stem}.gif" if b is not None else f"{a.stem}_{Path(model).stem}.gif"
+        with _fit_progress(not quiet and pair is None and b is not None) as progress:
             result = pipeline.animate(
-                a, b, output, pair=pair, frames=frames, fps=fps, duration=duration, mode=chosen,
+                a, b, output, pair=pair, model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop.value, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
                 progress=progress,
@@ -209,13 +220,129 @@ def animate(
 
 
 @app.command()
+def reverse(
+    image: Path = typer.Argument(..., help="The last frame of an animation (for example a smiling face)."),
+    model: str = typer.Option(..., "--model", help="The trained model (name or .pt path) whose animation leads to IMAGE."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png, or a directory/. Default: IMAGE_reverse.gif."),
+    fps: Optional[float] = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}; GIF at most {timing.GIF_MAX_FPS:g})."),
+    duration: Optional[float] = typer.Option(None, "--duration", help=f"Seconds (default {timing.DEFAULT_DURATION:g})."),
+    frames: Optional[int] = typer.Option(None, "--frames", help="Exactly this many frames."),
+    loop: Loop = typer.Option(Loop.forever, "--loop", help="forever, once, or pingpong."),
+    hold_start: float = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame."),
+    hold_end: float = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame."),
+    ease: Ease = typer.Option(Ease.linear, "--ease", help="linear or smooth."),
+    size: Optional[int] = typer.Option(None, "--size", help="Cap the output's longer side (pixels)."),
+    device: Device = DeviceOpt,
+):
+    """Run a model's animation backwards from its last frame alone (t = 0 to t = -1)."""
+    from . import pipeline
+
+    with _user_errors():
+        output = output or f"{image.stem}_reverse.gif"
+        result = pipeline.reverse(image, output, model=model, frames=frames, fps=fps, duration=duration, loop=loop.value,
+                                  hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size, device=device.value)
+        err.print(f"wrote {result.path}: {result.frames_written} frames, {result.size[0]}x{result.size[1]}, {result.fps:g} fps")
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="Folder holding start/ and end/ image folders."),
+    unpaired: bool = typer.Option(False, "--unpaired", help="Start and end images are unrelated: learn with a Wasserstein critic (WGAN-GP)."),
+    paired: bool = typer.Option(False, "--paired", help="start/X and end/X are the same subject: learn with a paired loss."),
+    start_dir: str = typer.Option("start", "--start-dir", help="Name of the start folder inside --data."),
+    end_dir: str = typer.Option("end", "--end-dir", help="Name of the end folder inside --data."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Checkpoint file (default: NAME.pt or model.pt); sample sheets go to <stem>-samples/."),
+    name: Optional[str] = typer.Option(None, "--name", help="Also store the trained model in the user model folder, so `--model NAME` finds it."),
+    size: int = typer.Option(32, "--size", help="Training image size (a power of two: 32, 64, 128 ...)."),
+    channels: int = typer.Option(1, "--channels", help="1 grayscale, 3 RGB, 4 RGBA."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps (default 1000)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the start images (instead of --steps)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per step (per process under torchrun)."),
+    lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the velocity network."),
+    critic_iters: int = typer.Option(5, "--critic-iters", help="Critic updates per step (unpaired)."),
+    loss: str = typer.Option("l2", "--loss", help="Paired data loss (a loss plugin)."),
+    cycle: float = typer.Option(0.0, "--cycle", help="Weight of the backward-warp cycle term (paired)."),
+    velocity: str = typer.Option("unet", "--velocity", help="Velocity backend."),
+    solver: str = typer.Option("euler", "--solver", help="Solver backend (euler with step 0.25 by default)."),
+    step_size: float = typer.Option(0.25, "--step-size", help="Step of fixed-step solvers."),
+    sample_every: int = typer.Option(200, "--sample-every", help="Write a sample sheet every N steps (0: never)."),
+    checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Write the checkpoint every N steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run saved at -o exactly where it stopped."),
+    strict: bool = typer.Option(False, "--strict", help="Stop on an unreadable image instead of skipping it."),
+    seed: int = SeedOpt,
+    device: Device = DeviceOpt,
+    quiet: bool = QuietOpt,
+):
+    """Learn a warp from a data set (the paper's Algorithm 1): paired, or unpaired with a critic."""
+    import math as _math
+
+    from .datasets import load_domains
+    from .models import install_user_model
+    from .pair import resolve_device
+    from .train import TrainSettings, train as run_training
+
+    with _user_errors():
+        if paired == unpaired:
+            raise Img2GifError("choose one of --paired or --unpaired")
+        if steps is not None and epochs is not None:
+            raise Img2GifError("give --steps or --epochs, not both")
+        if name is not None:
+            from .models import is_model_name
+
+            if not is_model_name(name):
+                raise Img2GifError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
+        output = output or Path(f"{name or 'model'}.pt")
+        check_writable_file(output)
+        if output.suffix != ".pt":
+            raise Img2GifError(f"{output}: a checkpoint must end in .pt")
+        if resume and not output.is_file():
+            raise Img2GifError(f"{output}: no checkpoint to resume")
+        dev = resolve_device(device.value)
+        settings = TrainSettings(paired=paired, size=size, channels=channels, batch_size=batch_size, learning_rate=lr,
+                                 critic_iters=critic_iters, loss=loss, cycle_weight=cycle, velocity=velocity, solver=solver,
+                                 solver_config={"step_size": step_size} if solver != "scaling-squaring" else {},
+                                 sample_every=sample_every, checkpoint_every=checkpoint_every, seed=seed)
+        settings.check()
+        x0, x1 = load_domains(data, start_dir, end_dir, size=size, channels=channels, paired=paired, strict=strict)
+        if epochs is not None:
+            steps = max(1, _math.ceil(epochs * x0.shape[0] / batch_size))
+        settings.steps = steps or 1000
+        settings.check()
+        err.print(f"training on {x0.shape[0]} start and {x1.shape[0]} end images, {settings.steps} steps, device {dev}")
+        with _train_progress(not quiet) as progress:
+            run_training(x0, x1, settings, output, resume=resume, device=dev, progress=progress, log=err.print)
+        err.print(f"saved {output}")
+        if name is not None:
+            err.print(f"stored as model {name!r}: {install_user_model(output, name)}")
+
+
+@contextmanager
+def _train_progress(enabled: bool = True):
+    if not enabled:
+        yield None
+        return
+    columns = [TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[losses]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("train", total=None, losses="")
+
+        def update(step, total, losses):
+            bar.update(task, completed=step, total=total, losses="  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+
+        yield update
+
+
+@app.command()
 def inspect(
     path: Optional[Path] = typer.Argument(None, help="A pair/model .pt, or an animation (.gif, .mp4, .webp, .png). None: the installation."),
+    models: bool = typer.Option(False, "--models", help="List the models: shipped, cached and user-trained."),
     device: Device = DeviceOpt,
 ):
     """Show plugins, device and cache dir; or what a .pt holds; or an animation's frames and timing."""
     with _user_errors():
-        if path is None:
+        if models:
+            inspection.show_models(out)
+        elif path is None:
             inspection.show_installation(out)
         elif path.suffix.lower() == ".pt":
             inspection.show_checkpoint(out, path, device.value)

@@ -106,13 +106,16 @@ def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> W
     return WarpODE(velocity, solver)
 
 
-def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | None = None, progress=None) -> WarpODE:
+def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | None = None, progress=None,
+                     initial_field: torch.Tensor | None = None) -> WarpODE:
     """Fit a WarpODE so that a o (id + Phi_1) matches b.
 
     Args:
         a, b: (1, C, H, W) images in [0, 1] of the same size.
         settings: a FitSettings (defaults if None).
         progress: optional callable(step, total, loss) called after each step.
+        initial_field: optional (2, h, w) or (1, 2, h, w) displacement to start from (for
+            example a trained model's Phi_1); replaces the translation search.
     Returns:
         the fitted WarpODE, on a's device, in eval mode.
     """
@@ -136,7 +139,14 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
 
     velocity = ode.velocity
     coarse_to_fine = hasattr(velocity, "active_levels")
-    if settings.search and hasattr(velocity, "set_translation"):
+    if coarse_to_fine:
+        n = velocity._levels
+        active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
+    if initial_field is not None and hasattr(velocity, "set_field"):
+        # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
+        field = initial_field if initial_field.dim() == 4 else initial_field.unsqueeze(0)
+        velocity.set_field(field.to(a.device), level=(active[0] - 1) if coarse_to_fine else 0)
+    elif settings.search and hasattr(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
         dx, dy = _search_translation(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach)
         velocity.set_translation(*pixels_to_normalised((dx, dy), *tiny))
@@ -146,8 +156,7 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     times = torch.tensor([0.5, -0.5, 1.0, -1.0], device=a.device)
     for level, size in enumerate(sizes):
         if coarse_to_fine:
-            n = velocity._levels
-            velocity.active_levels = max(1, n - (levels - 1 - level) * max(1, n // levels))
+            velocity.active_levels = active[level]
         a_l, b_l = _resize(a_work, size), _resize(b_work, size)
         optimiser = torch.optim.Adam(ode.parameters(), lr=settings.learning_rate)
         for _ in range(steps[level]):

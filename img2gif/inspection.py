@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__, checkpoint, registry
 from .errors import InputError
@@ -28,7 +29,7 @@ def show_installation(console) -> None:
         table.add_column(col)
     for info, problem in registry.check_all():
         kind = next(k for k, g in registry.GROUPS.items() if g == info.group)
-        status = "[green]ok[/green]" if problem is None else f"[yellow]warning: {problem}[/yellow]"
+        status = Text("ok", style="green") if problem is None else Text(f"warning: {problem}", style="yellow")
         table.add_row(kind, info.name, info.provider, status)
     console.print(table)
 
@@ -96,6 +97,8 @@ def _runs(values) -> str:
 
 def show_animation(console, path) -> None:
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an animation file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     table = Table(title=str(path), show_header=False)
@@ -131,7 +134,8 @@ def show_animation(console, path) -> None:
                 im.seek(k)
                 im.load()  # WebP sets a frame's duration only once decoded
                 durations.append(int(im.info.get("duration", 0)))
-    except (UnidentifiedImageError, OSError, EOFError) as exc:
+    except (UnidentifiedImageError, OSError, EOFError, IndexError, ValueError, SyntaxError) as exc:
+        # Pillow raises several types for cut or corrupt files
         raise InputError(f"{path}: not an animation img2gif can read ({exc})") from None
     table.add_row("format", f"{fmt}{' (animated)' if n > 1 else ''}")
     table.add_row("size", f"{size[0]}x{size[1]}")
@@ -143,10 +147,27 @@ def show_animation(console, path) -> None:
         table.add_row("delays (1/100 s)", _runs(cs))
         total = sum(played) / 100.0
         if any(c <= 1 for c in cs):
-            table.add_row("note", "[yellow]delays under 2 cs are played as 10 cs by browsers[/yellow]")
+            table.add_row("note", Text("delays under 2 cs are played as 10 cs by browsers", style="yellow"))
     else:
         table.add_row("delays (ms)", _runs(durations))
         total = sum(durations) / 1000.0
     table.add_row("duration", f"{total:.3f} s")
     table.add_row("real fps", f"{n / total:.2f}" if total > 0 else "n/a")
     console.print(table)
+
+
+def show_models(console) -> None:
+    from . import models
+
+    table = Table(title="models")
+    for col in ("name", "kind", "description", "size", "where"):
+        table.add_column(col, overflow="fold")
+    for name, entry in models.registry().items():
+        cached = models.models_dir() / entry["file"]
+        state = f"cached: {cached}" if cached.is_file() else "shipped (copied to the cache on first use)" if entry.get("source", "package") == "package" else f"download: {entry['source']}"
+        table.add_row(name, "pretrained", entry.get("description", ""), f"{entry.get('size', 0) / 1e6:.1f} MB", state)
+    user = models.user_models_dir()
+    for path in sorted(user.glob("*.pt")) if user.is_dir() else []:
+        table.add_row(path.stem, "user-trained", "", f"{path.stat().st_size / 1e6:.1f} MB", str(path))
+    console.print(table)
+    console.print(f"cache dir: {models.models_dir()}")

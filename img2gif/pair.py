@@ -105,10 +105,14 @@ class Pair:
         return cls(a, b, ode, settings, device)
 
 
-def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, device="auto", progress=None) -> Pair:
-    """Fit the warp from A to B ((H, W, 3) uint8 arrays of one size) and return a Pair."""
+def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, device="auto", progress=None,
+             initial_field=None) -> Pair:
+    """Fit the warp from A to B ((H, W, 3) uint8 arrays of one size) and return a Pair.
+
+    ``initial_field``: an optional (2, h, w) displacement to start from (a model's Phi_1).
+    """
     settings = settings or FitSettings()
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     ta, tb = to_tensor(a, dev), to_tensor(b, dev)
-    ode = fit_pair_tensors(ta, tb, settings, progress=progress)
+    ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field)
     return Pair(a, b, ode, settings, dev)

@@ -47,12 +47,57 @@ def check_size(size):
         raise OptionError(f"--size must be between 2 and {MAX_SIZE}, got {size}")
 
 
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where and how the frames go: checked before any work is done."""
+
+    output: str
+    format: str
+    frames: timing.FramePlan
+    loop: str
+    hold_start: float
+    hold_end: float
+    ease: str
+
+    def times(self, sign: float = 1.0) -> list[float]:
+        return [sign * t for t in timing.frame_times(self.frames.count, self.ease)]
+
+    def write(self, rendered: list[np.ndarray]) -> AnimationResult:
+        shown = timing.playback(len(rendered), self.frames.fps, self.loop, self.hold_start, self.hold_end)
+        write_animation(self.output, rendered, shown, fps=self.frames.fps, loop=self.loop)
+        written = len(rendered) if self.format == "frames" else len(shown)
+        h, w = rendered[0].shape[:2]
+        return AnimationResult(str(self.output), self.format, len(rendered), written, self.frames.fps, self.frames.duration, (w, h))
+
+
+def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever", hold_start=0.0, hold_end=0.0,
+                ease="linear", size=None) -> OutputPlan:
+    """Refuse bad output options before any work; GIFs over 50 fps are resampled (with a warning)."""
+    fmt = check_output(output)
+    frame_plan = timing.plan(frames, fps, duration)
+    timing.ease(0.5, ease)
+    timing.playback(2, 1.0, loop, hold_start, hold_end)
+    check_size(size)
+    if fmt == "gif" and frame_plan.fps > timing.GIF_MAX_FPS:
+        capped = timing.cap_for_gif(frame_plan)
+        warnings.warn(
+            f"GIF cannot play {frame_plan.fps:g} fps (browsers treat delays under 2/100 s as 1/10 s): "
+            f"writing {capped.count} frames at {capped.fps:g} fps over the same {frame_plan.duration:.2f} s; "
+            "use .mp4, .webp or .png for higher frame rates",
+            Img2GifWarning,
+            stacklevel=3,
+        )
+        frame_plan = capped
+    return OutputPlan(str(output), fmt, frame_plan, loop, hold_start, hold_end, ease)
+
+
 def animate(
     a=None,
     b=None,
     output="animation.gif",
     *,
     pair: Pair | None = None,
+    model=None,
     frames: int | None = None,
     fps: float | None = None,
     duration: float | None = None,
@@ -69,44 +114,53 @@ def animate(
 ) -> AnimationResult:
     """Animate A into B and write ``output`` (.gif, .mp4, .webp, .png, or a directory/).
 
-    Give image paths ``a`` and ``b`` (the warp is fitted), or a fitted ``pair``.
-    ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
-    ``progress(step, total, loss)`` is called while fitting.
+    Give image paths ``a`` and ``b`` (the warp is fitted), a fitted ``pair``, or ``a`` and a
+    trained ``model`` (a LearnedModel, a name or a path: A alone is animated; with ``b`` too,
+    the model's warp starts the pair fit). ``frames``/``fps``/``duration``: any two fix the
+    third (defaults 30 fps, 2 s). ``progress(step, total, loss)`` is called while fitting.
     """
     # Everything that can be refused is refused before any work.
-    fmt = check_output(output)
-    frame_plan = timing.plan(frames, fps, duration)
-    timing.ease(0.5, ease)
-    timing.playback(2, 1.0, loop, hold_start, hold_end)
-    check_size(size)
+    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop,
+                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size)
     dev = resolve_device(device)
-    if fmt == "gif" and frame_plan.fps > timing.GIF_MAX_FPS:
-        capped = timing.cap_for_gif(frame_plan)
-        warnings.warn(
-            f"GIF cannot play {frame_plan.fps:g} fps (browsers treat delays under 2/100 s as 1/10 s): "
-            f"writing {capped.count} frames at {capped.fps:g} fps over the same {frame_plan.duration:.2f} s; "
-            "use .mp4, .webp or .png for higher frame rates",
-            Img2GifWarning,
-            stacklevel=2,
-        )
-        frame_plan = capped
-
     torch.manual_seed(seed)
+    model = _as_model(model, dev)
+    if model is not None and b is None and pair is None:
+        if a is None:
+            raise OptionError("give an image to animate with the model")
+        image = cap_size(read_image(a), size)
+        return plan.write(model.frames(image, plan.times()))
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
         img_a, img_b = read_pair(a, b, size)
         settings = settings or FitSettings(seed=seed)
-        pair = fit_pair(img_a, img_b, settings, device=dev, progress=progress)
+        start = model.fields(img_a, [1.0])[0] if model is not None else None
+        pair = fit_pair(img_a, img_b, settings, device=dev, progress=progress, initial_field=start)
     else:
         pair = pair.to(dev)
         if size is not None and max(pair.a.shape[:2]) > size:
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
+    return plan.write(pair.frames(plan.times(), mode=mode))
 
-    times = timing.frame_times(frame_plan.count, ease)
-    rendered = pair.frames(times, mode=mode)
-    shown = timing.playback(frame_plan.count, frame_plan.fps, loop, hold_start, hold_end)
-    write_animation(output, rendered, shown, fps=frame_plan.fps, loop=loop)
-    written = len(rendered) if fmt == "frames" else len(shown)
-    h, w = rendered[0].shape[:2]
-    return AnimationResult(str(output), fmt, len(rendered), written, frame_plan.fps, frame_plan.duration, (w, h))
+
+def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
+            hold_start=0.0, hold_end=0.0, ease="linear", size=None, device="auto") -> AnimationResult:
+    """From the last frame alone back to the start: integrate the model from t = 0 to t = -1."""
+    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop,
+                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size)
+    model = _as_model(model, resolve_device(device))
+    last = cap_size(read_image(image), size)
+    return plan.write(model.frames(last, plan.times(-1.0)))
+
+
+def _as_model(model, device):
+    """A LearnedModel from a LearnedModel, a registry name or a path (None stays None)."""
+    if model is None:
+        return None
+    from .learned import LearnedModel
+    from .models import resolve
+
+    if isinstance(model, LearnedModel):
+        return model
+    return LearnedModel.load(resolve(str(model)), device)

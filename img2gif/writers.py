@@ -195,7 +195,10 @@ def write_animation(path, frames: list[np.ndarray], shown: list[tuple[int, float
     if fmt == "frames":
         _write_frames_dir(target, frames)
         return fmt
-    tmp = _temp_beside(target, target.suffix)
+    try:
+        tmp = _temp_beside(target, target.suffix)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
     try:
         if fmt == "gif":
             _write_gif(tmp, frames, shown, loop != "once")

@@ -7,7 +7,7 @@ A velocity is a ``torch.nn.Module`` with
 * ``config() -> dict``: JSON-able keyword arguments that rebuild it as ``cls(**config)``;
 * stationary ones also ``field(x0) -> v`` (1 or B, 2, h, w), the velocity grid itself.
 
-Velocities live in x0's frame and are read at the current position
-``id + phi`` (dphi/dt = v(id + phi)), so each step composes the map with a
-near-identity diffeomorphism and the flow cannot fold while steps are small.
+Either way each step composes the map with a near-identity diffeomorphism
+(``svf``: v(id + phi), on the left; ``unet``: the current frame's velocity, on the
+right), so the flow cannot fold while steps are small.
 """

@@ -52,6 +52,15 @@ class SVF(nn.Module):
             self.grids[0][:, 0] = dx
             self.grids[0][:, 1] = dy
 
+    def set_field(self, v: torch.Tensor, level: int) -> None:
+        """Start from velocity ``v`` (1, 2, h, w), held by grid ``level`` (0 = coarsest)."""
+        check_field(v, "v")
+        with torch.no_grad():
+            for g in self.grids:
+                g.zero_()
+            grid = self.grids[level]
+            grid.copy_(F.interpolate(v.to(grid), size=grid.shape[-2:], mode="bilinear", align_corners=True))
+
     def forward(self, t, phi, x0=None):
         check_field(phi)
         return sample(self.field(x0), phi)

@@ -16,7 +16,12 @@ def _block(cin, cout):
 
 
 class UNetVelocity(nn.Module):
-    """dPhi/dt = v(id + Phi) with v = UNet([x0, Phi, t]) (time-dependent, not stationary).
+    """The paper's velocity: a U-Net on the image under the current field.
+
+    dPhi/dt = u + (dPhi/dp) u with u = UNet(x0 o (id + Phi)): u is the velocity of the
+    *current frame* (Eulerian), so each step is Phi_{t+dt} = Phi_t o (id + u dt). Because u
+    depends on the current frame alone, the motion is autonomous in image space: from the
+    last frame, integrating to negative t retraces the way back (``reverse``).
 
     Args:
         in_channels: image channels C of x0 (1 grayscale, 3 RGB, 4 RGBA).
@@ -34,7 +39,7 @@ class UNetVelocity(nn.Module):
             raise ValueError(f"unet needs in_channels >= 1, width >= 1, depth 1..5; got {in_channels}, {width}, {depth}")
         self._config = {"in_channels": int(in_channels), "width": int(width), "depth": int(depth)}
         chans = [width * 2**k for k in range(depth + 1)]
-        self.inp = _block(in_channels + 3, chans[0])
+        self.inp = _block(in_channels, chans[0])
         self.down = nn.ModuleList([_block(chans[k], chans[k + 1]) for k in range(depth)])
         self.up = nn.ModuleList([_block(chans[k + 1] + chans[k], chans[k]) for k in reversed(range(depth))])
         self.out = nn.Conv2d(chans[0], 2, 3, padding=1)
@@ -44,17 +49,9 @@ class UNetVelocity(nn.Module):
     def config(self) -> dict:
         return dict(self._config)
 
-    def forward(self, t, phi, x0):
-        check_field(phi)
-        check_image(x0, "x0")
-        if x0.shape[1] != self._config["in_channels"]:
-            raise ValueError(f"unet expects {self._config['in_channels']} image channels, got {x0.shape[1]}")
-        h, w = phi.shape[-2:]
-        img = x0 if x0.shape[-2:] == (h, w) else F.interpolate(x0, size=(h, w), mode="bilinear", align_corners=True)
-        if img.shape[0] != phi.shape[0]:
-            img = img.expand(phi.shape[0], -1, -1, -1)
-        tt = torch.as_tensor(t, dtype=phi.dtype, device=phi.device).expand(phi.shape[0], 1, h, w)
-        x = self.inp(torch.cat([img, phi, tt], dim=1))
+    def frame_velocity(self, frame: torch.Tensor) -> torch.Tensor:
+        """u (B, 2, H, W), normalised units per unit time, for frames (B, C, H, W)."""
+        x = self.inp(frame)
         skips = [x]
         for block in self.down:
             x = block(F.avg_pool2d(x, 2, ceil_mode=True))
@@ -62,5 +59,22 @@ class UNetVelocity(nn.Module):
         for block, skip in zip(self.up, reversed(skips[:-1])):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        v = self.out(x)
-        return sample(v, phi)
+        return self.out(x)
+
+    def forward(self, t, phi, x0):
+        check_field(phi)
+        check_image(x0, "x0")
+        if x0.shape[1] != self._config["in_channels"]:
+            raise ValueError(f"unet expects {self._config['in_channels']} image channels, got {x0.shape[1]}")
+        frame = sample(x0, phi)  # x0 o (id + phi) at phi's resolution
+        u = self.frame_velocity(frame)
+        return u + _directional_derivative(phi, u)
+
+
+def _directional_derivative(phi: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """(dphi/dp) u per pixel, central differences, all in normalised units."""
+    h, w = phi.shape[-2:]
+    padded = F.pad(phi, (1, 1, 1, 1), mode="replicate")
+    d_dx = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]) * ((w - 1) / 4.0)  # / (2 * 2/(w-1))
+    d_dy = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]) * ((h - 1) / 4.0)
+    return d_dx * u[:, 0:1] + d_dy * u[:, 1:2]

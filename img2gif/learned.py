@@ -1,0 +1,67 @@
+"""A trained model applied to one image: Phi_t at the model's size, upsampled to the image's."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import checkpoint, registry
+from .errors import InputError
+from .ode import WarpODE
+from .render import to_tensor, to_uint8
+from .warp import count_folds, resize_field, sample
+
+
+class LearnedModel:
+    """A WarpODE trained on a data set, with the image size and channels it expects."""
+
+    def __init__(self, ode: WarpODE, size: int, channels: int, record: dict | None = None, device="cpu"):
+        self.device = torch.device(device)
+        self.ode = ode.to(self.device).eval()
+        self.size = int(size)
+        self.channels = int(channels)
+        self.record = record or {}
+
+    @classmethod
+    def load(cls, path, device="cpu") -> "LearnedModel":
+        record = checkpoint.load(path, "img2gif.model")
+        try:
+            velocity = registry.load("velocity", record["velocity"]["name"])(**record["velocity"]["config"])
+            velocity.load_state_dict(record["state_dict"])
+            solver = registry.load("solvers", record["solver"]["name"])(**record["solver"]["config"])
+            return cls(WarpODE(velocity, solver), record["image_size"], record["channels"], record, device)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(f"{os.fspath(path)}: model file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
+
+    def condition(self, image: np.ndarray) -> torch.Tensor:
+        """The model's input for an (H, W, 3) uint8 image: its channels, at its size."""
+        x = to_tensor(image, self.device)
+        if self.channels == 1:
+            x = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        elif self.channels == 4:
+            x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+        return F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+
+    @torch.no_grad()
+    def fields(self, image: np.ndarray, times) -> torch.Tensor:
+        """(T, 2, S, S) fields for ``image`` at ``times`` (negative: the way back)."""
+        x = self.condition(image)
+        return self.ode.fields(x, torch.as_tensor(times, dtype=torch.float32, device=self.device), (self.size, self.size))[:, 0]
+
+    @torch.no_grad()
+    def frames(self, image: np.ndarray, times, chunk: int = 16) -> list[np.ndarray]:
+        """The image warped by Phi_t (upsampled to its full size), in colour: (H, W, 3) uint8."""
+        phi = self.fields(image, times)
+        x = to_tensor(image, self.device)
+        out = []
+        for start in range(0, len(phi), chunk):
+            field = resize_field(phi[start:start + chunk], *image.shape[:2])
+            frames = sample(x, field, mode="bilinear")
+            out += to_uint8(frames)
+        out[0] = image.copy() if float(times[0]) == 0.0 else out[0]
+        return out
+
+    def folds(self, image: np.ndarray, times=(0.25, 0.5, 0.75, 1.0)) -> int:
+        return sum(count_folds(p.unsqueeze(0)) for p in self.fields(image, list(times)))

@@ -1,0 +1,247 @@
+"""Learning a warp from a data set: the paper's Algorithm 1, paired or unpaired (WGAN-GP).
+
+One readable loop. A run writes one checkpoint file (atomically, every ``checkpoint_every``
+steps and at the end) that holds the model and, for ``--resume``, the optimisers, the
+critic and the random states; sample sheets go beside it.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+
+from . import checkpoint, registry
+from .critic import Critic, gradient_penalty
+from .errors import Img2GifError, OptionError
+from .ode import WarpODE
+from .warp import sample
+
+SAMPLE_TIMES = (0.25, 0.5, 0.75, 1.0)  # where penalties are taken and sample sheets drawn
+
+
+class TrainingError(Img2GifError):
+    """Training cannot go on (the loss diverged)."""
+
+
+@dataclass
+class TrainSettings:
+    """Everything that decides a training run; saved in its checkpoint."""
+
+    paired: bool = False
+    size: int = 32
+    channels: int = 1
+    steps: int = 1000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    critic_learning_rate: float = 1e-4
+    critic_iters: int = 5
+    gp_weight: float = 10.0
+    loss: str = "l2"
+    cycle_weight: float = 0.0
+    jacobian_weight: float = 10.0
+    outgrid_weight: float = 1.0
+    velocity: str = "unet"
+    velocity_config: dict = field(default_factory=lambda: {"width": 16, "depth": 2})
+    solver: str = "euler"
+    solver_config: dict = field(default_factory=lambda: {"step_size": 0.25})
+    sample_every: int = 200
+    checkpoint_every: int = 200
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainSettings":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def check(self) -> None:
+        if self.size < 8 or self.size > 1024 or self.size & (self.size - 1):
+            raise OptionError(f"--size must be a power of two between 8 and 1024, got {self.size}")
+        if self.channels not in (1, 3, 4):
+            raise OptionError(f"--channels must be 1, 3 or 4, got {self.channels}")
+        if not 1 <= self.batch_size <= 4096:
+            raise OptionError(f"--batch-size must be between 1 and 4096, got {self.batch_size}")
+        if not 1 <= self.steps <= 10_000_000:
+            raise OptionError(f"--steps must be between 1 and 10,000,000, got {self.steps}")
+        if self.critic_iters < 1:
+            raise OptionError(f"--critic-iters must be >= 1, got {self.critic_iters}")
+
+
+def build_model(settings: TrainSettings) -> WarpODE:
+    vel_cls = registry.load("velocity", settings.velocity)
+    config = dict(settings.velocity_config)
+    if settings.velocity == "unet":
+        config.setdefault("in_channels", settings.channels)
+    elif settings.velocity == "svf":
+        config.setdefault("size", [settings.size // 4, settings.size // 4])
+    return WarpODE(vel_cls(**config), registry.load("solvers", settings.solver)(**settings.solver_config))
+
+
+def model_record(ode: WarpODE, settings: TrainSettings, step: int) -> dict:
+    """The inference part of a checkpoint: enough to rebuild and run the model."""
+    return {
+        "velocity": {"name": ode.velocity.name, "config": ode.velocity.config()},
+        "solver": {"name": ode.solver.name, "config": ode.solver.config()},
+        "state_dict": {k: v.detach().cpu() for k, v in ode.velocity.state_dict().items()},
+        "image_size": settings.size,
+        "channels": settings.channels,
+        "train": asdict(settings),
+        "step": step,
+    }
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group under torchrun."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _unwrap(module):
+    return module.module if hasattr(module, "module") else module
+
+
+def save_sample_sheet(path: Path, ode: WarpODE, x0: torch.Tensor) -> None:
+    """Rows of x0 -> x_t for t in SAMPLE_TIMES (the last column is x^1)."""
+    with torch.no_grad():
+        phi = ode.fields(x0, list(SAMPLE_TIMES), x0.shape[-2:])
+        cols = [x0] + [sample(x0, p) for p in phi]
+    grid = torch.cat([torch.cat(list(c), dim=-1) for c in zip(*cols)], dim=-2)  # rows: examples
+    arr = grid.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    if arr.shape[2] == 1:
+        arr = arr[..., 0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from .writers import atomic_replace_file
+
+    atomic_replace_file(lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"), path)
+
+
+def train(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, output, *,
+          resume: bool = False, device="cpu", progress=None, log=None) -> WarpODE:
+    """Train on start images ``x0_all`` and end images ``x1_all`` ((N, C, S, S) in [0, 1]).
+
+    Paired: x0_all[i] goes to x1_all[i]. Writes ``output`` (a checkpoint) as it goes and
+    returns the trained WarpODE. ``progress(step, total, losses: dict)`` is called per step.
+    """
+    settings.check()
+    rank, world = _distributed()
+    device = torch.device(device)
+    output = Path(os.fspath(output))
+    samples_dir = output.with_name(output.stem + "-samples")
+    torch.manual_seed(settings.seed)
+    ode = build_model(settings).to(device)
+    critic = Critic(settings.channels, 32, settings.size).to(device)
+    opt_v = torch.optim.Adam(ode.velocity.parameters(), lr=settings.learning_rate, betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(critic.parameters(), lr=settings.critic_learning_rate, betas=(0.5, 0.9))
+    data_rng = torch.Generator().manual_seed(settings.seed * 1000 + rank)  # each rank its own batches
+    start = 0
+    if resume:
+        record = checkpoint.load(output, "img2gif.model")
+        state = record.get("training_state")
+        if state is None:
+            raise OptionError(f"{output}: holds no training state to resume from (a shipped model?)")
+        ode.velocity.load_state_dict(record["state_dict"])
+        critic.load_state_dict(state["critic"])
+        opt_v.load_state_dict(state["opt_velocity"])
+        opt_c.load_state_dict(state["opt_critic"])
+        if len(state["data_rng"]) != world:
+            raise OptionError(f"{output}: saved by {len(state['data_rng'])} process(es); resume it with as many, not {world}")
+        data_rng.set_state(state["data_rng"][rank])
+        torch.set_rng_state(state["torch_rng"])
+        start = int(record["step"])
+    velocity = ode.velocity
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        velocity = DDP(ode.velocity)
+        critic = DDP(critic)
+    train_ode = WarpODE(velocity, ode.solver) if world > 1 else ode
+    loss_fn = registry.load("losses", settings.loss)
+    jacobian = registry.load("losses", "jacobian")
+    outgrid = registry.load("losses", "outgrid")
+    times = list(SAMPLE_TIMES)
+    x0_all, x1_all = x0_all.to(device), x1_all.to(device)
+    n0, n1 = x0_all.shape[0], x1_all.shape[0]
+    fixed = x0_all[:8]
+    field_size = (settings.size, settings.size)
+
+    def batch(n, generator):
+        # distributed sampling: every rank draws from its own stream, never the same order
+        return torch.randint(0, n, (settings.batch_size,), generator=generator).to(device)
+
+    def save(step):
+        rng_states = [data_rng.get_state()]
+        if world > 1:  # every rank's batch stream, so that a resume continues each exactly
+            rng_states = [None] * world
+            dist.all_gather_object(rng_states, data_rng.get_state())
+        if rank != 0:
+            return
+        rec = model_record(ode, settings, step)
+        rec["training_state"] = {
+            "critic": {k: v.detach().cpu() for k, v in _unwrap(critic).state_dict().items()},
+            "opt_velocity": opt_v.state_dict(),
+            "opt_critic": opt_c.state_dict(),
+            "data_rng": rng_states,
+            "torch_rng": torch.get_rng_state(),
+        }
+        checkpoint.save(output, rec, "img2gif.model")
+
+    last_saved = start
+    for step in range(start + 1, settings.steps + 1):
+        idx0 = batch(n0, data_rng)
+        x0 = x0_all[idx0]
+        losses = {}
+        if not settings.paired:
+            with torch.no_grad():
+                x1_fake = sample(x0, train_ode.fields(x0, [1.0], field_size)[0])
+            for _ in range(settings.critic_iters):
+                x1 = x1_all[batch(n1, data_rng)]
+                d_loss = critic(x1_fake).mean() - critic(x1).mean()
+                gp = gradient_penalty(critic, x1, x1_fake)
+                opt_c.zero_grad(set_to_none=True)
+                (d_loss + settings.gp_weight * gp).backward()
+                opt_c.step()
+            losses["critic"] = float(d_loss.detach())
+        phi = train_ode.fields(x0, times, field_size)
+        x1_hat = sample(x0, phi[-1])
+        if settings.paired:
+            data = loss_fn(x1_hat, x1_all[idx0])
+            if settings.cycle_weight:
+                back = train_ode.fields(x1_hat, [-1.0], field_size)[0]
+                data = data + settings.cycle_weight * loss_fn(sample(x1_hat, back), x0)
+        else:
+            data = -critic(x1_hat).mean()
+        total = data + settings.jacobian_weight * jacobian(phi) + settings.outgrid_weight * outgrid(phi)
+        if not torch.isfinite(total):
+            raise TrainingError(
+                f"loss became {float(total.detach())} at step {step}; stopped. The last good checkpoint "
+                f"({output}, step {last_saved}) is kept; try a lower --lr"
+            )
+        opt_v.zero_grad(set_to_none=True)
+        total.backward()
+        opt_v.step()
+        losses["warp"] = float(data.detach())
+        losses["total"] = float(total.detach())
+        if progress is not None and rank == 0:
+            progress(step, settings.steps, losses)
+        if rank == 0 and settings.sample_every and (step % settings.sample_every == 0 or step == settings.steps):
+            save_sample_sheet(samples_dir / f"step_{step:07d}.png", ode, fixed)
+        if step % settings.checkpoint_every == 0 or step == settings.steps:
+            save(step)
+            last_saved = step
+    if start >= settings.steps and rank == 0 and log is not None:
+        log(f"{output} is already at step {start} of {settings.steps}: nothing to do")
+    if world > 1:
+        dist.barrier()
+    return ode.eval()
+
+
+def shipped_copy(record: dict) -> dict:
+    """A checkpoint without its training state: what a model file ships."""
+    return {k: v for k, v in record.items() if k != "training_state"}
