@@ -336,6 +336,7 @@ def _train_progress(enabled: bool = True):
 def inspect(
     path: Optional[Path] = typer.Argument(None, help="A pair/model .pt, or an animation (.gif, .mp4, .webp, .png). None: the installation."),
     models: bool = typer.Option(False, "--models", help="List the models: shipped, cached and user-trained."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="With a pair .pt: draw the warp (deformed grid over A, flow as colour, Jacobian determinant with folds in red) to this PNG."),
     device: Device = DeviceOpt,
 ):
     """Show plugins, device and cache dir; or what a .pt holds; or an animation's frames and timing."""
@@ -345,7 +346,7 @@ def inspect(
         elif path is None:
             inspection.show_installation(out)
         elif path.suffix.lower() == ".pt":
-            inspection.show_checkpoint(out, path, device.value)
+            inspection.show_checkpoint(out, path, device.value, plot=plot)
         else:
             inspection.show_animation(out, path)
 

@@ -65,7 +65,7 @@ def inverse_consistency(pair) -> tuple[float, float]:
     return float(err.mean()), float(err.max())
 
 
-def show_checkpoint(console, path, device: str = "auto") -> None:
+def show_checkpoint(console, path, device: str = "auto", plot=None) -> None:
     record = checkpoint.load(path)
     summary = checkpoint.describe(record)
     table = Table(title=str(path), show_header=False)
@@ -88,6 +88,16 @@ def show_checkpoint(console, path, device: str = "auto") -> None:
         table.add_row("folded pixels (t = 0.25, 0.5, 0.75, 1, -1)", str(pair.folds()))
         mean, worst = inverse_consistency(pair)
         table.add_row("inverse consistency |Phi_-1 o Phi_1| (px)", f"mean {mean:.3f}, max {worst:.3f}")
+        if plot is not None:
+            from .plot import warp_figure
+            from .writers import atomic_replace_file, check_writable_file
+
+            check_writable_file(plot)
+            figure = warp_figure(pair.a, pair.fields([1.0])[0])
+            atomic_replace_file(lambda tmp: figure.save(tmp, format="PNG"), plot)
+            table.add_row("plot", str(plot))
+    elif plot is not None:
+        raise InputError(f"{path}: --plot needs a pair file (from fit-pair)")
     console.print(table)
 
 

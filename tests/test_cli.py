@@ -87,8 +87,11 @@ def test_fit_pair_then_animate_from_and_inspect(tmp_path, image_files):
     assert result.exit_code == 0, result.output
     n, _, delays = gif_info(out)
     assert n == 22 and max(delays) == 530  # 12 + 10 back; the hold lengthens the turnaround
-    shown = run("inspect", pair)
+    plot = tmp_path / "warp.png"
+    shown = run("inspect", pair, "--plot", plot)
     assert shown.exit_code == 0 and "svf" in shown.output and "folded pixels" in shown.output
+    assert "inverse consistency" in shown.output
+    assert Image.open(plot).size == (3 * 64 + 20, 48)  # three panels of A's size
     shown = run("inspect", out)
     assert shown.exit_code == 0 and "22" in shown.output and "real fps" in shown.output
 

@@ -1,0 +1,119 @@
+"""Evaluate a trained model the way issue 4 asks: does the warp change the class?
+
+    python bench/models_eval.py digits MODEL.pt DATA_DIR   # DATA_DIR from prepare_data.py digits
+    python bench/models_eval.py smile  MODEL.pt DATA_DIR   # DATA_DIR from prepare_data.py smiles
+
+A small CNN classifier is trained here on the *training* start/end images (real 3s vs 4s, or
+neutral vs smiling), then applied to the held-out start images warped by the model (t = 1).
+Reported: the share of warped held-out images called 'end' (targets: digits >= 90 %, smile
+>= 60 %), the same share for real held-out start and end images (the classifier's calibration),
+folded pixels over t = 0.25 .. 1, the round trip PSNR(x0, reverse(animate(x0))), and the wall
+time of one image to a 60-frame animation. Prints a Markdown table; JSON to bench/out/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import OUT, environment  # noqa: E402
+from img2gif.datasets import list_images, load_folder  # noqa: E402
+from img2gif.learned import LearnedModel  # noqa: E402
+from img2gif.warp import count_folds, sample  # noqa: E402
+
+
+def classifier(channels: int, size: int) -> nn.Module:
+    layers, c, s = [], channels, size
+    for out in (16, 32, 64):
+        layers += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        c, s = out, s // 2
+    return nn.Sequential(*layers, nn.Flatten(), nn.Dropout(0.3), nn.Linear(c * s * s, 1))
+
+
+def train_classifier(x_start, x_end, epochs=8, seed=0):
+    torch.manual_seed(seed)
+    net = classifier(x_start.shape[1], x_start.shape[-1])
+    x = torch.cat([x_start, x_end])
+    y = torch.cat([torch.zeros(len(x_start)), torch.ones(len(x_end))])
+    weight = torch.where(y == 1, len(x_start) / len(x_end), 1.0)  # balance the classes
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        order = torch.randperm(len(x))
+        for i in range(0, len(x), 64):
+            idx = order[i:i + 64]
+            # small shifts so it does not key on exact pixel positions
+            batch = torch.roll(x[idx], shifts=tuple(torch.randint(-1, 2, (2,)).tolist()), dims=(2, 3))
+            loss = nn.functional.binary_cross_entropy_with_logits(net(batch).squeeze(1), y[idx], weight=weight[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net.eval()
+
+
+def share_end(net, x) -> float:
+    with torch.no_grad():
+        return float((net(x).squeeze(1) > 0).float().mean())
+
+
+def psnr(a, b) -> float:
+    mse = float(((a - b) ** 2).mean())
+    return 100.0 if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["digits", "smile"])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("data", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model = LearnedModel.load(args.model)
+    size, ch = model.size, model.channels
+    load = lambda folder: load_folder(list_images(folder), size, ch)[0]  # noqa: E731
+    train_start, train_end = load(args.data / "start"), load(args.data / "end")
+    held_start, held_end = load(args.data / "heldout" / "start"), load(args.data / "heldout" / "end")
+    net = train_classifier(train_start, train_end)
+
+    with torch.no_grad():
+        phi = model.ode.fields(held_start, [0.25, 0.5, 0.75, 1.0], (size, size))
+        warped = sample(held_start, phi[-1])
+        back = model.ode.fields(warped, [-1.0], (size, size))[0]
+        returned = sample(warped, back)
+    folds = sum(count_folds(p) for p in phi)
+    result = {
+        "task": args.task,
+        "model": str(args.model),
+        "warped_start_called_end": share_end(net, warped),
+        "real_start_called_end": share_end(net, held_start),
+        "real_end_called_end": share_end(net, held_end),
+        "folded_pixels": folds,
+        "folded_share": folds / phi[:, :, 0].numel(),
+        "roundtrip_psnr_db": float(np.median([psnr(a, b) for a, b in zip(held_start, returned)])),
+        "heldout": len(held_start),
+    }
+    image = (held_start[0].permute(1, 2, 0).repeat(1, 1, 3 // ch).mul(255).byte().numpy())
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        model.frames(image, [k / 59 for k in range(60)])
+        times.append(time.perf_counter() - t0)
+    result["seconds_60_frames"] = float(np.median(times))
+    result["environment"] = environment()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"models_eval_{args.task}.json").write_text(json.dumps(result, indent=2))
+    print(f"| model | warped held-out start called end | real start / real end called end | folded pixels | round trip PSNR | 60 frames (s) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {args.task} | {100 * result['warped_start_called_end']:.1f} % | {100 * result['real_start_called_end']:.1f} % / "
+          f"{100 * result['real_end_called_end']:.1f} % | {folds} | {result['roundtrip_psnr_db']:.1f} dB | {result['seconds_60_frames']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
