@@ -69,7 +69,7 @@ def _raise_interrupt(signum, frame):
 
 
 @contextmanager
-def _user_errors():
+def _user_errors(interrupted: str = "interrupted; no output written"):
     """Img2GifError -> 'error: ...' and exit 2; Ctrl-C/SIGTERM -> exit 130, nothing partial."""
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if os.name == "posix" else None
     try:
@@ -81,7 +81,7 @@ def _user_errors():
         _say("error:", "red", exc)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        err.print("interrupted; no output written")
+        err.print(interrupted)
         raise typer.Exit(130) from None
     finally:
         if previous is not None:
@@ -281,7 +281,7 @@ def train(
     from .pair import resolve_device
     from .train import TrainSettings, train as run_training
 
-    with _user_errors():
+    with _user_errors("interrupted; the last checkpoint is kept (continue with --resume)"):
         if paired == unpaired:
             raise Img2GifError("choose one of --paired or --unpaired")
         if steps is not None and epochs is not None:
