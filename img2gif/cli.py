@@ -261,7 +261,7 @@ def train(
     lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the velocity network."),
     critic_iters: int = typer.Option(5, "--critic-iters", help="Critic updates per step (unpaired)."),
     loss: str = typer.Option("l2", "--loss", help="Paired data loss (a loss plugin)."),
-    cycle: float = typer.Option(0.0, "--cycle", help="Weight of the backward-warp cycle term (paired)."),
+    cycle: float = typer.Option(10.0, "--cycle", help="Weight of the cycle term: x^1 warped back by Phi_-1 (from x^1 alone) must return to x0. 0 turns it off."),
     velocity: str = typer.Option("unet", "--velocity", help="Velocity backend."),
     solver: str = typer.Option("euler", "--solver", help="Solver backend (euler with step 0.25 by default)."),
     step_size: float = typer.Option(0.25, "--step-size", help="Step of fixed-step solvers."),

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from . import checkpoint, registry
 from .errors import InputError
 from .ode import WarpODE
-from .render import to_tensor, to_uint8
+from .render import CHUNK_PIXELS, to_tensor, to_uint8
 from .warp import count_folds, resize_field, sample
 
 
@@ -51,11 +51,12 @@ class LearnedModel:
         return self.ode.fields(x, torch.as_tensor(times, dtype=torch.float32, device=self.device), (self.size, self.size))[:, 0]
 
     @torch.no_grad()
-    def frames(self, image: np.ndarray, times, chunk: int = 16) -> list[np.ndarray]:
+    def frames(self, image: np.ndarray, times) -> list[np.ndarray]:
         """The image warped by Phi_t (upsampled to its full size), in colour: (H, W, 3) uint8."""
         phi = self.fields(image, times)
         x = to_tensor(image, self.device)
         out = []
+        chunk = max(1, min(16, CHUNK_PIXELS // (image.shape[0] * image.shape[1])))  # bounded memory
         for start in range(0, len(phi), chunk):
             field = resize_field(phi[start:start + chunk], *image.shape[:2])
             frames = sample(x, field, mode="bilinear")

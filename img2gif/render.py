@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .warp import resize_field, sample
+from .warp import identity_grid, resize_field, sample
 
 MODES = ("blend", "warp-only")
 
@@ -19,8 +19,11 @@ def to_uint8(x: torch.Tensor) -> list[np.ndarray]:
     return list(x.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
 
 
+CHUNK_PIXELS = 2_000_000  # frames rendered at once: bounds memory at any image size
+
+
 @torch.no_grad()
-def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str = "blend", chunk: int = 8):
+def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str = "blend", chunk: int | None = None):
     """Yield (H, W, 3) uint8 frames of the pair at ``times``.
 
     Args:
@@ -36,6 +39,7 @@ def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str =
         raise ValueError(f"unknown render mode {mode!r}; choose one of {MODES}")
     times = [float(t) for t in times]
     height, width = a.shape[-2:]
+    chunk = chunk or max(1, min(8, CHUNK_PIXELS // (height * width)))
     for start in range(0, len(times), chunk):
         ts = torch.tensor(times[start:start + chunk], device=a.device, dtype=a.dtype)
         wanted = torch.cat([ts, ts - 1.0]) if mode == "blend" else ts
@@ -47,7 +51,13 @@ def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str =
         if mode == "blend":
             backward = sample(b, phi[len(ts):], mode="bicubic").clamp_(0, 1)
             w = ts.view(-1, 1, 1, 1)
-            frames = (1 - w) * forward + w * backward
+            # A side pixels that sample outside A carry no information (border smear):
+            # let the other side, if it sees the pixel, supply it.
+            seen_a = _inside(phi[: len(ts)]) * (1 - w)
+            seen_b = _inside(phi[len(ts):]) * w
+            total = seen_a + seen_b
+            weight_b = torch.where(total > 1e-6, seen_b / total.clamp_min(1e-6), w.expand_as(total))
+            frames = (1 - weight_b) * forward + weight_b * backward
             # Exact endpoints: the first frame is A and the last is B, bit for bit.
             frames[ts == 0] = a
             frames[ts == 1] = b
@@ -55,3 +65,11 @@ def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str =
             frames = forward
             frames[ts == 0] = a
         yield from to_uint8(frames)
+
+
+def _inside(phi: torch.Tensor, soft: float = 0.02) -> torch.Tensor:
+    """(T, 1, H, W) in [0, 1]: 1 where id + phi lands inside the frame, ramping off past it."""
+    h, w = phi.shape[-2:]
+    pos = identity_grid(h, w, device=phi.device, dtype=phi.dtype) + phi
+    outside = (pos.abs() - 1.0).clamp_min(0).amax(dim=1, keepdim=True)
+    return (1.0 - outside / soft).clamp_(0, 1)

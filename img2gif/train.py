@@ -43,8 +43,9 @@ class TrainSettings:
     critic_iters: int = 5
     gp_weight: float = 10.0
     loss: str = "l2"
-    cycle_weight: float = 0.0
-    jacobian_weight: float = 10.0
+    cycle_weight: float = 10.0
+    jacobian_weight: float = 100.0
+    jacobian_margin: float = 0.1     # det below this is penalised: keeps clear of folds
     outgrid_weight: float = 1.0
     velocity: str = "unet"
     velocity_config: dict = field(default_factory=lambda: {"width": 16, "depth": 2})
@@ -212,12 +213,15 @@ def train(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, o
         x1_hat = sample(x0, phi[-1])
         if settings.paired:
             data = loss_fn(x1_hat, x1_all[idx0])
-            if settings.cycle_weight:
-                back = train_ode.fields(x1_hat, [-1.0], field_size)[0]
-                data = data + settings.cycle_weight * loss_fn(sample(x1_hat, back), x0)
         else:
             data = -critic(x1_hat).mean()
-        total = data + settings.jacobian_weight * jacobian(phi) + settings.outgrid_weight * outgrid(phi)
+        total = data + settings.jacobian_weight * jacobian(phi, margin=settings.jacobian_margin)
+        total = total + settings.outgrid_weight * outgrid(phi)
+        if settings.cycle_weight:
+            # the way back from x^1 alone must return to x0: what `reverse` relies on
+            back = train_ode.fields(x1_hat, [-1.0], field_size)
+            total = total + settings.cycle_weight * loss_fn(sample(x1_hat, back[0]), x0)
+            total = total + settings.jacobian_weight * jacobian(back, margin=settings.jacobian_margin)
         if not torch.isfinite(total):
             raise TrainingError(
                 f"loss became {float(total.detach())} at step {step}; stopped. The last good checkpoint "
