@@ -127,6 +127,16 @@ WorkingSizeOpt = typer.Option(256, "--working-size", min=16, max=2048, help="Lon
 SeedOpt = typer.Option(0, "--seed", help="Random seed (fits are deterministic on CPU for a given seed).")
 DeviceOpt = typer.Option(Device.auto, "--device", help="auto = CUDA when available, else CPU.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+# a str, not a Path: Path drops the trailing "/" that asks for a frames directory
+OutputOpt = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png (APNG), or a directory (ending in /) for numbered PNGs.")
+FpsOpt = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}). GIF plays at most {timing.GIF_MAX_FPS:g}: higher rates are resampled to {timing.GIF_MAX_FPS:g} over the same duration.")
+DurationOpt = typer.Option(None, "--duration", help=f"Seconds of the transition (default {timing.DEFAULT_DURATION:g}).")
+FramesOpt = typer.Option(None, "--frames", help="Exactly this many frames (any two of --frames/--fps/--duration).")
+LoopOpt = typer.Option(Loop.forever, "--loop", help="forever, once, or pingpong (there and back).")
+HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
+HoldEndOpt = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame.")
+EaseOpt = typer.Option(Ease.linear, "--ease", help="Time remapping: linear, or smooth (eases in and out).")
+SizeOpt = typer.Option(None, "--size", help="Cap the output's longer side (pixels).")
 
 
 @app.command("fit-pair")
@@ -163,20 +173,19 @@ def fit_pair_cmd(
 def animate(
     a: Optional[Path] = typer.Argument(None, help="Start image A."),
     b: Optional[Path] = typer.Argument(None, help="End image B (resized to A's size if it differs)."),
-    # a str, not a Path: Path drops the trailing "/" that asks for a frames directory
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png (APNG), or a directory (ending in /) for numbered PNGs. Default: A_to_B.gif."),
+    output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
-    fps: Optional[float] = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}). GIF plays at most {timing.GIF_MAX_FPS:g}: higher rates are resampled to {timing.GIF_MAX_FPS:g} over the same duration."),
-    duration: Optional[float] = typer.Option(None, "--duration", help=f"Seconds from A to B (default {timing.DEFAULT_DURATION:g})."),
-    frames: Optional[int] = typer.Option(None, "--frames", help="Exactly this many frames from A to B (any two of --frames/--fps/--duration)."),
+    fps: Optional[float] = FpsOpt,
+    duration: Optional[float] = DurationOpt,
+    frames: Optional[int] = FramesOpt,
     mode: Mode = typer.Option(Mode.blend, "--mode", help="blend: A warped forward and B warped back, mixed (exact endpoints). warp-only: only A is warped (the paper's; no new colours)."),
     blend: bool = typer.Option(False, "--blend", help="Same as --mode blend."),
     warp_only: bool = typer.Option(False, "--warp-only", help="Same as --mode warp-only."),
-    loop: Loop = typer.Option(Loop.forever, "--loop", help="forever, once, or pingpong (A to B and back)."),
-    hold_start: float = typer.Option(0.0, "--hold-start", help="Seconds to show A before moving."),
-    hold_end: float = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame."),
-    ease: Ease = typer.Option(Ease.linear, "--ease", help="Time remapping: linear, or smooth (eases in and out)."),
-    size: Optional[int] = typer.Option(None, "--size", help="Cap the output's longer side (pixels)."),
+    loop: Loop = LoopOpt,
+    hold_start: float = HoldStartOpt,
+    hold_end: float = HoldEndOpt,
+    ease: Ease = EaseOpt,
+    size: Optional[int] = SizeOpt,
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
@@ -223,15 +232,15 @@ def animate(
 def reverse(
     image: Path = typer.Argument(..., help="The last frame of an animation (for example a smiling face)."),
     model: str = typer.Option(..., "--model", help="The trained model (name or .pt path) whose animation leads to IMAGE."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png, or a directory/. Default: IMAGE_reverse.gif."),
-    fps: Optional[float] = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}; GIF at most {timing.GIF_MAX_FPS:g})."),
-    duration: Optional[float] = typer.Option(None, "--duration", help=f"Seconds (default {timing.DEFAULT_DURATION:g})."),
-    frames: Optional[int] = typer.Option(None, "--frames", help="Exactly this many frames."),
-    loop: Loop = typer.Option(Loop.forever, "--loop", help="forever, once, or pingpong."),
-    hold_start: float = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame."),
-    hold_end: float = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame."),
-    ease: Ease = typer.Option(Ease.linear, "--ease", help="linear or smooth."),
-    size: Optional[int] = typer.Option(None, "--size", help="Cap the output's longer side (pixels)."),
+    output: Optional[str] = OutputOpt,
+    fps: Optional[float] = FpsOpt,
+    duration: Optional[float] = DurationOpt,
+    frames: Optional[int] = FramesOpt,
+    loop: Loop = LoopOpt,
+    hold_start: float = HoldStartOpt,
+    hold_end: float = HoldEndOpt,
+    ease: Ease = EaseOpt,
+    size: Optional[int] = SizeOpt,
     device: Device = DeviceOpt,
 ):
     """Run a model's animation backwards from its last frame alone (t = 0 to t = -1)."""

@@ -197,23 +197,16 @@ def write_animation(path, frames: list[np.ndarray], shown: list[tuple[int, float
     if fmt == "frames":
         _write_frames_dir(target, frames)
         return fmt
-    try:
-        tmp = _temp_beside(target, target.suffix)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    try:
+
+    def write(tmp: Path) -> None:
         if fmt == "gif":
             _write_gif(tmp, frames, shown, loop != "once")
         elif fmt == "mp4":
             _write_mp4(tmp, frames, shown, fps)
         else:
             _write_pillow_anim(tmp, frames, shown, loop != "once", fmt)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    atomic_replace_file(write, target)
     return fmt
 
 
