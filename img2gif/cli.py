@@ -89,20 +89,28 @@ def _user_errors(interrupted: str = "interrupted; no output written"):
 
 
 @contextmanager
-def _fit_progress(enabled: bool = True):
-    """A rich progress bar for the fit; yields the callback fit_pair calls per step."""
+def _progress(label: str, enabled: bool, describe):
+    """A rich progress bar on stderr; yields update(step, total, value), value shown by describe."""
     if not enabled:
         yield None
         return
-    columns = [TextColumn("fitting"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn()]
+    columns = [TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("fit", total=None, loss=float("nan"))
+        task = bar.add_task(label, total=None, status="")
 
-        def update(step, total, loss):
-            bar.update(task, completed=step, total=total, loss=loss)
+        def update(step, total, value):
+            bar.update(task, completed=step, total=total, status=describe(value))
 
         yield update
+
+
+def _fit_progress(enabled: bool = True):
+    return _progress("fitting", enabled, lambda loss: f"loss {loss:.4f}")
+
+
+def _train_progress(enabled: bool = True):
+    return _progress("training", enabled, lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
 
 
 def _settings(velocity, solver, loss, working_size, seed) -> FitSettings:
@@ -323,22 +331,6 @@ def train(
         err.print(f"saved {output}")
         if name is not None:
             err.print(f"stored as model {name!r}: {install_user_model(output, name)}")
-
-
-@contextmanager
-def _train_progress(enabled: bool = True):
-    if not enabled:
-        yield None
-        return
-    columns = [TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("{task.fields[losses]}"), TimeElapsedColumn()]
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("train", total=None, losses="")
-
-        def update(step, total, losses):
-            bar.update(task, completed=step, total=total, losses="  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
-
-        yield update
 
 
 @app.command()

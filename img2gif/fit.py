@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from . import registry
 from .ode import WarpODE
-from .warp import check_image, count_folds, pixels_to_normalised, sample
+from .warp import check_image, pixels_to_normalised, sample
 
 
 @dataclass
@@ -181,10 +181,3 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     if coarse_to_fine:
         velocity.active_levels = velocity._levels
     return ode.eval()
-
-
-def fold_count(ode: WarpODE, x0: torch.Tensor, shape: tuple[int, int], times) -> int:
-    """Pixels with det <= 0 over the fields at ``times``."""
-    with torch.no_grad():
-        phi = ode.fields(x0, times, shape)
-        return sum(count_folds(p) for p in phi)

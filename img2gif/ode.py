@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .warp import check_image, sample
+from .warp import check_image
 
 
 class WarpODE(nn.Module):
@@ -28,7 +28,3 @@ class WarpODE(nn.Module):
         """(T, B, 2, h, w) displacement fields for x0 (B, C, H, W) at ``times`` (T,)."""
         check_image(x0, "x0")
         return self.solver.integrate(self.velocity, x0, times, tuple(field_size))
-
-    def warp(self, image: torch.Tensor, phi: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-        """image (B, C, H, W) o (id + phi), phi (B, 2, h, w) at any resolution."""
-        return sample(image, phi, mode=mode)
