@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .warp import identity_grid, resize_field, sample
+from .warp import resize_field, sample
 
 MODES = ("blend", "warp-only")
 
@@ -51,13 +51,7 @@ def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str =
         if mode == "blend":
             backward = sample(b, phi[len(ts):], mode="bicubic").clamp_(0, 1)
             w = ts.view(-1, 1, 1, 1)
-            # A side pixels that sample outside A carry no information (border smear):
-            # let the other side, if it sees the pixel, supply it.
-            seen_a = _inside(phi[: len(ts)]) * (1 - w)
-            seen_b = _inside(phi[len(ts):]) * w
-            total = seen_a + seen_b
-            weight_b = torch.where(total > 1e-6, seen_b / total.clamp_min(1e-6), w.expand_as(total))
-            frames = (1 - weight_b) * forward + weight_b * backward
+            frames = forward.mul_(1 - w).add_(backward.mul_(w))
             # Exact endpoints: the first frame is A and the last is B, bit for bit.
             frames[ts == 0] = a
             frames[ts == 1] = b
@@ -65,11 +59,3 @@ def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str =
             frames = forward
             frames[ts == 0] = a
         yield from to_uint8(frames)
-
-
-def _inside(phi: torch.Tensor, soft: float = 0.02) -> torch.Tensor:
-    """(T, 1, H, W) in [0, 1]: 1 where id + phi lands inside the frame, ramping off past it."""
-    h, w = phi.shape[-2:]
-    pos = identity_grid(h, w, device=phi.device, dtype=phi.dtype) + phi
-    outside = (pos.abs() - 1.0).clamp_min(0).amax(dim=1, keepdim=True)
-    return (1.0 - outside / soft).clamp_(0, 1)

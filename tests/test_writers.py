@@ -135,3 +135,15 @@ def test_output_has_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_ffmpeg_palette_path_is_taken_for_long_animations(tmp_path):
+    import warnings
+
+    from img2gif.imagefile import Img2GifWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Img2GifWarning)  # a fallback to Pillow would warn
+        write_animation(tmp_path / "long.gif", frames(40), timing.playback(40, 25), fps=25)
+    with Image.open(tmp_path / "long.gif") as im:
+        assert im.n_frames == 40
