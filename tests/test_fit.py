@@ -122,3 +122,28 @@ def test_fit_and_render_on_cuda(pair_images):
     assert next(pair.ode.parameters()).is_cuda
     frames = pair.frames([0.0, 0.5, 1.0])
     assert np.array_equal(frames[0], a) and np.array_equal(frames[-1], b)
+
+
+class _Payload:
+    """Pickles to a call of os.system: loading it unsafely would create the marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_checkpoint_with_code_payload_is_refused_without_running(tmp_path):
+    from img2gif import checkpoint
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "img2gif.pair", "format_version": 1, "x": _Payload(marker)}, evil)
+    with pytest.raises(InputError, match="refused.*import.*system"):
+        checkpoint.load(evil)
+    with pytest.raises(InputError, match="refused"):
+        Pair.load(evil)
+    assert not marker.exists()
