@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from . import checkpoint, registry
 from .errors import InputError
 from .ode import WarpODE
-from .render import CHUNK_PIXELS, to_tensor, to_uint8
+from .render import chunk_size, to_tensor, to_uint8
 from .warp import count_folds, resize_field, sample
 
 
@@ -56,7 +56,7 @@ class LearnedModel:
         phi = self.fields(image, times)
         x = to_tensor(image, self.device)
         out = []
-        chunk = max(1, min(16, CHUNK_PIXELS // (image.shape[0] * image.shape[1])))  # bounded memory
+        chunk = chunk_size(image.shape[0], image.shape[1], 16)  # bounded memory
         for start in range(0, len(phi), chunk):
             field = resize_field(phi[start:start + chunk], *image.shape[:2])
             frames = sample(x, field, mode="bilinear")

@@ -14,13 +14,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from .errors import InputError
 from .inspection import cache_dir
+from .writers import atomic_replace_file
 
 PACKAGE_MODELS = Path(__file__).resolve().parent / "pretrained"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -87,10 +87,8 @@ def fetch(name: str, entry: dict, progress=None) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     source = entry.get("source", "package")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+
+    def place(tmp: Path) -> None:
         if source == "package":
             shipped = PACKAGE_MODELS / entry["file"]
             if not shipped.is_file():
@@ -103,10 +101,9 @@ def fetch(name: str, entry: dict, progress=None) -> Path:
         got = sha256_of(tmp)
         if got != entry["sha256"]:
             raise InputError(f"model {name!r}: sha256 mismatch (expected {entry['sha256'][:12]}…, got {got[:12]}…); nothing was cached")
-        os.replace(tmp, target)  # atomic: concurrent first uses both end with one valid file
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    # temp file + rename: concurrent first uses both end with one valid file, never a partial one
+    atomic_replace_file(place, target)
     return target
 
 
@@ -137,12 +134,5 @@ def install_user_model(source: Path, name: str) -> Path:
         raise InputError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
     dest_dir = user_models_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest_dir)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp_name)
-        os.replace(tmp_name, dest_dir / f"{name}.pt")
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    atomic_replace_file(lambda tmp: shutil.copyfile(source, tmp), dest_dir / f"{name}.pt")
     return dest_dir / f"{name}.pt"

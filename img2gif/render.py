@@ -22,6 +22,11 @@ def to_uint8(x: torch.Tensor) -> list[np.ndarray]:
 CHUNK_PIXELS = 2_000_000  # frames rendered at once: bounds memory at any image size
 
 
+def chunk_size(height: int, width: int, most: int) -> int:
+    """How many (height, width) frames to render at once: at most ``most``, >= 1."""
+    return max(1, min(most, CHUNK_PIXELS // (height * width)))
+
+
 @torch.no_grad()
 def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str = "blend", chunk: int | None = None):
     """Yield (H, W, 3) uint8 frames of the pair at ``times``.
@@ -39,7 +44,7 @@ def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str =
         raise ValueError(f"unknown render mode {mode!r}; choose one of {MODES}")
     times = [float(t) for t in times]
     height, width = a.shape[-2:]
-    chunk = chunk or max(1, min(8, CHUNK_PIXELS // (height * width)))
+    chunk = chunk or chunk_size(height, width, 8)
     for start in range(0, len(times), chunk):
         ts = torch.tensor(times[start:start + chunk], device=a.device, dtype=a.dtype)
         wanted = torch.cat([ts, ts - 1.0]) if mode == "blend" else ts
