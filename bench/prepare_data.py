@@ -5,6 +5,8 @@
 
 The last HOLD_OUT images of each domain (by index / sorted file name) are kept out of
 OUT_DIR/start and OUT_DIR/end and written to OUT_DIR/heldout/{start,end} for evaluation.
+digits_3_4.npz repeats images (638 distinct of 1000 per digit), so digits are de-duplicated
+first: otherwise most held-out images would also be training images.
 Smiles are linked, not copied. The data stays outside the repository.
 """
 from __future__ import annotations
@@ -32,13 +34,25 @@ def _place(items, out: Path, hold: int, write) -> None:
             write(item, folder, i)
 
 
+def _distinct(images: np.ndarray) -> list[np.ndarray]:
+    """Images in their first-seen order, each exact repeat dropped."""
+    seen, kept = set(), []
+    for img in images:
+        key = img.tobytes()
+        if key not in seen:
+            seen.add(key)
+            kept.append(img)
+    return kept
+
+
 def digits(out: Path) -> None:
     data = np.load(SHARED / "rotating-mnist" / "digits_3_4.npz")
+    distinct = [_distinct(data[name]) for name in ("three", "four")]
 
     def write(img, folder, i):
         Image.fromarray(img).save(folder / f"{i:05d}.png")
 
-    _place((data["three"], data["four"]), out, HOLD_OUT["digits"], write)
+    _place(distinct, out, HOLD_OUT["digits"], write)
 
 
 def smiles(out: Path) -> None:

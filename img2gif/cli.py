@@ -279,6 +279,8 @@ def train(
     critic_iters: int = typer.Option(5, "--critic-iters", help="Critic updates per step (unpaired)."),
     loss: str = typer.Option("l2", "--loss", help="Paired data loss (a loss plugin)."),
     cycle: float = typer.Option(10.0, "--cycle", help="Weight of the cycle term: x^1 warped back by Phi_-1 (from x^1 alone) must return to x0. 0 turns it off."),
+    fold_weight: float = typer.Option(100.0, "--fold-weight", help="Weight of the folding penalty: mean of relu(margin - det dPhi_t)."),
+    fold_margin: float = typer.Option(0.1, "--fold-margin", help="Local area ratio (det dPhi_t) below which the folding penalty acts; higher keeps the warp further from folds and easier to reverse."),
     velocity: str = typer.Option("unet", "--velocity", help="Velocity backend."),
     solver: str = typer.Option("euler", "--solver", help="Solver backend (euler with step 0.25 by default)."),
     step_size: float = typer.Option(0.25, "--step-size", help="Step of fixed-step solvers."),
@@ -317,6 +319,7 @@ def train(
         dev = resolve_device(device.value)
         settings = TrainSettings(paired=paired, size=size, channels=channels, batch_size=batch_size, learning_rate=lr,
                                  critic_iters=critic_iters, loss=loss, cycle_weight=cycle, velocity=velocity, solver=solver,
+                                 jacobian_weight=fold_weight, jacobian_margin=fold_margin,
                                  solver_config={"step_size": step_size} if solver != "scaling-squaring" else {},
                                  sample_every=sample_every, checkpoint_every=checkpoint_every, seed=seed)
         settings.check()

@@ -67,6 +67,9 @@ def read_image(path) -> np.ndarray:
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, expected an image file")
+    if not os.path.isfile(path):
+        # a pipe would block the read and a device (/dev/zero) never ends
+        raise InputError(f"{path}: not a regular file (a pipe, socket or device), expected an image file")
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
     limit = max_pixels()
@@ -75,9 +78,19 @@ def read_image(path) -> np.ndarray:
     pillow_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = limit
     try:
-        return _read(path, limit)
+        # Pillow's own warnings (corrupt EXIF, ...) do not name the file, and on a file that is
+        # refused they would add a second line to the one error: re-issue them only on success.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = _read(path, limit)
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
+    for w in caught:
+        if issubclass(w.category, Img2GifWarning):
+            warnings.warn(w.message, Img2GifWarning, stacklevel=2)
+        elif issubclass(w.category, UserWarning):
+            warnings.warn(f"{path}: {w.message}", Img2GifWarning, stacklevel=2)
+    return image
 
 
 # What Pillow's decoders raise on corrupt data besides OSError (bad tag types, bad offsets).

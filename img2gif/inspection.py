@@ -109,8 +109,10 @@ def show_animation(console, path) -> None:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an animation file")
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a pipe, socket or device), expected an animation file")
     table = Table(title=str(path), show_header=False)
     table.add_column("field")
     table.add_column("value", overflow="fold")
@@ -144,6 +146,8 @@ def show_animation(console, path) -> None:
                 im.seek(k)
                 im.load()  # WebP sets a frame's duration only once decoded
                 durations.append(int(im.info.get("duration", 0)))
+    except Image.DecompressionBombError:
+        raise InputError(f"{path}: image is too large to inspect (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (UnidentifiedImageError, OSError, EOFError, IndexError, ValueError, SyntaxError) as exc:
         # Pillow raises several types for cut or corrupt files
         raise InputError(f"{path}: not an animation img2gif can read ({exc})") from None

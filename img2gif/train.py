@@ -70,6 +70,8 @@ class TrainSettings:
             raise OptionError(f"--steps must be between 1 and 10,000,000, got {self.steps}")
         if self.critic_iters < 1:
             raise OptionError(f"--critic-iters must be >= 1, got {self.critic_iters}")
+        if self.jacobian_weight < 0 or not 0 <= self.jacobian_margin < 1:
+            raise OptionError(f"--fold-weight must be >= 0 and --fold-margin in [0, 1); got {self.jacobian_weight}, {self.jacobian_margin}")
 
 
 def build_model(settings: TrainSettings) -> WarpODE:
