@@ -305,6 +305,8 @@ def train(
             raise Img2GifError("choose one of --paired or --unpaired")
         if steps is not None and epochs is not None:
             raise Img2GifError("give --steps or --epochs, not both")
+        if epochs is not None and not (epochs > 0 and _math.isfinite(epochs)):
+            raise Img2GifError(f"--epochs must be > 0, got {epochs}")
         if name is not None:
             from .models import is_model_name
 
@@ -326,7 +328,7 @@ def train(
         x0, x1 = load_domains(data, start_dir, end_dir, size=size, channels=channels, paired=paired, strict=strict)
         if epochs is not None:
             steps = max(1, _math.ceil(epochs * x0.shape[0] / batch_size))
-        settings.steps = steps or 1000
+        settings.steps = steps if steps is not None else 1000  # --steps 0 is refused, not the default
         settings.check()
         err.print(f"training on {x0.shape[0]} start and {x1.shape[0]} end images, {settings.steps} steps, device {dev}")
         with _train_progress(not quiet) as progress:

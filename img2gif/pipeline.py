@@ -5,6 +5,7 @@ only decides which frames are wanted and where they go.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -19,6 +20,20 @@ from .pair import Pair, fit_pair, resolve_device
 from .writers import check_output, write_animation
 
 MAX_SIZE = 8192
+# Frames are rendered into memory before they are encoded (Pillow's GIF/WebP/APNG writers
+# take them all at once), so frames x pixels bounds the memory a run needs: 3 bytes each.
+DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000   # ~6 GB of frames; 1080p x 960 frames
+
+
+def max_output_pixels() -> int:
+    """The frames x pixels limit: IMG2GIF_MAX_OUTPUT_PIXELS if set, else 2 billion."""
+    value = os.environ.get("IMG2GIF_MAX_OUTPUT_PIXELS")
+    if value is None:
+        return DEFAULT_MAX_OUTPUT_PIXELS
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise OptionError(f"IMG2GIF_MAX_OUTPUT_PIXELS must be a whole number, got {value!r}") from None
 
 
 @dataclass
@@ -58,6 +73,18 @@ class OutputPlan:
     hold_start: float
     hold_end: float
     ease: str
+
+    def check_memory(self, image: np.ndarray, source) -> None:
+        """Refuse, before any work, an animation whose frames would not fit the output limit."""
+        h, w = image.shape[:2]
+        total = self.frames.count * h * w
+        limit = max_output_pixels()
+        if total > limit:
+            raise OptionError(
+                f"{os.fspath(source)}: {self.frames.count} frames of {w}x{h} are {total:,} pixels "
+                f"(~{3 * total / 1e9:.1f} GB in memory), over the limit of {limit:,}; lower --frames or "
+                "--size, or set IMG2GIF_MAX_OUTPUT_PIXELS"
+            )
 
     def times(self, sign: float = 1.0) -> list[float]:
         return [sign * t for t in timing.frame_times(self.frames.count, self.ease)]
@@ -129,11 +156,13 @@ def animate(
         if a is None:
             raise OptionError("give an image to animate with the model")
         image = cap_size(read_image(a), size)
+        plan.check_memory(image, a)
         return plan.write(model.frames(image, plan.times()))
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
         img_a, img_b = read_pair(a, b, size)
+        plan.check_memory(img_a, a)
         settings = settings or FitSettings(seed=seed)
         start = model.fields(img_a, [1.0])[0] if model is not None else None
         pair = fit_pair(img_a, img_b, settings, device=dev, progress=progress, initial_field=start)
@@ -141,6 +170,7 @@ def animate(
         pair = pair.to(dev)
         if size is not None and max(pair.a.shape[:2]) > size:
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
+        plan.check_memory(pair.a, "the fitted pair")
     return plan.write(pair.frames(plan.times(), mode=mode))
 
 
@@ -151,6 +181,7 @@ def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, durati
                        hold_start=hold_start, hold_end=hold_end, ease=ease, size=size)
     model = _as_model(model, resolve_device(device))
     last = cap_size(read_image(image), size)
+    plan.check_memory(last, image)
     return plan.write(model.frames(last, plan.times(-1.0)))
 
 
