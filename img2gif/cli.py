@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import warnings
@@ -56,8 +57,10 @@ class Device(str, Enum):
 
 
 def _say(label: str, style: str, message) -> None:
-    # Text, not markup: file names may hold "[red]" or ":smile:", printed verbatim.
-    err.print(Text.assemble((label, style), " ", str(message)), soft_wrap=True)
+    # Text, not markup: file names may hold "[red]" or ":smile:", printed verbatim. One line
+    # always: messages quoted from torch or Pillow can hold newlines.
+    text = re.sub(r"\s*[\r\n]+\s*", " ", str(message)).strip()
+    err.print(Text.assemble((label, style), " ", text), soft_wrap=True)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
