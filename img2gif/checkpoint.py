@@ -6,6 +6,7 @@ which img2gif wrote it; the backends rebuild from their saved name and config.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -27,8 +28,44 @@ def save(path, payload: dict, kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}")
     record = {"format": kind, "format_version": FORMAT_VERSION, "img2gif_version": __version__, **payload}
+    record.pop("digest", None)
     _check_plain(record)
+    record["digest"] = digest(record)
     atomic_replace_file(lambda tmp: torch.save(record, tmp), path)
+
+
+def digest(record: dict) -> str:
+    """sha256 over every value of ``record`` except its own "digest" (keys sorted).
+
+    Why: torch.load does not check the zip entries' CRCs, so a flipped bit in a tensor
+    would load silently as a different model; with the digest it is refused.
+    """
+    h = hashlib.sha256()
+
+    def feed(obj):
+        if isinstance(obj, torch.Tensor):
+            t = obj.detach().cpu().contiguous()
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(obj, dict):
+            h.update(b"{")
+            for k in sorted(obj, key=lambda k: (type(k).__name__, str(k))):
+                if obj is record and k == "digest":
+                    continue
+                h.update(repr(k).encode() + b":")
+                feed(obj[k])
+            h.update(b"}")
+        elif isinstance(obj, (list, tuple)):
+            h.update(b"[")
+            for v in obj:
+                feed(v)
+            h.update(b"]")
+        else:
+            h.update(repr(obj).encode())
+        h.update(b";")
+
+    feed(record)
+    return h.hexdigest()
 
 
 def _check_plain(obj, where="checkpoint"):
@@ -74,6 +111,9 @@ def load(path, kind: str | None = None, map_location="cpu") -> dict:
         )
     if kind is not None and record["format"] != kind:
         raise InputError(f"{path}: is a {record['format']} file, expected {kind}")
+    saved = record.get("digest")  # files from before the digest have none: nothing to check
+    if saved is not None and saved != digest(record):
+        raise InputError(f"{path}: checksum mismatch: the file was changed or damaged after it was saved")
     return record
 
 

@@ -31,6 +31,7 @@ class FitSettings:
     outgrid_weight: float = 1.0
     search: bool = True              # exhaustive translation search at the coarsest level
     search_reach: float = 0.25       # fraction of the frame the search covers each way
+    grid_spacing: int = 4            # svf: working-image pixels per cell of the finest velocity grid
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -97,7 +98,8 @@ def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> W
     vel_cls = registry.load("velocity", settings.velocity)
     config = dict(settings.velocity_config)
     if settings.velocity == "svf":
-        config.setdefault("size", [max(2, math.ceil(shape[0] / 4)), max(2, math.ceil(shape[1] / 4))])
+        cell = max(1, int(settings.grid_spacing))
+        config.setdefault("size", [max(2, math.ceil(shape[0] / cell)), max(2, math.ceil(shape[1] / cell))])
         config.setdefault("levels", 5)
     elif settings.velocity == "unet":
         config.setdefault("in_channels", channels)

@@ -147,3 +147,22 @@ def test_checkpoint_with_code_payload_is_refused_without_running(tmp_path):
     with pytest.raises(InputError, match="refused"):
         Pair.load(evil)
     assert not marker.exists()
+
+
+def test_checkpoint_digest_catches_changed_tensor_and_config(tmp_path):
+    from img2gif import checkpoint
+
+    path = tmp_path / "m.pt"
+    checkpoint.save(path, {"state_dict": {"w": torch.arange(6.0)}, "config": {"width": 16}}, "img2gif.model")
+    record = checkpoint.load(path)
+    assert record["digest"] == checkpoint.digest(record)
+    for change in (lambda r: r["state_dict"]["w"].__setitem__(0, 1.0), lambda r: r["config"].__setitem__("width", 17)):
+        tampered = torch.load(path, weights_only=True)
+        change(tampered)
+        torch.save(tampered, path)  # saved behind img2gif's back: the old digest stays
+        with pytest.raises(InputError, match="checksum mismatch"):
+            checkpoint.load(path)
+        checkpoint.save(path, {"state_dict": {"w": torch.arange(6.0)}, "config": {"width": 16}}, "img2gif.model")
+    legacy = {k: v for k, v in record.items() if k != "digest"}
+    torch.save(legacy, path)
+    assert checkpoint.load(path)["state_dict"]["w"].equal(torch.arange(6.0))  # older files still load
