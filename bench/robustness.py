@@ -269,7 +269,7 @@ def interruptions(work: Path, trials: int) -> dict:
         proc = subprocess.Popen(args, env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(3.0, 8.0))
         proc.kill()
-        proc.wait()
+        proc.communicate()
         try:
             steps.append(int(torch.load(ckpt, weights_only=True)["step"]))
             clean = sorted(os.listdir(ckpt.parent)) == ["m.pt"]
@@ -291,7 +291,7 @@ def concurrency(work: Path, trials: int) -> dict:
         code = "from img2gif import models; print(models.resolve('digits'))"
         procs = [subprocess.Popen([sys.executable, "-c", code], env=_env(cache), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(4)]
-        codes = [p.wait(timeout=300) for p in procs]
+        codes = [p.communicate(timeout=300) and p.returncode for p in procs]
         folder = cache / "models"
         files = sorted(os.listdir(folder))
         good = files == [models.registry()["digits"]["file"]] and \

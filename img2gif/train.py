@@ -144,6 +144,10 @@ def train(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, o
     opt_c = torch.optim.Adam(critic.parameters(), lr=settings.critic_learning_rate, betas=(0.5, 0.9))
     data_rng = torch.Generator().manual_seed(settings.seed * 1000 + rank)  # each rank its own batches
     start = 0
+    if rank == 0:
+        from .writers import remove_stale_temp_files
+
+        remove_stale_temp_files(output)  # left by a run that was killed while saving
     if resume:
         record = checkpoint.load(output, "img2gif.model")
         state = record.get("training_state")

@@ -6,6 +6,7 @@ file at that path stays intact until the new one is complete).
 """
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import tempfile
@@ -61,6 +62,23 @@ def check_output(path) -> str:
     else:
         check_writable_file(target)  # the folder will be created inside its parent
     return fmt
+
+
+def remove_stale_temp_files(target) -> list[Path]:
+    """Delete temp files that an earlier, killed write of ``target`` left beside it.
+
+    SIGKILL gives no chance to clean up; a job that rewrites the same file (a training
+    run resuming) calls this on start. Returns what it removed.
+    """
+    target = Path(os.fspath(target))
+    removed = []
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.part{glob.escape(target.suffix)}"):
+        try:
+            stale.unlink()
+            removed.append(stale)
+        except OSError:
+            pass
+    return removed
 
 
 def _temp_beside(target: Path, suffix: str) -> Path:

@@ -147,3 +147,15 @@ def test_ffmpeg_palette_path_is_taken_for_long_animations(tmp_path):
         write_animation(tmp_path / "long.gif", frames(40), timing.playback(40, 25), fps=25)
     with Image.open(tmp_path / "long.gif") as im:
         assert im.n_frames == 40
+
+
+def test_remove_stale_temp_files_only_touches_this_targets_temps(tmp_path):
+    from img2gif.writers import remove_stale_temp_files
+
+    target = tmp_path / "m.pt"
+    target.write_bytes(b"good")
+    for name in (".m.pt.abc123.part.pt", ".m.pt.zz.part.pt", ".other.pt.x.part.pt", "m.pt.part.pt", ".m.pt.x.part.gif"):
+        (tmp_path / name).write_bytes(b"x")
+    removed = remove_stale_temp_files(target)
+    assert sorted(p.name for p in removed) == [".m.pt.abc123.part.pt", ".m.pt.zz.part.pt"]
+    assert sorted(os.listdir(tmp_path)) == [".m.pt.x.part.gif", ".other.pt.x.part.pt", "m.pt", "m.pt.part.pt"]
