@@ -29,9 +29,13 @@ def main() -> None:
     parser.add_argument("--description", required=True)
     parser.add_argument("--license", required=True)
     parser.add_argument("--command", required=True)
+    parser.add_argument("--solver", help="the solver the shipped model integrates with (default: the one it was trained with)")
+    parser.add_argument("--step-size", type=float, default=0.25)
     args = parser.parse_args()
     record = checkpoint.load(args.run, "img2gif.model")
-    payload = {k: v for k, v in shipped_copy(record).items() if k not in ("format", "format_version", "img2gif_version")}
+    payload = {k: v for k, v in shipped_copy(record).items() if k not in ("format", "format_version", "img2gif_version", "digest")}
+    if args.solver:  # the velocity is what was learned; how to integrate it is the solver's business
+        payload["solver"] = {"name": args.solver, "config": {"step_size": args.step_size}}
     target = PRETRAINED / f"{args.name}.pt"
     checkpoint.save(target, payload, "img2gif.model")
     registry_path = PRETRAINED / "registry.json"

@@ -285,7 +285,7 @@ def train(
     fold_weight: float = typer.Option(100.0, "--fold-weight", help="Weight of the folding penalty: mean of relu(margin - det dPhi_t)."),
     fold_margin: float = typer.Option(0.1, "--fold-margin", help="Local area ratio (det dPhi_t) below which the folding penalty acts; higher keeps the warp further from folds and easier to reverse."),
     velocity: str = typer.Option("unet", "--velocity", help="Velocity backend."),
-    solver: str = typer.Option("euler", "--solver", help="Solver backend (euler with step 0.25 by default)."),
+    solver: str = typer.Option("compose", "--solver", help="Solver backend: compose (exact composition steps of --step-size, no folds) by default; euler, midpoint, rk4, dopri5 integrate the ODE form."),
     step_size: float = typer.Option(0.25, "--step-size", help="Step of fixed-step solvers."),
     sample_every: int = typer.Option(200, "--sample-every", help="Write a sample sheet every N steps (0: never)."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Write the checkpoint every N steps."),

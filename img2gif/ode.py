@@ -16,10 +16,16 @@ class WarpODE(nn.Module):
 
     def __init__(self, velocity: nn.Module, solver):
         super().__init__()
-        if getattr(solver, "needs_stationary", False) and not getattr(velocity, "stationary", False):
+        inner = getattr(velocity, "module", velocity)  # DistributedDataParallel wraps the velocity
+        if getattr(solver, "needs_stationary", False) and not getattr(inner, "stationary", False):
             raise ValueError(
-                f"solver {solver.name!r} needs a stationary velocity, but {velocity.name!r} is time-dependent; "
+                f"solver {solver.name!r} needs a stationary velocity, but {inner.name!r} is time-dependent; "
                 "choose euler, midpoint, rk4 or dopri5"
+            )
+        if getattr(solver, "needs_eulerian", False) and not getattr(inner, "eulerian", False):
+            raise ValueError(
+                f"solver {solver.name!r} needs an Eulerian velocity (such as unet), not {inner.name!r}; "
+                "choose euler, midpoint, rk4, dopri5 or scaling-squaring"
             )
         self.velocity = velocity
         self.solver = solver

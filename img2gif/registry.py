@@ -28,6 +28,7 @@ _SOURCE_BUILTINS = {
         "rk4": "img2gif.solvers.torchdiffeq_solvers:RK4",
         "dopri5": "img2gif.solvers.torchdiffeq_solvers:Dopri5",
         "scaling-squaring": "img2gif.solvers.scaling_squaring:ScalingSquaring",
+        "compose": "img2gif.solvers.compose:Compose",
     },
     "img2gif.velocity": {
         "svf": "img2gif.velocity.svf:SVF",

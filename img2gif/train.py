@@ -49,7 +49,8 @@ class TrainSettings:
     outgrid_weight: float = 1.0
     velocity: str = "unet"
     velocity_config: dict = field(default_factory=lambda: {"width": 16, "depth": 2})
-    solver: str = "euler"
+    # compose: exact composition steps keep the Eulerian unet's warp from folding (see solvers/compose.py)
+    solver: str = "compose"
     solver_config: dict = field(default_factory=lambda: {"step_size": 0.25})
     sample_every: int = 200
     checkpoint_every: int = 200

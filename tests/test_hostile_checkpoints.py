@@ -134,6 +134,7 @@ def test_newer_format_says_so_through_the_cli(tmp_path):
 def test_model_of_the_wrong_shape_is_an_error_not_a_crash(tmp_path, image):
     record = torch.load(models.resolve("digits"), weights_only=True)
     record["state_dict"] = {k: v[..., :1] if v.dim() > 1 else v for k, v in record["state_dict"].items()}
+    record["digest"] = checkpoint.digest(record)  # a consistent file, just not for this network
     bad = tmp_path / "wrong.pt"
     torch.save(record, bad)
     assert "incomplete or inconsistent" in error_line(run("animate", image, "--model", bad, "-o", tmp_path / "x.gif"))

@@ -32,6 +32,7 @@ class UNetVelocity(nn.Module):
 
     name = "unet"
     stationary = False
+    eulerian = True  # forward(..., frame_only=True) gives u itself: the ``compose`` solver steps with it
 
     def __init__(self, in_channels: int = 3, width: int = 16, depth: int = 2):
         super().__init__()
@@ -61,13 +62,19 @@ class UNetVelocity(nn.Module):
             x = block(torch.cat([x, skip], dim=1))
         return self.out(x)
 
-    def forward(self, t, phi, x0):
+    def forward(self, t, phi, x0, frame_only: bool = False):
+        """dPhi/dt (B, 2, h, w); with ``frame_only`` the frame's velocity u alone.
+
+        (A keyword of forward, not a separate method, so that DistributedDataParallel sees it.)
+        """
         check_field(phi)
         check_image(x0, "x0")
         if x0.shape[1] != self._config["in_channels"]:
             raise ValueError(f"unet expects {self._config['in_channels']} image channels, got {x0.shape[1]}")
         frame = sample(x0, phi)  # x0 o (id + phi) at phi's resolution
         u = self.frame_velocity(frame)
+        if frame_only:
+            return u
         return u + _directional_derivative(phi, u)
 
 
