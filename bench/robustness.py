@@ -39,6 +39,11 @@ def _env(cache: Path) -> dict:
     return env
 
 
+def _default_signals():
+    # children of a background job inherit SIGINT ignored; a user's terminal delivers it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def classify(result, out: Path, expect_file: str | None) -> str:
     """One CliRunner result -> ok / error / a failure name."""
     text = result.output
@@ -236,7 +241,8 @@ def interruptions(work: Path, trials: int) -> dict:
         target.write_bytes(PREVIOUS)
         sig = signal.SIGINT if k % 2 else signal.SIGTERM
         proc = subprocess.Popen([sys.executable, "-m", "img2gif", "animate", str(a), str(b), "-o", str(target),
-                                 "--frames", "300", "-q"], env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 "--frames", "300", "-q"], env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=_default_signals)
         time.sleep(rng.uniform(1.5, 9.0))  # start-up, fit, render or encoding
         if proc.poll() is not None:
             proc.communicate()
@@ -245,7 +251,9 @@ def interruptions(work: Path, trials: int) -> dict:
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         intact = target.read_bytes() == PREVIOUS and sorted(os.listdir(out)) == [target.name]
-        if not intact:
+        if proc.returncode == 0 and sorted(os.listdir(out)) == [target.name]:
+            render["finished before the signal"] += 1  # it raced the signal and won: a whole new file
+        elif not intact:
             render["lost"] += 1
         elif "Traceback" in err:
             render["traceback"] += 1
@@ -266,7 +274,8 @@ def interruptions(work: Path, trials: int) -> dict:
         args = [sys.executable, "-m", "img2gif", "train", "--data", str(data), "--unpaired", "--size", "16",
                 "--batch-size", "4", "--critic-iters", "1", "--steps", "100000", "--checkpoint-every", "1",
                 "--sample-every", "0", "-q", "-o", str(ckpt)] + (["--resume"] if ckpt.exists() else [])
-        proc = subprocess.Popen(args, env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(args, env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=_default_signals)
         time.sleep(rng.uniform(3.0, 8.0))
         proc.kill()
         proc.communicate()

@@ -32,9 +32,15 @@ def _env(tmp_path: Path) -> dict:
     return env
 
 
+def _default_signals():
+    # A shell starts background jobs with SIGINT ignored, and children inherit that: a test
+    # run from such a job would see Ctrl-C ignored. The user's terminal delivers it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args, tmp_path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "img2gif", *map(str, args)], env=_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
 
 
 def _wait_for(condition, proc, timeout=120.0, what="condition"):
