@@ -196,30 +196,23 @@ def checkpoints(work: Path) -> dict:
         payload[classify(result, out, None)] += 1
     source = models.resolve("digits").read_bytes()
     rng = np.random.default_rng(1)
+    def outcome(data: bytes) -> str:
+        bad = work / "damaged.pt"
+        bad.write_bytes(data)
+        try:
+            checkpoint.load(bad)
+            return "loaded"
+        except InputError:
+            return "refused"
+        except Exception as exc:  # noqa: BLE001  counted, that is the point
+            return f"crash {type(exc).__name__}"
+
     flips = collections.Counter()
     for k in range(500):
         data = bytearray(source)
         data[int(rng.integers(0, len(data)))] ^= 1 << int(rng.integers(0, 8))
-        bad = work / "flipped.pt"
-        bad.write_bytes(bytes(data))
-        try:
-            checkpoint.load(bad)
-            flips["loaded"] += 1
-        except InputError:
-            flips["refused"] += 1
-        except Exception as exc:  # noqa: BLE001
-            flips[f"crash {type(exc).__name__}"] += 1
-    cuts = collections.Counter()
-    for cut in np.linspace(1, len(source) - 1, 100).astype(int):
-        bad = work / "cut.pt"
-        bad.write_bytes(source[:cut])
-        try:
-            checkpoint.load(bad)
-            cuts["loaded"] += 1
-        except InputError:
-            cuts["refused"] += 1
-        except Exception as exc:  # noqa: BLE001
-            cuts[f"crash {type(exc).__name__}"] += 1
+        flips[outcome(bytes(data))] += 1
+    cuts = collections.Counter(outcome(source[:cut]) for cut in np.linspace(1, len(source) - 1, 100).astype(int))
     return {"payload (4 loaders)": dict(payload), "payload ran": marker.exists(),
             "bit flips (500)": dict(flips), "truncations (100)": dict(cuts)}
 

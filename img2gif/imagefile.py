@@ -23,15 +23,20 @@ class Img2GifWarning(UserWarning):
     """Something about the input was changed; the work goes on."""
 
 
-def max_pixels() -> int:
-    """The pixel limit: IMG2GIF_MAX_PIXELS if set, else 50 million."""
-    value = os.environ.get("IMG2GIF_MAX_PIXELS")
+def env_limit(name: str, default: int, error=InputError) -> int:
+    """A limit from environment variable ``name`` (a whole number >= 1), else ``default``."""
+    value = os.environ.get(name)
     if value is None:
-        return DEFAULT_MAX_PIXELS
+        return default
     try:
         return max(1, int(value))
     except ValueError:
-        raise InputError(f"IMG2GIF_MAX_PIXELS must be a whole number, got {value!r}") from None
+        raise error(f"{name} must be a whole number, got {value!r}") from None
+
+
+def max_pixels() -> int:
+    """The pixel limit: IMG2GIF_MAX_PIXELS if set, else 50 million."""
+    return env_limit("IMG2GIF_MAX_PIXELS", DEFAULT_MAX_PIXELS)
 
 
 def _to_rgb(im: Image.Image, path: str) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 from . import timing
 from .errors import OptionError
 from .fit import FitSettings
-from .imagefile import Img2GifWarning, cap_size, match_size, read_image
+from .imagefile import Img2GifWarning, cap_size, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
 from .writers import check_output, write_animation
 
@@ -27,13 +27,7 @@ DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000   # ~6 GB of frames; 1080p x 960 frame
 
 def max_output_pixels() -> int:
     """The frames x pixels limit: IMG2GIF_MAX_OUTPUT_PIXELS if set, else 2 billion."""
-    value = os.environ.get("IMG2GIF_MAX_OUTPUT_PIXELS")
-    if value is None:
-        return DEFAULT_MAX_OUTPUT_PIXELS
-    try:
-        return max(1, int(value))
-    except ValueError:
-        raise OptionError(f"IMG2GIF_MAX_OUTPUT_PIXELS must be a whole number, got {value!r}") from None
+    return env_limit("IMG2GIF_MAX_OUTPUT_PIXELS", DEFAULT_MAX_OUTPUT_PIXELS, OptionError)
 
 
 @dataclass
