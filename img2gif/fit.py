@@ -32,6 +32,7 @@ class FitSettings:
     search: bool = True              # exhaustive translation search at the coarsest level
     search_reach: float = 0.25       # fraction of the frame the search covers each way
     grid_spacing: int = 4            # svf: working-image pixels per cell of the finest velocity grid
+    hypotheses: int = 1              # starting shifts fitted at the coarsest level; the best is kept
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -63,7 +64,14 @@ def _gradients(x):
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
-def _search_translation(a, b, reach: float) -> tuple[float, float]:
+def _search_translation(a, b, reach: float, count: int = 1):
+    """The best integer shift (dx, dy), or with ``count`` > 1 a list of up to ``count``
+    distinct candidates (the best first, then the next best local minima)."""
+    candidates = _shift_candidates(a, b, reach, count)
+    return candidates[0] if count == 1 else candidates
+
+
+def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float]]:
     """Integer shift (dx, dy) in pixels of a small copy that best maps a onto b.
 
     Why: a gradient fit only sees motion of a few pixels at its coarsest level; a brute
@@ -88,9 +96,21 @@ def _search_translation(a, b, reach: float) -> tuple[float, float]:
     best = int(torch.argmin(err))
     dy, dx = best // (2 * rx + 1) - ry, best % (2 * rx + 1) - rx
     # Keep the identity unless the shift explains the pair clearly better.
-    if err.view(-1)[best] > 0.9 * err[ry, rx]:
-        return 0.0, 0.0
-    return float(dx), float(dy)
+    first = (0.0, 0.0) if err.view(-1)[best] > 0.9 * err[ry, rx] else (float(dx), float(dy))
+    found = [first]
+    if count > 1:
+        # other hypotheses: local minima of the error surface, best first, not next to one taken
+        local = err == -F.max_pool2d(-err[None, None], 5, stride=1, padding=2)[0, 0]
+        order = torch.argsort(torch.where(local, err, torch.full_like(err, float("inf"))).view(-1))
+        for idx in order.tolist():
+            if len(found) >= count or not torch.isfinite(err.view(-1)[idx]):
+                break
+            cand = (float(idx % (2 * rx + 1) - rx), float(idx // (2 * rx + 1) - ry))
+            if all(max(abs(cand[0] - f[0]), abs(cand[1] - f[1])) > 2 for f in found):
+                found.append(cand)
+        if all(f != (0.0, 0.0) for f in found) and len(found) < count:
+            found.append((0.0, 0.0))
+    return found
 
 
 def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> WarpODE:
@@ -148,38 +168,61 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
         field = initial_field if initial_field.dim() == 4 else initial_field.unsqueeze(0)
         velocity.set_field(field.to(a.device), level=(active[0] - 1) if coarse_to_fine else 0)
-    elif settings.search and hasattr(velocity, "set_translation"):
+    starts = [None]
+    if initial_field is None and settings.search and hasattr(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
-        dx, dy = _search_translation(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach)
-        velocity.set_translation(*pixels_to_normalised((dx, dy), *tiny))
+        shifts = _search_translation(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
+                                     count=max(1, settings.hypotheses))
+        starts = [pixels_to_normalised(shift, *tiny) for shift in (shifts if isinstance(shifts, list) else [shifts])]
+        velocity.set_translation(*starts[0])
 
     total = sum(steps[:levels])
     done = 0
-    times = torch.tensor([0.5, -0.5, 1.0, -1.0], device=a.device)
+    losses = (data_loss, jacobian, outgrid, smoothness)
+    total += steps[0] * (len(starts) - 1)
     for level, size in enumerate(sizes):
         if coarse_to_fine:
             velocity.active_levels = active[level]
         a_l, b_l = _resize(a_work, size), _resize(b_work, size)
-        optimiser = torch.optim.Adam(ode.parameters(), lr=settings.learning_rate)
-        for _ in range(steps[level]):
-            phi = ode.fields(a_l, times, size)  # (4, 1, 2, h, w)
-            a_half, b_half = sample(a_l, phi[0]), sample(b_l, phi[1])
-            a_end, b_start = sample(a_l, phi[2]), sample(b_l, phi[3])
-            loss = 0.0
-            for pred, target in ((a_half, b_half), (a_end, b_l), (b_start, a_l)):
-                loss = loss + data_loss(pred, target)
-                if settings.gradient_weight:
-                    for gp, gt in zip(_gradients(pred), _gradients(target)):
-                        loss = loss + settings.gradient_weight * data_loss(gp, gt)
-            loss = loss + settings.jacobian_weight * jacobian(phi[2:], margin=0.05)
-            loss = loss + settings.outgrid_weight * outgrid(phi[2:3])
-            loss = loss + settings.smoothness_weight * smoothness(phi[2])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            done += 1
-            if progress is not None:
-                progress(done, total, float(loss.detach()))
+        if level == 0 and len(starts) > 1:
+            # several starting shifts: fit each at the (cheap) coarsest level, keep the best
+            best = None
+            for start in starts:
+                velocity.set_translation(*start)
+                loss, done = _fit_level(ode, a_l, b_l, size, steps[0], settings, losses, progress, done, total)
+                if best is None or loss < best[0]:
+                    best = (loss, {k: v.clone() for k, v in ode.state_dict().items()})
+            ode.load_state_dict(best[1])
+            continue
+        _, done = _fit_level(ode, a_l, b_l, size, steps[level], settings, losses, progress, done, total)
     if coarse_to_fine:
         velocity.active_levels = velocity._levels
     return ode.eval()
+
+
+def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, total):
+    """Adam on one pyramid level; returns (the last loss, steps done so far)."""
+    data_loss, jacobian, outgrid, smoothness = losses
+    times = torch.tensor([0.5, -0.5, 1.0, -1.0], device=a_l.device)
+    optimiser = torch.optim.Adam(ode.parameters(), lr=settings.learning_rate)
+    loss = torch.zeros(())
+    for _ in range(n_steps):
+        phi = ode.fields(a_l, times, size)  # (4, 1, 2, h, w)
+        a_half, b_half = sample(a_l, phi[0]), sample(b_l, phi[1])
+        a_end, b_start = sample(a_l, phi[2]), sample(b_l, phi[3])
+        loss = 0.0
+        for pred, target in ((a_half, b_half), (a_end, b_l), (b_start, a_l)):
+            loss = loss + data_loss(pred, target)
+            if settings.gradient_weight:
+                for gp, gt in zip(_gradients(pred), _gradients(target)):
+                    loss = loss + settings.gradient_weight * data_loss(gp, gt)
+        loss = loss + settings.jacobian_weight * jacobian(phi[2:], margin=0.05)
+        loss = loss + settings.outgrid_weight * outgrid(phi[2:3])
+        loss = loss + settings.smoothness_weight * smoothness(phi[2])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        done += 1
+        if progress is not None:
+            progress(done, total, float(loss.detach()))
+    return float(loss.detach()), done

@@ -1,4 +1,5 @@
 """Fitting a pair: recovers known motions; frames have exact ends; pair files round-trip."""
+import dataclasses
 import math
 
 import numpy as np
@@ -166,3 +167,27 @@ def test_checkpoint_digest_catches_changed_tensor_and_config(tmp_path):
     legacy = {k: v for k, v in record.items() if k != "digest"}
     torch.save(legacy, path)
     assert checkpoint.load(path)["state_dict"]["w"].equal(torch.arange(6.0))  # older files still load
+
+
+def test_shift_candidates_are_distinct_and_best_first():
+    from img2gif.fit import _search_translation
+
+    torch.manual_seed(0)
+    a = torch.rand(1, 3, 36, 48)
+    b = torch.roll(a, shifts=(3, 5), dims=(2, 3))  # content moved 5 px right, 3 px down
+    best = _search_translation(a, b, 0.25)
+    candidates = _search_translation(a, b, 0.25, count=3)
+    assert best == (-5.0, -3.0) and candidates[0] == best and len(candidates) == 3
+    for i, p in enumerate(candidates):
+        for q in candidates[i + 1:]:
+            assert max(abs(p[0] - q[0]), abs(p[1] - q[1])) > 2
+
+
+def test_several_hypotheses_fit_no_worse_than_one(pair_images):
+    a, b = pair_images
+    settings = FitSettings(working_size=32, steps=(10, 5, 5))
+    one = fit_pair(a, b, settings)
+    three = fit_pair(a, b, dataclasses.replace(settings, hypotheses=3))
+    err = lambda p: float(np.abs(p.frames([1.0], mode="warp-only")[0].astype(float) - b).mean())  # noqa: E731
+    assert err(three) <= err(one) + 0.5
+    assert three.settings.hypotheses == 3
