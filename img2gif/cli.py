@@ -301,7 +301,7 @@ def train(
     from .datasets import load_domains
     from .models import install_user_model
     from .pair import resolve_device
-    from .train import TrainSettings, train as run_training
+    from .train import TrainSettings, build_model, train as run_training
 
     with _user_errors("interrupted; the last checkpoint is kept (continue with --resume)"):
         if paired == unpaired:
@@ -328,6 +328,7 @@ def train(
                                  solver_config={"step_size": step_size} if solver != "scaling-squaring" else {},
                                  sample_every=sample_every, checkpoint_every=checkpoint_every, seed=seed)
         settings.check()
+        build_model(settings)  # backends that do not fit together fail here, before any data is read
         x0, x1 = load_domains(data, start_dir, end_dir, size=size, channels=channels, paired=paired, strict=strict)
         if epochs is not None:
             steps = max(1, _math.ceil(epochs * x0.shape[0] / batch_size))

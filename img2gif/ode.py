@@ -4,7 +4,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .errors import OptionError
 from .warp import check_image
+
+
+class IncompatibleBackends(OptionError, ValueError):
+    """A solver that cannot integrate the chosen velocity (a ValueError, and a user error)."""
 
 
 class WarpODE(nn.Module):
@@ -18,12 +23,12 @@ class WarpODE(nn.Module):
         super().__init__()
         inner = getattr(velocity, "module", velocity)  # DistributedDataParallel wraps the velocity
         if getattr(solver, "needs_stationary", False) and not getattr(inner, "stationary", False):
-            raise ValueError(
+            raise IncompatibleBackends(
                 f"solver {solver.name!r} needs a stationary velocity, but {inner.name!r} is time-dependent; "
-                "choose euler, midpoint, rk4 or dopri5"
+                "choose euler, midpoint, rk4, dopri5 or compose"
             )
         if getattr(solver, "needs_eulerian", False) and not getattr(inner, "eulerian", False):
-            raise ValueError(
+            raise IncompatibleBackends(
                 f"solver {solver.name!r} needs an Eulerian velocity (such as unet), not {inner.name!r}; "
                 "choose euler, midpoint, rk4, dopri5 or scaling-squaring"
             )

@@ -48,7 +48,7 @@ class TrainSettings:
     jacobian_margin: float = 0.1     # det below this is penalised: keeps clear of folds
     outgrid_weight: float = 1.0
     velocity: str = "unet"
-    velocity_config: dict = field(default_factory=lambda: {"width": 16, "depth": 2})
+    velocity_config: dict = field(default_factory=dict)  # unet: width 16, depth 2 unless given
     # compose: exact composition steps keep the Eulerian unet's warp from folding (see solvers/compose.py)
     solver: str = "compose"
     solver_config: dict = field(default_factory=lambda: {"step_size": 0.25})
@@ -79,10 +79,15 @@ def build_model(settings: TrainSettings) -> WarpODE:
     vel_cls = registry.load("velocity", settings.velocity)
     config = dict(settings.velocity_config)
     if settings.velocity == "unet":
-        config.setdefault("in_channels", settings.channels)
+        config = {"in_channels": settings.channels, "width": 16, "depth": 2, **config}
     elif settings.velocity == "svf":
         config.setdefault("size", [settings.size // 4, settings.size // 4])
-    return WarpODE(vel_cls(**config), registry.load("solvers", settings.solver)(**settings.solver_config))
+    solver_cls = registry.load("solvers", settings.solver)
+    try:
+        velocity, solver = vel_cls(**config), solver_cls(**settings.solver_config)
+    except (TypeError, ValueError) as exc:  # a plugin refusing these settings is a user error
+        raise OptionError(f"--velocity {settings.velocity} / --solver {settings.solver}: {exc}") from None
+    return WarpODE(velocity, solver)
 
 
 def model_record(ode: WarpODE, settings: TrainSettings, step: int) -> dict:

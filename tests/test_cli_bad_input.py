@@ -481,3 +481,32 @@ def test_inspect_truncated_gif_does_not_crash(tmp_path):
     p.write_bytes(data[: len(data) // 2])
     result = run("inspect", p)
     assert result.exit_code in (0, 2), result.output  # reading what is there, or one error line
+
+
+@pytest.mark.parametrize("velocity,solver,words", [("svf", "compose", "needs an Eulerian velocity"),
+                                                    ("unet", "scaling-squaring", "needs a stationary velocity")])
+def test_backends_that_do_not_fit_together(velocity, solver, words, dirs, good):
+    src, out = dirs
+    a, b = good
+    line = error_line(run("animate", a, b, "--velocity", velocity, "--solver", solver, "-o", out / "x.gif"))
+    assert words in line
+    data = src / "data"
+    for sub in ("start", "end"):
+        (data / sub).mkdir(parents=True)
+        Image.fromarray(blob_image(16, 16)).save(data / sub / "x.png")
+    line = error_line(run("train", "--data", data, "--unpaired", "--velocity", velocity, "--solver", solver,
+                          "-o", out / "m.pt"))
+    assert words in line
+    assert_empty(out)
+
+
+def test_train_with_the_svf_velocity(dirs):
+    src, out = dirs
+    data = src / "data"
+    for sub in ("start", "end"):
+        (data / sub).mkdir(parents=True)
+        Image.fromarray(blob_image(16, 16)).save(data / sub / "x.png")
+    result = run("train", "--data", data, "--unpaired", "--velocity", "svf", "--solver", "euler", "--size", 16,
+                 "--steps", 2, "--batch-size", 2, "--critic-iters", 1, "--sample-every", 0, "-o", out / "m.pt", "-q")
+    assert result.exit_code == 0, result.output
+    assert os.listdir(out) == ["m.pt"]
