@@ -21,6 +21,8 @@ GROUPS = {
     "losses": "img2gif.losses",
 }
 
+_SINGULAR = {"solvers": "solver", "velocity": "velocity", "losses": "loss"}
+
 _SOURCE_BUILTINS = {
     "img2gif.solvers": {
         "euler": "img2gif.solvers.torchdiffeq_solvers:Euler",
@@ -97,7 +99,7 @@ def load(kind: str, name: str):
     plugins = available(kind)
     if name not in plugins:
         known = ", ".join(plugins) or "none"
-        raise PluginError(f"unknown {kind[:-1] if kind.endswith('s') else kind} {name!r}; known: {known}")
+        raise PluginError(f"unknown {_SINGULAR.get(kind, kind)} {name!r}; known: {known}")
     info = plugins[name]
     try:
         return _import_target(info.target)

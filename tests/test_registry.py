@@ -32,6 +32,10 @@ def test_builtins_available_and_load():
 def test_unknown_name_lists_known_ones():
     with pytest.raises(PluginError, match="unknown solver 'heun'.*euler.*rk4"):
         registry.load("solvers", "heun")
+    with pytest.raises(PluginError, match="unknown loss 'huber'.*charbonnier"):
+        registry.load("losses", "huber")
+    with pytest.raises(PluginError, match="unknown velocity 'mlp'.*svf"):
+        registry.load("velocity", "mlp")
 
 
 def make_dist(site: Path, name: str, entry_points: dict[str, dict[str, str]]) -> None:
