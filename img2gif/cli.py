@@ -362,7 +362,20 @@ def inspect(
 
 
 def main():
-    app(prog_name="img2gif")
+    """The console entry point: usage errors (bad option values, unknown options) are one line too."""
+    try:
+        code = app(prog_name="img2gif", standalone_mode=False)
+    except Exception as exc:  # noqa: BLE001
+        # Click's usage errors (duck-typed: typer vendors click in some versions, not in others)
+        if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)):
+            raise
+        message = exc.format_message()
+        if message:  # empty when the help was shown instead (a command given no arguments)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            _say("error:", "red", message + hint)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
 """The CLI end to end through Typer's CliRunner (tiny images, short fits)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -118,3 +123,19 @@ def test_option_errors_exit_2(tmp_path, image_files):
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and "img2gif" in result.output
+
+
+@pytest.mark.parametrize("args,words", [
+    (["animate", "a.png", "--loop", "sideways"], "Invalid value for '--loop'"),
+    (["animate", "a.png", "--working-size", "5"], "Invalid value for '--working-size'"),
+    (["animate", "a.png", "--bogus"], "No such option: --bogus"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_usage_errors_are_one_line_from_the_console_script(args, words, tmp_path):
+    """Through main() (the installed command), not CliRunner: click's usage errors too are one line."""
+    proc = subprocess.run([sys.executable, "-m", "img2gif", *args], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
