@@ -244,8 +244,9 @@ def interruptions(work: Path, trials: int) -> dict:
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         intact = target.read_bytes() == PREVIOUS and sorted(os.listdir(out)) == [target.name]
-        if proc.returncode == 0 and sorted(os.listdir(out)) == [target.name]:
-            render["finished before the signal"] += 1  # it raced the signal and won: a whole new file
+        if "wrote " in err and sorted(os.listdir(out)) == [target.name] and target.read_bytes() != PREVIOUS:
+            # the signal came after the new file was complete and renamed into place
+            render["finished before the signal"] += 1
         elif not intact:
             render["lost"] += 1
         elif "Traceback" in err:
