@@ -72,7 +72,7 @@ def _search_translation(a, b, reach: float, count: int = 1):
 
 
 def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float]]:
-    """Integer shift (dx, dy) in pixels of a small copy that best maps a onto b.
+    """Integer shifts (dx, dy) in pixels of a small copy that best map a onto b, best first.
 
     Why: a gradient fit only sees motion of a few pixels at its coarsest level; a brute
     force over every shift gives reach of ``reach`` of the frame each way in milliseconds.
@@ -171,9 +171,9 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     starts = [None]
     if initial_field is None and settings.search and hasattr(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
-        shifts = _search_translation(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
-                                     count=max(1, settings.hypotheses))
-        starts = [pixels_to_normalised(shift, *tiny) for shift in (shifts if isinstance(shifts, list) else [shifts])]
+        shifts = _shift_candidates(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
+                                   max(1, settings.hypotheses))
+        starts = [pixels_to_normalised(shift, *tiny) for shift in shifts]
         velocity.set_translation(*starts[0])
 
     total = sum(steps[:levels])
