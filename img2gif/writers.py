@@ -71,8 +71,9 @@ def remove_stale_temp_files(target) -> list[Path]:
     run resuming) calls this on start. Returns what it removed.
     """
     target = Path(os.fspath(target))
+    prefix, suffix = _temp_affixes(target, target.suffix)
     removed = []
-    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.part{glob.escape(target.suffix)}"):
+    for stale in target.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
         try:
             stale.unlink()
             removed.append(stale)
@@ -81,8 +82,14 @@ def remove_stale_temp_files(target) -> list[Path]:
     return removed
 
 
+def _temp_affixes(target: Path, suffix: str) -> tuple[str, str]:
+    """Prefix and suffix of the temp files written beside ``target`` (hidden, marked .part)."""
+    return f".{target.name}.", f".part{suffix}"
+
+
 def _temp_beside(target: Path, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{suffix}", dir=target.parent or ".")
+    prefix, suffix = _temp_affixes(target, suffix)
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent or ".")
     os.close(fd)
     # mkstemp makes the file private (0600); the finished output gets the usual mode
     umask = os.umask(0)
