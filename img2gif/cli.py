@@ -17,9 +17,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from . import __version__, inspection, timing
+from .display import safe_text
 from .errors import Img2GifError
 from .fit import FitSettings
-from .writers import check_writable_file
+from .writers import check_not_an_input, check_writable_file
 
 app = typer.Typer(
     name="img2gif",
@@ -29,9 +30,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _width() -> int | None:
+    # rich takes COLUMNS as given: COLUMNS=0 (or garbage) would print nothing at all
+    value = os.environ.get("COLUMNS", "")
+    return None if value.isdigit() and int(value) >= 20 else (80 if value else None)
+
+
 # No markup or emoji codes: messages carry user file names, which must print verbatim.
-err = Console(stderr=True, highlight=False, markup=False, emoji=False)
-out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False, width=_width())
+out = Console(highlight=False, markup=False, emoji=False, width=_width())
 
 
 class Mode(str, Enum):
@@ -58,9 +67,36 @@ class Device(str, Enum):
 
 def _say(label: str, style: str, message) -> None:
     # Text, not markup: file names may hold "[red]" or ":smile:", printed verbatim. One line
-    # always: messages quoted from torch or Pillow can hold newlines.
-    text = re.sub(r"\s*[\r\n]+\s*", " ", str(message)).strip()
-    err.print(Text.assemble((label, style), " ", text), soft_wrap=True)
+    # always: messages quoted from torch or Pillow can hold newlines. Terminal escapes from
+    # crafted file names or files are shown, never sent (safe_text).
+    text = safe_text(re.sub(r"\s*[\r\n]+\s*", " ", str(message)).strip())
+    _print(err, Text.assemble((label, style), " ", text) if label else Text(text))
+
+
+def _note(message) -> None:
+    """An informational line on stderr ("wrote ...", "saved ..."), made safe like errors."""
+    _say("", "", message)
+
+
+def _print(console, renderable) -> None:
+    try:
+        console.print(renderable, soft_wrap=True)
+    except BrokenPipeError:
+        _silence(console.file)  # nobody reads the messages any more: the work still counts
+    except OSError as exc:
+        if console is out:
+            raise
+        _silence(console.file)
+
+
+def _silence(stream) -> None:
+    """Point a stream nobody can read any more at /dev/null (no second error at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -71,10 +107,23 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+# Ended like Ctrl-C: temp files removed, the previous output intact. SIGHUP is the terminal
+# closing; left at its default it would kill the run with its temp files in place.
+_STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
 @contextmanager
-def _user_errors(interrupted: str = "interrupted; no output written"):
-    """Img2GifError -> 'error: ...' and exit 2; Ctrl-C/SIGTERM -> exit 130, nothing partial."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if os.name == "posix" else None
+def _user_errors(interrupted="interrupted; no output written"):
+    """Img2GifError -> 'error: ...' and exit 2; Ctrl-C/SIGTERM/SIGHUP -> exit 130, nothing partial.
+
+    ``interrupted``: the message for an interruption, or a callable that returns it.
+    """
+    previous = {}
+    if os.name == "posix":
+        for name in _STOP_SIGNALS:
+            number = getattr(signal, name)
+            if signal.getsignal(number) is not signal.SIG_IGN:  # nohup's choice is respected
+                previous[number] = signal.signal(number, _raise_interrupt)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -84,11 +133,11 @@ def _user_errors(interrupted: str = "interrupted; no output written"):
         _say("error:", "red", exc)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        err.print(interrupted)
+        _note(interrupted() if callable(interrupted) else interrupted)
         raise typer.Exit(130) from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextmanager
@@ -122,7 +171,7 @@ def _settings(velocity, solver, loss, working_size, seed) -> FitSettings:
 
 def _version(value: bool):
     if value:
-        out.print(f"img2gif {__version__}")
+        _print(out, f"img2gif {__version__}")
         raise typer.Exit()
 
 
@@ -172,12 +221,13 @@ def fit_pair_cmd(
         if output.suffix.lower() != ".pt":
             raise Img2GifError(f"{output}: a pair file must end in .pt")
         check_writable_file(output)
+        check_not_an_input(output, [a, b])
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size)
         with _fit_progress(not quiet) as progress:
             pair = fit_pair(img_a, img_b, _settings(velocity, solver, loss, working_size, seed), device=device.value, progress=progress)
         pair.save(output)
-        err.print(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels)")
+        _note(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels)")
 
 
 @app.command()
@@ -208,35 +258,40 @@ def animate(
 ):
     """Animate A into B: fit the warp (or load it with --from, or apply a --model to A alone)."""
     from . import pipeline
-    from .pair import Pair
 
     with _user_errors():
         if blend and warp_only:
             raise Img2GifError("--blend and --warp-only exclude each other")
         chosen = "warp-only" if warp_only else ("blend" if blend else mode.value)
-        pair = None
         if from_pair is not None:
             if a is not None or b is not None:
                 raise Img2GifError("give either two images or --from pair.pt, not both")
-            pair = Pair.load(from_pair)
         elif a is None or (b is None and model is None):
             raise Img2GifError("animate needs two images A and B, or A and --model, or --from pair.pt")
         if output is None:
-            if pair is not None:
+            if from_pair is not None:
                 output = f"{from_pair.stem}.gif"
             else:
                 output = f"{a.stem}_to_{b.stem}.gif" if b is not None else f"{a.stem}_{Path(model).stem}.gif"
-        with _fit_progress(not quiet and pair is None and b is not None) as progress:
+        with _fit_progress(not quiet and from_pair is None and b is not None) as progress:
             result = pipeline.animate(
-                a, b, output, pair=pair, model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
+                a, b, output, pair=from_pair, model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop.value, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
                 progress=progress,
             )
-        err.print(
-            f"wrote {result.path}: {result.frames_written} frames, {result.size[0]}x{result.size[1]}, "
-            f"{result.fps:g} fps, {result.duration:.2f} s"
-        )
+        _note(_wrote(result))
+
+
+def _wrote(result) -> str:
+    """The summary of the file on disk (read back from it, not what was asked for)."""
+    frames = f"{result.frames_written} frame{'s' if result.frames_written != 1 else ''}"
+    if result.format == "frames":
+        return f"wrote {result.path}: {frames} (PNG), {result.size[0]}x{result.size[1]}, for {result.fps:g} fps"
+    merged = (f" ({result.frames_rendered} rendered; identical neighbours merged)"
+              if result.format in ("gif", "webp", "apng") and result.frames_written < result.frames_rendered else "")
+    return (f"wrote {result.path}: {frames}{merged}, {result.size[0]}x{result.size[1]}, "
+            f"{result.fps:g} fps, {result.duration:.2f} s per play")
 
 
 @app.command()
@@ -261,7 +316,7 @@ def reverse(
         output = output or f"{image.stem}_reverse.gif"
         result = pipeline.reverse(image, output, model=model, frames=frames, fps=fps, duration=duration, loop=loop.value,
                                   hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size, device=device.value)
-        err.print(f"wrote {result.path}: {result.frames_written} frames, {result.size[0]}x{result.size[1]}, {result.fps:g} fps")
+        _note(_wrote(result))
 
 
 @app.command()

@@ -17,7 +17,7 @@ from .errors import OptionError
 from .fit import FitSettings
 from .imagefile import Img2GifWarning, cap_size, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
-from .writers import check_output, write_animation
+from .writers import check_frame_size, check_output, mp4_size, write_animation
 
 MAX_SIZE = 8192
 # Frames are rendered into memory before they are encoded (Pillow's GIF/WebP/APNG writers
@@ -32,14 +32,14 @@ def max_output_pixels() -> int:
 
 @dataclass
 class AnimationResult:
-    """What was written."""
+    """What was written: the file on disk, read back (not what was asked for)."""
 
     path: str
     format: str
     frames_rendered: int
-    frames_written: int
-    fps: float
-    duration: float
+    frames_written: int   # frames in the file: GIF/WebP/APNG merge identical neighbours
+    fps: float            # the rate frames were rendered for
+    duration: float       # seconds one play of the file lasts (holds and pingpong included)
     size: tuple[int, int]
 
 
@@ -69,8 +69,9 @@ class OutputPlan:
     ease: str
 
     def check_memory(self, image: np.ndarray, source) -> None:
-        """Refuse, before any work, an animation whose frames would not fit the output limit."""
+        """Refuse, before any work, frames the format cannot hold or memory cannot."""
         h, w = image.shape[:2]
+        check_frame_size(self.output, self.format, w, h)
         total = self.frames.count * h * w
         limit = max_output_pixels()
         if total > limit:
@@ -83,18 +84,24 @@ class OutputPlan:
     def times(self, sign: float = 1.0) -> list[float]:
         return [sign * t for t in timing.frame_times(self.frames.count, self.ease)]
 
-    def write(self, rendered: list[np.ndarray]) -> AnimationResult:
+    def write(self, rendered: list[np.ndarray], inputs=()) -> AnimationResult:
         shown = timing.playback(len(rendered), self.frames.fps, self.loop, self.hold_start, self.hold_end)
-        write_animation(self.output, rendered, shown, fps=self.frames.fps, loop=self.loop)
-        written = len(rendered) if self.format == "frames" else len(shown)
         h, w = rendered[0].shape[:2]
-        return AnimationResult(str(self.output), self.format, len(rendered), written, self.frames.fps, self.frames.duration, (w, h))
+        if self.format == "mp4" and mp4_size(w, h) != (w, h):
+            warnings.warn(f"{self.output}: MP4 needs even sides: {w}x{h} padded to {'x'.join(map(str, mp4_size(w, h)))} "
+                          "(the last row/column repeated)", Img2GifWarning, stacklevel=3)
+        written = write_animation(self.output, rendered, shown, fps=self.frames.fps, loop=self.loop, inputs=inputs)
+        return AnimationResult(str(self.output), self.format, len(rendered), written.frames, self.frames.fps,
+                               written.seconds, written.size)
 
 
 def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever", hold_start=0.0, hold_end=0.0,
-                ease="linear", size=None) -> OutputPlan:
-    """Refuse bad output options before any work; GIFs over 50 fps are resampled (with a warning)."""
-    fmt = check_output(output)
+                ease="linear", size=None, inputs=()) -> OutputPlan:
+    """Refuse bad output options before any work; GIFs over 50 fps are resampled (with a warning).
+
+    ``inputs``: the files the run reads; an output that would overwrite one is refused.
+    """
+    fmt = check_output(output, inputs)
     frame_plan = timing.plan(frames, fps, duration)
     timing.ease(0.5, ease)
     timing.playback(2, 1.0, loop, hold_start, hold_end)
@@ -135,23 +142,29 @@ def animate(
 ) -> AnimationResult:
     """Animate A into B and write ``output`` (.gif, .mp4, .webp, .png, or a directory/).
 
-    Give image paths ``a`` and ``b`` (the warp is fitted), a fitted ``pair``, or ``a`` and a
-    trained ``model`` (a LearnedModel, a name or a path: A alone is animated; with ``b`` too,
-    the model's warp starts the pair fit). ``frames``/``fps``/``duration``: any two fix the
-    third (defaults 30 fps, 2 s). ``progress(step, total, loss)`` is called while fitting.
+    Give image paths ``a`` and ``b`` (the warp is fitted), a fitted ``pair`` (a Pair or the
+    path of a pair file), or ``a`` and a trained ``model`` (a LearnedModel, a name or a path:
+    A alone is animated; with ``b`` too, the model's warp starts the pair fit).
+    ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
+    ``progress(step, total, loss)`` is called while fitting.
     """
     # Everything that can be refused is refused before any work.
+    pair_path = None if pair is None or isinstance(pair, Pair) else pair
+    model_path = _model_path(model)
+    inputs = [p for p in (a, b, pair_path, model_path) if p is not None and not isinstance(p, np.ndarray)]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop,
-                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size)
+                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size, inputs=inputs)
     dev = resolve_device(device)
     torch.manual_seed(seed)
-    model = _as_model(model, dev)
+    if pair_path is not None:
+        pair = Pair.load(pair_path)
+    model = _as_model(model if model_path is None else model_path, dev)
     if model is not None and b is None and pair is None:
         if a is None:
             raise OptionError("give an image to animate with the model")
         image = cap_size(read_image(a), size)
         plan.check_memory(image, a)
-        return plan.write(model.frames(image, plan.times()))
+        return plan.write(model.frames(image, plan.times()), inputs)
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
@@ -164,19 +177,34 @@ def animate(
         pair = pair.to(dev)
         if size is not None and max(pair.a.shape[:2]) > size:
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
-        plan.check_memory(pair.a, "the fitted pair")
-    return plan.write(pair.frames(plan.times(), mode=mode))
+        plan.check_memory(pair.a, pair_path or "the fitted pair")
+    return plan.write(pair.frames(plan.times(), mode=mode), inputs)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
             hold_start=0.0, hold_end=0.0, ease="linear", size=None, device="auto") -> AnimationResult:
     """From the last frame alone back to the start: integrate the model from t = 0 to t = -1."""
+    model_path = _model_path(model)
+    inputs = [p for p in (image, model_path) if p is not None]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop,
-                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size)
-    model = _as_model(model, resolve_device(device))
+                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size, inputs=inputs)
+    model = _as_model(model if model_path is None else model_path, resolve_device(device))
     last = cap_size(read_image(image), size)
     plan.check_memory(last, image)
-    return plan.write(model.frames(last, plan.times(-1.0)))
+    return plan.write(model.frames(last, plan.times(-1.0)), inputs)
+
+
+def _model_path(model):
+    """The file behind a model name or path (a LearnedModel or None: None). Resolving a shipped
+    name copies it into the cache, so this is done once, before any other work."""
+    if model is None:
+        return None
+    from .learned import LearnedModel
+    from .models import resolve
+
+    if isinstance(model, LearnedModel):
+        return None
+    return resolve(str(model))
 
 
 def _as_model(model, device):

@@ -77,7 +77,7 @@ def test_animate_frames_directory_and_options(tmp_path, image_files):
     out = tmp_path / "frames"
     result = run("animate", a, b, "-o", f"{out}/", "--frames", 5, "--warp-only", "--ease", "smooth", "--size", 32, *FAST)
     assert result.exit_code == 0, result.output
-    files = sorted(out.iterdir())
+    files = sorted(out.glob("frame_*.png"))  # beside them: the .img2gif-frames marker
     assert len(files) == 5
     assert Image.open(files[0]).size == (32, 24)
 
