@@ -89,6 +89,22 @@ def _print(console, renderable) -> None:
         _silence(console.file)
 
 
+class _Stdout:
+    """What inspect prints to: stdout, whose write failures are one error line too."""
+
+    def print(self, *objects, **kwargs) -> None:
+        try:
+            out.print(*objects, **kwargs)
+        except BrokenPipeError:  # `img2gif inspect x | head -1`: the reader has all it wants
+            _silence(sys.stdout)
+            raise typer.Exit(0) from None
+        except OSError as exc:
+            from .errors import OutputError
+
+            _silence(sys.stdout)
+            raise OutputError(f"standard output: cannot write ({exc.strerror or exc})") from None
+
+
 def _silence(stream) -> None:
     """Point a stream nobody can read any more at /dev/null (no second error at exit)."""
     try:
@@ -166,7 +182,9 @@ def _train_progress(enabled: bool = True):
 
 
 def _settings(velocity, solver, loss, working_size, seed) -> FitSettings:
-    return FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed)
+    settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed)
+    settings.check()
+    return settings
 
 
 def _version(value: bool):
@@ -184,7 +202,7 @@ VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
 LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
 WorkingSizeOpt = typer.Option(256, "--working-size", min=16, max=2048, help="Longer side the warp is fitted at; the field is upsampled for the full-size images.")
-SeedOpt = typer.Option(0, "--seed", help="Random seed (fits are deterministic on CPU for a given seed).")
+SeedOpt = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Random seed, 0 ... 2^63 - 1 (fits are deterministic on CPU for a given seed).")
 DeviceOpt = typer.Option(Device.auto, "--device", help="auto = CUDA when available, else CPU.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 # a str, not a Path: Path drops the trailing "/" that asks for a frames directory
@@ -222,10 +240,11 @@ def fit_pair_cmd(
             raise Img2GifError(f"{output}: a pair file must end in .pt")
         check_writable_file(output)
         check_not_an_input(output, [a, b])
+        settings = _settings(velocity, solver, loss, working_size, seed)
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size)
         with _fit_progress(not quiet) as progress:
-            pair = fit_pair(img_a, img_b, _settings(velocity, solver, loss, working_size, seed), device=device.value, progress=progress)
+            pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress)
         pair.save(output)
         _note(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels)")
 
@@ -346,7 +365,7 @@ def train(
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Write the checkpoint every N steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run saved at -o exactly where it stopped."),
     strict: bool = typer.Option(False, "--strict", help="Stop on an unreadable image instead of skipping it."),
-    seed: int = SeedOpt,
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Random seed (0 ... 2^63 - 1)."),
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
 ):
@@ -354,11 +373,19 @@ def train(
     import math as _math
 
     from .datasets import load_domains
-    from .models import install_user_model
+    from .models import check_user_model_name, install_user_model
     from .pair import resolve_device
-    from .train import TrainSettings, build_model, train as run_training
+    from .train import TrainSettings, build_model, load_resumable, train as run_training
 
-    with _user_errors("interrupted; the last checkpoint is kept (continue with --resume)"):
+    output = output or Path(f"{name or 'model'}.pt")
+    before = _mtime(output)
+
+    def interrupted() -> str:
+        if _mtime(output) is not None and (resume or _mtime(output) != before):
+            return f"interrupted; the last checkpoint is kept in {output} (continue with --resume)"
+        return "interrupted before the first checkpoint; nothing was saved"
+
+    with _user_errors(interrupted):
         if paired == unpaired:
             raise Img2GifError("choose one of --paired or --unpaired")
         if steps is not None and epochs is not None:
@@ -366,16 +393,15 @@ def train(
         if epochs is not None and not (epochs > 0 and _math.isfinite(epochs)):
             raise Img2GifError(f"--epochs must be > 0, got {epochs}")
         if name is not None:
-            from .models import is_model_name
-
-            if not is_model_name(name):
-                raise Img2GifError(f"--name {name!r}: use letters, digits, '-', '_' and '.' only")
-        output = output or Path(f"{name or 'model'}.pt")
+            check_user_model_name(name)  # a bad name or an unwritable model folder: now, not after training
         check_writable_file(output)
         if output.suffix != ".pt":
             raise Img2GifError(f"{output}: a checkpoint must end in .pt")
         if resume and not output.is_file():
             raise Img2GifError(f"{output}: no checkpoint to resume")
+        samples = output.with_name(output.stem + "-samples")
+        if sample_every and os.path.lexists(samples) and not samples.is_dir():
+            raise Img2GifError(f"{samples}: sample sheets go in this folder, but it is a file (or --sample-every 0)")
         dev = resolve_device(device.value)
         settings = TrainSettings(paired=paired, size=size, channels=channels, batch_size=batch_size, learning_rate=lr,
                                  critic_iters=critic_iters, loss=loss, cycle_weight=cycle, velocity=velocity, solver=solver,
@@ -384,17 +410,26 @@ def train(
                                  sample_every=sample_every, checkpoint_every=checkpoint_every, seed=seed)
         settings.check()
         build_model(settings)  # backends that do not fit together fail here, before any data is read
+        if resume:
+            load_resumable(output, settings)  # a changed --size or --velocity: refused before the data is read
         x0, x1 = load_domains(data, start_dir, end_dir, size=size, channels=channels, paired=paired, strict=strict)
         if epochs is not None:
             steps = max(1, _math.ceil(epochs * x0.shape[0] / batch_size))
         settings.steps = steps if steps is not None else 1000  # --steps 0 is refused, not the default
         settings.check()
-        err.print(f"training on {x0.shape[0]} start and {x1.shape[0]} end images, {settings.steps} steps, device {dev}")
+        _note(f"training on {x0.shape[0]} start and {x1.shape[0]} end images, {settings.steps} steps, device {dev}")
         with _train_progress(not quiet) as progress:
-            run_training(x0, x1, settings, output, resume=resume, device=dev, progress=progress, log=err.print)
-        err.print(f"saved {output}")
+            run_training(x0, x1, settings, output, resume=resume, device=dev, progress=progress, log=_note)
+        _note(f"saved {output}")
         if name is not None:
-            err.print(f"stored as model {name!r}: {install_user_model(output, name)}")
+            _note(f"stored as model {name!r}: {install_user_model(output, name)}")
+
+
+def _mtime(path: Path):
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 @app.command()
@@ -407,17 +442,24 @@ def inspect(
     """Show plugins, device and cache dir; or what a .pt holds; or an animation's frames and timing."""
     with _user_errors():
         if models:
-            inspection.show_models(out)
+            inspection.show_models(_Stdout())
         elif path is None:
-            inspection.show_installation(out)
+            inspection.show_installation(_Stdout())
         elif path.suffix.lower() == ".pt":
-            inspection.show_checkpoint(out, path, device.value, plot=plot)
+            inspection.show_checkpoint(_Stdout(), path, device.value, plot=plot)
         else:
-            inspection.show_animation(out, path)
+            if plot is not None:
+                raise Img2GifError(f"{path}: --plot draws a fitted pair: give a pair .pt file (from fit-pair)")
+            inspection.show_animation(_Stdout(), path)
 
 
 def main():
     """The console entry point: usage errors (bad option values, unknown options) are one line too."""
+    for stream in (sys.stdout, sys.stderr):
+        try:  # a non-ASCII file name on an ASCII-only terminal is shown escaped, not a crash
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
     try:
         code = app(prog_name="img2gif", standalone_mode=False)
     except Exception as exc:  # noqa: BLE001
@@ -430,6 +472,11 @@ def main():
             hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
             _say("error:", "red", message + hint)
         sys.exit(exc.exit_code)
+    for stream in (sys.stdout, sys.stderr):
+        try:  # flushed here, so that a failure is not a second message from Python at exit
+            stream.flush()
+        except OSError:
+            _silence(stream)
     sys.exit(code if isinstance(code, int) else 0)
 
 

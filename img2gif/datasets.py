@@ -32,6 +32,8 @@ def _load(path: Path, size: int, channels: int) -> np.ndarray:
     rgb = read_image(path)
     im = Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS)
     arr = np.asarray(im.convert("L"))[..., None] if channels == 1 else np.asarray(im)
+    if channels == 4:  # read_image flattens transparency onto white: the alpha is opaque
+        arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), 255, np.uint8)], axis=2)
     return arr
 
 
@@ -76,6 +78,9 @@ def load_domains(data_dir, start_dir: str = "start", end_dir: str = "end", *, si
     x1, kept_b = load_folder(end_files, size, channels, strict)
     if paired and [p.name for p in kept_a] != [p.name for p in kept_b]:
         keep = sorted({p.name for p in kept_a} & {p.name for p in kept_b})
+        if not keep:
+            raise InputError(f"{root}: no pair is readable on both sides ({len(kept_a)} readable in {start_dir}/, "
+                             f"{len(kept_b)} in {end_dir}/, none with the same name)")
         ia = [i for i, p in enumerate(kept_a) if p.name in keep]
         ib = [i for i, p in enumerate(kept_b) if p.name in keep]
         x0, x1 = x0[ia], x1[ib]

@@ -35,6 +35,18 @@ class FitSettings:
     hypotheses: int = 1              # starting shifts fitted at the coarsest level; the best is kept
     seed: int = 0
 
+    def check(self) -> None:
+        """Refuse settings a fit cannot use (OptionError), before any work."""
+        from .errors import OptionError
+
+        if self.loss in ("jacobian", "outgrid", "smoothness"):
+            raise OptionError(f"--loss {self.loss!r} is a penalty on the field, not a data loss; "
+                              "choose charbonnier, l2 or a plugin's")
+        if not 16 <= int(self.working_size) <= 2048:
+            raise OptionError(f"--working-size must be between 16 and 2048, got {self.working_size}")
+        if not 0 <= int(self.seed) <= 2**63 - 1:
+            raise OptionError(f"--seed must be between 0 and 2^63 - 1, got {self.seed}")
+
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["steps"] = list(self.steps)
@@ -142,6 +154,7 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         the fitted WarpODE, on a's device, in eval mode.
     """
     settings = settings or FitSettings()
+    settings.check()
     check_image(a, "a")
     check_image(b, "b")
     if a.shape != b.shape or a.shape[0] != 1:

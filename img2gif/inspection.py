@@ -10,46 +10,53 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, checkpoint, registry
-from .errors import InputError
+from .display import safe_text
+from .errors import InputError, OptionError
+
+PLOT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+# Decoding an animation to read its delays costs its canvas x frames in pixels: a 7 KB GIF
+# can declare an 8000x8000 canvas and 3000 frames. GIF delays are read without decoding;
+# other formats are decoded only up to this many pixels in all.
+MAX_DECODED_PIXELS = 500_000_000
 
 
-def cache_dir() -> Path:
-    """Where models are cached: IMG2GIF_CACHE_DIR, else the platform's user cache dir."""
-    env = os.environ.get("IMG2GIF_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
+def _table(title, *columns, show_header=True) -> Table:
+    table = Table(title=safe_text(title), show_header=show_header)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
 
-    return Path(platformdirs.user_cache_dir("img2gif"))
+
+def _row(table: Table, *cells) -> None:
+    """Every cell made safe: names and strings from files may hold terminal escapes."""
+    table.add_row(*(c if isinstance(c, Text) else safe_text(c) for c in cells))
 
 
 def show_installation(console) -> None:
-    table = Table(title="plugins")
-    for col in ("kind", "name", "provider", "status"):
-        table.add_column(col)
+    table = _table("plugins", "kind", "name", "provider", "status")
     for info, problem in registry.check_all():
         kind = next(k for k, g in registry.GROUPS.items() if g == info.group)
-        status = Text("ok", style="green") if problem is None else Text(f"warning: {problem}", style="yellow")
-        table.add_row(kind, info.name, info.provider, status)
+        status = Text("ok", style="green") if problem is None else Text(safe_text(f"warning: {problem}"), style="yellow")
+        _row(table, kind, info.name, info.provider, status)
     console.print(table)
 
-    env = Table(title="environment", show_header=False)
-    env.add_column("what")
-    env.add_column("value")
-    env.add_row("img2gif", __version__)
-    env.add_row("torch", torch.__version__)
+    env = _table("environment", "what", "value", show_header=False)
+    _row(env, "img2gif", __version__)
+    _row(env, "torch", torch.__version__)
     cuda = torch.cuda.is_available()
-    env.add_row("CUDA", torch.cuda.get_device_name(0) if cuda else "not available")
-    env.add_row("default device (--device auto)", "cuda" if cuda else "cpu")
-    env.add_row("CPU threads", str(torch.get_num_threads()))
+    _row(env, "CUDA", torch.cuda.get_device_name(0) if cuda else "not available")
+    _row(env, "default device (--device auto)", "cuda" if cuda else "cpu")
+    _row(env, "CPU threads", str(torch.get_num_threads()))
     try:
         import imageio_ffmpeg
 
         ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     except Exception as exc:  # missing binary: GIFs fall back to Pillow's palette
         ffmpeg = f"not found ({exc}); GIF palettes use Pillow"
-    env.add_row("ffmpeg", ffmpeg)
-    env.add_row("cache dir", str(cache_dir()))
+    _row(env, "ffmpeg", ffmpeg)
+    from .models import cache_dir
+
+    _row(env, "cache dir", str(cache_dir()))
     console.print(env)
 
 
@@ -65,44 +72,108 @@ def inverse_consistency(pair) -> tuple[float, float]:
     return float(err.mean()), float(err.max())
 
 
+def check_plot_path(plot, inputs) -> str:
+    """The image format for ``--plot`` from its extension; refuses an input or a non-image name."""
+    from .safefile import check_not_an_input, check_writable_file
+
+    fmt = PLOT_FORMATS.get(Path(os.fspath(plot)).suffix.lower())
+    if fmt is None:
+        raise OptionError(f"{plot}: --plot writes an image: give a name ending in {', '.join(PLOT_FORMATS)}")
+    check_writable_file(plot)
+    check_not_an_input(plot, inputs, what="plot")
+    return fmt
+
+
 def show_checkpoint(console, path, device: str = "auto", plot=None) -> None:
+    plot_format = check_plot_path(plot, [path]) if plot is not None else None
     record = checkpoint.load(path)
+    if plot is not None and record["format"] != "img2gif.pair":
+        raise InputError(f"{path}: --plot needs a pair file (from fit-pair)")
     summary = checkpoint.describe(record)
-    table = Table(title=str(path), show_header=False)
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
+    table = _table(str(path), "field", "value", show_header=False)
     for key in ("format", "format_version", "img2gif_version", "image_size", "working_shape"):
         if key in summary:
-            table.add_row(key, str(summary[key]))
+            _row(table, key, str(summary[key]))
     for key in ("velocity", "solver"):
-        if key in summary:
-            table.add_row(key, f"{summary[key].get('name')} {summary[key].get('config')}")
-    params = sum(v.numel() for v in record.get("state_dict", {}).values() if isinstance(v, torch.Tensor))
-    table.add_row("parameters", f"{params:,}")
-    if "fit" in summary:
-        table.add_row("fit settings", ", ".join(f"{k}={v}" for k, v in summary["fit"].items()))
+        if isinstance(summary.get(key), dict):
+            _row(table, key, f"{summary[key].get('name')} {summary[key].get('config')}")
+    state = record.get("state_dict", {})
+    params = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor)) if isinstance(state, dict) else 0
+    _row(table, "parameters", f"{params:,}")
+    if isinstance(summary.get("fit"), dict):
+        _row(table, "fit settings", ", ".join(f"{k}={v}" for k, v in summary["fit"].items()))
     if record["format"] == "img2gif.pair":
         from .pair import Pair, resolve_device
 
         pair = Pair.load(path, resolve_device(device))
-        table.add_row("folded pixels (t = 0.25, 0.5, 0.75, 1, -1)", str(pair.folds()))
+        _row(table, "folded pixels (t = 0.25, 0.5, 0.75, 1, -1)", str(pair.folds()))
         mean, worst = inverse_consistency(pair)
-        table.add_row("inverse consistency |Phi_-1 o Phi_1| (px)", f"mean {mean:.3f}, max {worst:.3f}")
+        _row(table, "inverse consistency |Phi_-1 o Phi_1| (px)", f"mean {mean:.3f}, max {worst:.3f}")
         if plot is not None:
             from .plot import warp_figure
-            from .writers import atomic_replace_file, check_writable_file
+            from .safefile import atomic_replace_file
 
-            check_writable_file(plot)
             figure = warp_figure(pair.a, pair.fields([1.0])[0])
-            atomic_replace_file(lambda tmp: figure.save(tmp, format="PNG"), plot)
-            table.add_row("plot", str(plot))
-    elif plot is not None:
-        raise InputError(f"{path}: --plot needs a pair file (from fit-pair)")
+            atomic_replace_file(lambda tmp: figure.convert("RGB").save(tmp, format=plot_format), plot)
+            _row(table, "plot", str(plot))
     console.print(table)
 
 
 def _runs(values) -> str:
-    return ", ".join(f"{v}×{len(list(g))}" for v, g in groupby(values))
+    # "x", not a multiplication sign: the table must print on an ASCII-only terminal too
+    return ", ".join(f"{v}x{len(list(g))}" for v, g in groupby(values))
+
+
+def _gif_timing(path: Path) -> tuple[tuple[int, int], list[int], int | None]:
+    """(logical screen size, per-frame delays in cs, loop count) from a GIF's blocks.
+
+    Walks the block structure only (no pixel is decoded), so a tiny file declaring a huge
+    canvas and thousands of frames costs what its bytes cost.
+    """
+    data = path.read_bytes()
+
+    def bad(why):
+        return InputError(f"{path}: not an animation img2gif can read (GIF {why})")
+
+    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise bad("header missing")
+    size = (int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little"))
+    pos = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    delays, delay, loop = [], 0, None
+
+    def skip_sub_blocks(at):
+        while True:
+            if at >= len(data):
+                raise bad("data cut off")
+            n = data[at]
+            at += 1 + n
+            if n == 0:
+                return at
+
+    while True:
+        if pos >= len(data):
+            break  # no trailer: Pillow reads such files too
+        kind = data[pos]
+        if kind == 0x3B:
+            break
+        if kind == 0x21 and pos + 2 < len(data):
+            label = data[pos + 1]
+            if label == 0xF9 and pos + 7 < len(data):
+                delay = int.from_bytes(data[pos + 4:pos + 6], "little")
+            elif label == 0xFF and data[pos + 3:pos + 14] == b"NETSCAPE2.0" and pos + 18 < len(data):
+                loop = int.from_bytes(data[pos + 16:pos + 18], "little")
+            pos = skip_sub_blocks(pos + 2)
+        elif kind == 0x2C and pos + 10 <= len(data):
+            flags = data[pos + 9]
+            pos += 10 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+            pos = skip_sub_blocks(pos + 1)  # the LZW code size, then the image data
+            delays.append(delay)
+            delay = 0
+        else:
+            raise bad(f"block 0x{kind:02x} at byte {pos} is not valid")
+    if not delays:
+        raise bad("holds no frame")
+    return size, delays, loop
 
 
 def show_animation(console, path) -> None:
@@ -113,9 +184,7 @@ def show_animation(console, path) -> None:
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a regular file (a pipe, socket or device), expected an animation file")
-    table = Table(title=str(path), show_header=False)
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
+    table = _table(str(path), "field", "value", show_header=False)
     if path.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi"):
         import imageio_ffmpeg
 
@@ -125,63 +194,78 @@ def show_animation(console, path) -> None:
             reader.close()
             count, secs = imageio_ffmpeg.count_frames_and_secs(str(path))
         except (OSError, RuntimeError, StopIteration) as exc:
-            raise InputError(f"{path}: cannot read video ({str(exc).splitlines()[0][:160]})") from None
-        table.add_row("format", f"video ({meta.get('codec')})")
-        table.add_row("size", "x".join(map(str, meta.get("size", ()))))
-        table.add_row("frames", str(count))
-        table.add_row("fps (container)", f"{meta.get('fps')}")
-        table.add_row("duration", f"{secs:.3f} s")
+            raise InputError(f"{path}: cannot read video ({(str(exc).splitlines() or [type(exc).__name__])[0][:160]})") from None
+        _row(table, "format", f"video ({meta.get('codec')})")
+        _row(table, "size", "x".join(map(str, meta.get("size", ()))))
+        _row(table, "frames", str(count))
+        _row(table, "fps (container)", f"{meta.get('fps')}")
+        _row(table, "duration", f"{secs:.3f} s")
         console.print(table)
         return
     from PIL import Image, UnidentifiedImageError
 
+    with open(path, "rb") as f:
+        is_gif = f.read(6) in (b"GIF87a", b"GIF89a")
     try:
-        with Image.open(path) as im:
-            fmt = im.format
-            n = getattr(im, "n_frames", 1)
-            size = im.size
-            loop = im.info.get("loop")
-            durations = []
-            for k in range(n):
-                im.seek(k)
-                im.load()  # WebP sets a frame's duration only once decoded
-                durations.append(int(im.info.get("duration", 0)))
+        if is_gif:
+            fmt = "GIF"
+            size, cs_delays, loop = _gif_timing(path)
+            n = len(cs_delays)
+            durations = [c * 10 for c in cs_delays]
+        else:
+            with Image.open(path) as im:
+                fmt = im.format
+                n = getattr(im, "n_frames", 1)
+                size = im.size
+                loop = im.info.get("loop")
+                if n * size[0] * size[1] > MAX_DECODED_PIXELS:
+                    raise InputError(f"{path}: {n} frames of {size[0]}x{size[1]} are too many pixels to inspect "
+                                     f"(over {MAX_DECODED_PIXELS:,})")
+                durations = []
+                for k in range(n):
+                    im.seek(k)
+                    im.load()  # WebP sets a frame's duration only once decoded
+                    durations.append(int(im.info.get("duration", 0)))
     except Image.DecompressionBombError:
         raise InputError(f"{path}: image is too large to inspect (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (UnidentifiedImageError, OSError, EOFError, IndexError, ValueError, SyntaxError) as exc:
         # Pillow raises several types for cut or corrupt files
         raise InputError(f"{path}: not an animation img2gif can read ({exc})") from None
-    table.add_row("format", f"{fmt}{' (animated)' if n > 1 else ''}")
-    table.add_row("size", f"{size[0]}x{size[1]}")
-    table.add_row("frames", str(n))
-    table.add_row("loop", "forever" if loop == 0 else ("once" if loop in (None, 1) else f"{loop} times"))
+    _row(table, "format", f"{fmt}{' (animated)' if n > 1 else ''}")
+    _row(table, "size", f"{size[0]}x{size[1]}")
+    _row(table, "frames", str(n))
+    _row(table, "loop", "forever" if loop == 0 else ("once" if loop in (None, 1) else f"{loop} times"))
     if fmt == "GIF":
+        from .timing import gif_played_cs
+
         cs = [d // 10 for d in durations]
-        played = [c if c > 1 else 10 for c in cs]  # browsers show 0-1 cs as 10 cs
-        table.add_row("delays (1/100 s)", _runs(cs))
-        total = sum(played) / 100.0
-        if any(c <= 1 for c in cs):
-            table.add_row("note", Text("delays under 2 cs are played as 10 cs by browsers", style="yellow"))
+        _row(table, "delays (1/100 s)", _runs(cs))
+        total = sum(gif_played_cs(c) for c in cs) / 100.0
+        if any(gif_played_cs(c) != c for c in cs):
+            _row(table, "note", Text("delays under 2 cs are played as 10 cs by browsers", style="yellow"))
     else:
-        table.add_row("delays (ms)", _runs(durations))
+        _row(table, "delays (ms)", _runs(durations))
         total = sum(durations) / 1000.0
-    table.add_row("duration", f"{total:.3f} s")
-    table.add_row("real fps", f"{n / total:.2f}" if total > 0 else "n/a")
+    _row(table, "duration", f"{total:.3f} s")
+    _row(table, "real fps", f"{n / total:.2f}" if total > 0 else "n/a")
     console.print(table)
 
 
 def show_models(console) -> None:
     from . import models
 
-    table = Table(title="models")
-    for col in ("name", "kind", "description", "size", "where"):
-        table.add_column(col, overflow="fold")
+    table = _table("models", "name", "kind", "description", "size", "where")
     for name, entry in models.registry().items():
         cached = models.models_dir() / entry["file"]
         state = f"cached: {cached}" if cached.is_file() else "shipped (copied to the cache on first use)" if entry.get("source", "package") == "package" else f"download: {entry['source']}"
-        table.add_row(name, "pretrained", entry.get("description", ""), f"{entry.get('size', 0) / 1e6:.1f} MB", state)
+        _row(table, name, "pretrained", entry.get("description", ""), f"{entry.get('size', 0) / 1e6:.1f} MB", state)
     user = models.user_models_dir()
+    shipped = set(models.registry())
     for path in sorted(user.glob("*.pt")) if user.is_dir() else []:
-        table.add_row(path.stem, "user-trained", "", f"{path.stat().st_size / 1e6:.1f} MB", str(path))
+        if path.stem in shipped:  # shipped names are reserved: --model NAME never picks this file
+            _row(table, path.stem, "ignored", "a user file with a shipped model's name; --model uses the shipped one",
+                 f"{path.stat().st_size / 1e6:.1f} MB", str(path))
+        else:
+            _row(table, path.stem, "user-trained", "", f"{path.stat().st_size / 1e6:.1f} MB", str(path))
     console.print(table)
-    console.print(f"cache dir: {models.models_dir()}")
+    console.print(Text(safe_text(f"cache dir: {models.models_dir()}")))

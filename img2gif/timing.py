@@ -17,6 +17,7 @@ GIF_MAX_FPS = 50.0        # GIF delays are whole centiseconds; 2 cs is the short
 GIF_MIN_DELAY_CS = 2
 MAX_FRAMES = 5000
 MAX_FPS = 240.0
+MIN_FPS = 0.1             # a frame shown at most 10 s (holds are the way to show one longer)
 MAX_DURATION = 600.0
 MAX_HOLD = 60.0
 EASINGS = ("linear", "smooth")
@@ -39,8 +40,8 @@ def plan(frames: int | None = None, fps: float | None = None, duration: float | 
     """Resolve --frames / --fps / --duration: any two fix the third; defaults 30 fps, 2 s."""
     if frames is not None and not 2 <= frames <= MAX_FRAMES:
         raise OptionError(f"--frames must be between 2 and {MAX_FRAMES}, got {frames}")
-    if fps is not None and not (0 < fps <= MAX_FPS and math.isfinite(fps)):
-        raise OptionError(f"--fps must be > 0 and at most {MAX_FPS:g}, got {fps}")
+    if fps is not None and not (MIN_FPS <= fps <= MAX_FPS and math.isfinite(fps)):
+        raise OptionError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps}")
     if duration is not None and not (0 < duration <= MAX_DURATION and math.isfinite(duration)):
         raise OptionError(f"--duration must be > 0 and at most {MAX_DURATION:g} s, got {duration}")
     if frames is not None and fps is not None and duration is not None:
@@ -48,6 +49,9 @@ def plan(frames: int | None = None, fps: float | None = None, duration: float | 
     if frames is not None:
         if fps is None:
             fps = frames / duration if duration is not None else DEFAULT_FPS
+            if fps < MIN_FPS:
+                raise OptionError(f"--frames {frames} over --duration {duration:g} s is {fps:.3g} fps, "
+                                  f"under the minimum of {MIN_FPS:g} (use --hold-start/--hold-end to show a frame longer)")
         return FramePlan(frames, float(fps))
     fps = float(fps) if fps is not None else DEFAULT_FPS
     duration = float(duration) if duration is not None else DEFAULT_DURATION
@@ -111,9 +115,21 @@ def _accumulated(seconds: list[float], units_per_second: float, minimum: int) ->
     return out
 
 
+GIF_MAX_DELAY_CS = 65535  # a GIF delay is a 16-bit number of centiseconds
+
+
 def gif_delays_cs(seconds: list[float]) -> list[int]:
     """GIF delays in centiseconds by accumulated rounding, none below 2 cs."""
-    return _accumulated(seconds, 100, GIF_MIN_DELAY_CS)
+    delays = _accumulated(seconds, 100, GIF_MIN_DELAY_CS)
+    if max(delays, default=0) > GIF_MAX_DELAY_CS:
+        raise OptionError(f"a GIF frame can be shown at most {GIF_MAX_DELAY_CS / 100:g} s, "
+                          f"this one would be {max(delays) / 100:g} s")
+    return delays
+
+
+def gif_played_cs(delay_cs: int) -> int:
+    """How long browsers show a GIF frame with this delay: 0 and 1 cs play as 10 cs."""
+    return delay_cs if delay_cs > 1 else 10
 
 
 def delays_ms(seconds: list[float]) -> list[int]:

@@ -61,6 +61,7 @@ class TrainSettings:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     def check(self) -> None:
+        _check_numbers(self)
         if self.size < 8 or self.size > 1024 or self.size & (self.size - 1):
             raise OptionError(f"--size must be a power of two between 8 and 1024, got {self.size}")
         if self.channels not in (1, 3, 4):
@@ -69,10 +70,90 @@ class TrainSettings:
             raise OptionError(f"--batch-size must be between 1 and 4096, got {self.batch_size}")
         if not 1 <= self.steps <= 10_000_000:
             raise OptionError(f"--steps must be between 1 and 10,000,000, got {self.steps}")
-        if self.critic_iters < 1:
-            raise OptionError(f"--critic-iters must be >= 1, got {self.critic_iters}")
+        if not 1 <= self.critic_iters <= MAX_CRITIC_ITERS:
+            raise OptionError(f"--critic-iters must be between 1 and {MAX_CRITIC_ITERS}, got {self.critic_iters}")
         if self.jacobian_weight < 0 or not 0 <= self.jacobian_margin < 1:
             raise OptionError(f"--fold-weight must be >= 0 and --fold-margin in [0, 1); got {self.jacobian_weight}, {self.jacobian_margin}")
+        for option, value in (("--lr", self.learning_rate), ("critic learning rate", self.critic_learning_rate)):
+            if not 0 < value <= 1:
+                raise OptionError(f"{option} must be > 0 and at most 1, got {value}")
+        if self.cycle_weight < 0 or self.outgrid_weight < 0 or self.gp_weight < 0:
+            raise OptionError(f"--cycle and the penalty weights must be >= 0, got cycle {self.cycle_weight}")
+        if self.checkpoint_every < 1:
+            raise OptionError(f"--checkpoint-every must be >= 1, got {self.checkpoint_every}")
+        if self.sample_every < 0:
+            raise OptionError(f"--sample-every must be >= 0 (0: never), got {self.sample_every}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise OptionError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
+        if self.loss in PENALTIES:
+            raise OptionError(f"--loss {self.loss!r} is a penalty on the field, not a data loss; choose l2, charbonnier or a plugin's")
+        step = self.solver_config.get("step_size") if isinstance(self.solver_config, dict) else None
+        if step is not None and not (isinstance(step, (int, float)) and MIN_STEP_SIZE <= step <= 1):
+            raise OptionError(f"--step-size must be between {MIN_STEP_SIZE:g} and 1 (at most {round(1 / MIN_STEP_SIZE)} "
+                              f"steps per unit time), got {step}")
+
+    # What shapes the model and the data: a resumed run must keep them (see check_resume).
+    SHAPING = ("size", "channels", "velocity", "solver", "paired")
+
+    def check_resume(self, saved: "TrainSettings", where) -> list[str]:
+        """Refuse a resume that changes what the model is; returns the other options that changed."""
+        names = {"size": "--size", "channels": "--channels", "velocity": "--velocity", "solver": "--solver",
+                 "paired": "--paired/--unpaired"}
+        for key in self.SHAPING:
+            if getattr(self, key) != getattr(saved, key):
+                raise OptionError(f"{where}: cannot resume with {names[key]} {_shown(key, getattr(self, key))}: "
+                                  f"the checkpoint was trained with {_shown(key, getattr(saved, key))}")
+        if self.velocity_config != saved.velocity_config or self.solver_config != saved.solver_config:
+            if self.velocity_config != saved.velocity_config:
+                raise OptionError(f"{where}: cannot resume with another velocity configuration "
+                                  f"({self.velocity_config} vs {saved.velocity_config})")
+        changed = []
+        for key in self.__dataclass_fields__:
+            if key in self.SHAPING or key == "velocity_config":
+                continue
+            if getattr(self, key) != getattr(saved, key):
+                changed.append(f"{key} {getattr(saved, key)} -> {getattr(self, key)}")
+        return changed
+
+
+def _shown(key, value):
+    if key == "paired":
+        return "--paired" if value else "--unpaired"
+    return value
+
+
+MAX_CRITIC_ITERS = 100
+MAX_SEED = 2**63 - 1
+MIN_STEP_SIZE = 1e-3
+PENALTIES = ("jacobian", "outgrid", "smoothness")
+
+
+_OPTION = {"learning_rate": "--lr", "cycle_weight": "--cycle", "jacobian_weight": "--fold-weight",
+           "jacobian_margin": "--fold-margin"}
+
+
+def _check_numbers(settings) -> None:
+    """Every float option is a finite number (nan and inf would reach torch unchecked)."""
+    for key, value in asdict(settings).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OptionError(f"{_OPTION.get(key, key.replace('_', '-'))} must be a finite number, got {value}")
+
+
+def load_resumable(output, settings: TrainSettings) -> tuple[dict, list[str]]:
+    """The checkpoint a ``--resume`` continues, checked against ``settings`` before any work.
+
+    Returns the record and the options that changed (reported, allowed); an option that
+    shapes the model or the data (size, channels, velocity, solver, paired) is refused.
+    """
+    record = checkpoint.load(output, "img2gif.model")
+    state = record.get("training_state")
+    if not isinstance(state, dict) or not isinstance(record.get("train"), dict):
+        raise OptionError(f"{output}: holds no training state to resume from (a shipped model?)")
+    try:
+        saved = TrainSettings.from_dict(record["train"])
+    except TypeError as exc:
+        raise OptionError(f"{output}: its training settings are unreadable ({exc})") from None
+    return record, settings.check_resume(saved, output)
 
 
 def build_model(settings: TrainSettings) -> WarpODE:
@@ -155,10 +236,10 @@ def train(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, o
 
         remove_stale_temp_files(output)  # left by a run that was killed while saving
     if resume:
-        record = checkpoint.load(output, "img2gif.model")
-        state = record.get("training_state")
-        if state is None:
-            raise OptionError(f"{output}: holds no training state to resume from (a shipped model?)")
+        record, changed = load_resumable(output, settings)
+        if changed and log is not None and rank == 0:
+            log(f"resuming {output} with changed options: {'; '.join(changed)}")
+        state = record["training_state"]
         ode.velocity.load_state_dict(record["state_dict"])
         critic.load_state_dict(state["critic"])
         opt_v.load_state_dict(state["opt_velocity"])

@@ -118,7 +118,7 @@ def test_cli_train_name_animate_and_reverse(tmp_path, monkeypatch):
         assert im.n_frames == 5 and im.size == (30, 40)  # full size, colour
     result = runner.invoke(app, ["reverse", str(face), "--model", str(out), "--frames", "4", "-o", str(tmp_path / "r") + "/"])
     assert result.exit_code == 0, result.output
-    assert len(os.listdir(tmp_path / "r")) == 4
+    assert len(list((tmp_path / "r").glob("frame_*.png"))) == 4
     result = runner.invoke(app, ["inspect", "--models"])
     assert result.exit_code == 0 and "tiny" in result.output
     for bad in (["--model", "nosuch"], ["--model", "../x"], ["--model", str(tmp_path / "none.pt")]):
