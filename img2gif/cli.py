@@ -38,9 +38,17 @@ def _width() -> int | None:
     return None if value.isdigit() and int(value) >= 20 else (80 if value else None)
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's default exits with status 1; a reader that went away (`| head`, a closed
+        # stderr) does not undo work that is done: stop printing and carry on.
+        self.quiet = True
+        _silence(self.file)
+
+
 # No markup or emoji codes: messages carry user file names, which must print verbatim.
-err = Console(stderr=True, highlight=False, markup=False, emoji=False, width=_width())
-out = Console(highlight=False, markup=False, emoji=False, width=_width())
+err = _Console(stderr=True, highlight=False, markup=False, emoji=False, width=_width())
+out = _Console(highlight=False, markup=False, emoji=False, width=_width())
 
 
 class Mode(str, Enum):
@@ -143,6 +151,7 @@ def _user_errors(interrupted="interrupted; no output written"):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.simplefilter("ignore", ResourceWarning)  # for developers, not users
             warnings.showwarning = _show_warning
             yield
     except Img2GifError as exc:
@@ -202,7 +211,7 @@ VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
 LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
 WorkingSizeOpt = typer.Option(256, "--working-size", min=16, max=2048, help="Longer side the warp is fitted at; the field is upsampled for the full-size images.")
-SeedOpt = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Random seed, 0 ... 2^63 - 1 (fits are deterministic on CPU for a given seed).")
+SeedOpt = typer.Option(0, "--seed", help="Random seed, 0 ... 2^63 - 1 (fits are deterministic on CPU for a given seed).")
 DeviceOpt = typer.Option(Device.auto, "--device", help="auto = CUDA when available, else CPU.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 # a str, not a Path: Path drops the trailing "/" that asks for a frames directory
@@ -365,7 +374,7 @@ def train(
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Write the checkpoint every N steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run saved at -o exactly where it stopped."),
     strict: bool = typer.Option(False, "--strict", help="Stop on an unreadable image instead of skipping it."),
-    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Random seed (0 ... 2^63 - 1)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (0 ... 2^63 - 1)."),
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
 ):

@@ -74,8 +74,11 @@ def load_domains(data_dir, start_dir: str = "start", end_dir: str = "end", *, si
             raise InputError(
                 f"{root}: paired folders differ: only in {start_dir}/: {only_a or '-'}; only in {end_dir}/: {only_b or '-'}"
             )
-    x0, kept_a = load_folder(start_files, size, channels, strict)
-    x1, kept_b = load_folder(end_files, size, channels, strict)
+    # "skipped N unreadable" is worth saying only if the run goes on: a refusal is one line
+    with warnings.catch_warnings(record=True) as skipped:
+        warnings.simplefilter("always", Img2GifWarning)
+        x0, kept_a = load_folder(start_files, size, channels, strict)
+        x1, kept_b = load_folder(end_files, size, channels, strict)
     if paired and [p.name for p in kept_a] != [p.name for p in kept_b]:
         keep = sorted({p.name for p in kept_a} & {p.name for p in kept_b})
         if not keep:
@@ -84,4 +87,6 @@ def load_domains(data_dir, start_dir: str = "start", end_dir: str = "end", *, si
         ia = [i for i, p in enumerate(kept_a) if p.name in keep]
         ib = [i for i, p in enumerate(kept_b) if p.name in keep]
         x0, x1 = x0[ia], x1[ib]
+    for w in skipped:
+        warnings.warn(w.message, w.category, stacklevel=2)
     return x0, x1

@@ -29,9 +29,12 @@ def env_limit(name: str, default: int, error=InputError) -> int:
     if value is None:
         return default
     try:
-        return max(1, int(value))
+        limit = int(value)
     except ValueError:
         raise error(f"{name} must be a whole number, got {value!r}") from None
+    if limit < 1:  # clamping would turn a typo (-5) into "refuse every image" without saying why
+        raise error(f"{name} must be a whole number >= 1, got {value!r}")
+    return limit
 
 
 def max_pixels() -> int:
@@ -39,13 +42,52 @@ def max_pixels() -> int:
     return env_limit("IMG2GIF_MAX_PIXELS", DEFAULT_MAX_PIXELS)
 
 
+def check_image_size(width: int, height: int, source: str, name: str = "image") -> None:
+    """InputError unless a ``width`` x ``height`` image is within max_pixels() and MIN_SIDE."""
+    limit = max_pixels()
+    if width * height > limit:
+        raise InputError(f"{source}: {name} is {width}x{height} = {width * height:,} pixels, over the limit of {limit:,} "
+                         "(set IMG2GIF_MAX_PIXELS to raise it)")
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise InputError(f"{source}: {name} is {width}x{height}; both sides must be at least {MIN_SIDE} pixels")
+
+
+def check_image_array(array, source: str, name: str = "image") -> None:
+    """InputError unless ``array`` is an (H, W, 3) uint8 image within the size limits.
+
+    The same rules as read_image, for images from anywhere (pair files, the API). Looks
+    at shape and dtype only, so it is cheap on any array, however large it claims to be.
+    """
+    shape = getattr(array, "shape", None)
+    if getattr(array, "dtype", None) != np.uint8 or shape is None or len(shape) != 3 or shape[2] != 3:
+        raise InputError(f"{source}: {name} must be (height, width, 3) uint8 RGB, got "
+                         f"{tuple(shape) if shape is not None else type(array).__name__} "
+                         f"{getattr(array, 'dtype', '')}".rstrip())
+    check_image_size(int(shape[1]), int(shape[0]), source, name)
+
+
+def _to_8_bits(im: Image.Image, path: str) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float grayscale image as (H, W) uint8, with a warning saying how."""
+    arr = np.asarray(im, dtype=np.float64)
+    finite = arr[np.isfinite(arr)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if im.mode == "F" and low >= 0.0 and high <= 1.0:
+        top = 1.0  # float images are usually in [0, 1]: dividing by 255 would make them black
+    elif im.mode.startswith("I;16") or high > 255:
+        top = 65535.0
+    else:
+        top = 255.0
+    clipped = " (values outside clipped)" if low < 0 or high > top else ""
+    warnings.warn(f"{path}: {im.mode} image reduced to 8 bits: values 0..{top:g} scaled to 0..255{clipped}",
+                  Img2GifWarning, stacklevel=5)
+    arr = np.nan_to_num(arr, nan=0.0, posinf=top, neginf=0.0)
+    return np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+
+
 def _to_rgb(im: Image.Image, path: str) -> np.ndarray:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        warnings.warn(f"{path}: {mode} image reduced to 8 bits", Img2GifWarning, stacklevel=4)
-        gray = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        gray = _to_8_bits(im, path)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode == "P":
         im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
@@ -125,11 +167,7 @@ def _read(path: str, limit: int) -> np.ndarray:
     except _CORRUPT as exc:
         raise InputError(f"{path}: cannot read image ({exc})") from None
     with im:
-        w, h = im.size
-        if w * h > limit:
-            raise InputError(f"{path}: image is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,} (set IMG2GIF_MAX_PIXELS to raise it)")
-        if w < MIN_SIDE or h < MIN_SIDE:
-            raise InputError(f"{path}: image is {w}x{h}; both sides must be at least {MIN_SIDE} pixels")
+        check_image_size(*im.size, path)  # from the header, before decoding
         try:
             if getattr(im, "n_frames", 1) > 1:
                 warnings.warn(f"{path}: animated image, using its first frame", Img2GifWarning, stacklevel=3)
@@ -144,9 +182,11 @@ def _read(path: str, limit: int) -> np.ndarray:
             method = _ORIENTATION.get(orientation) if isinstance(orientation, int) else None
             if method is not None:
                 im = im.transpose(method)
-            return _to_rgb(im, path)
+            image = _to_rgb(im, path)
         except (*_CORRUPT, Image.DecompressionBombError) as exc:
             raise InputError(f"{path}: truncated or corrupt image ({exc})") from None
+    check_image_array(image, path)  # the sides after the EXIF turn, and the (H, W, 3) uint8 contract
+    return image
 
 
 def match_size(a: np.ndarray, b: np.ndarray, b_name: str = "B") -> np.ndarray:

@@ -7,11 +7,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, registry
+from . import checkpoint
 from .errors import InputError
 from .ode import WarpODE
 from .render import chunk_size, to_tensor, to_uint8
 from .warp import count_folds, resize_field, sample
+
+MIN_SIZE, MAX_SIZE = 8, 1024   # what `train --size` accepts: the model's input is size x size
+CHANNELS = (1, 3, 4)           # what condition() can make from an RGB image
 
 
 class LearnedModel:
@@ -26,14 +29,26 @@ class LearnedModel:
 
     @classmethod
     def load(cls, path, device="cpu") -> "LearnedModel":
+        """Rebuild a model from a file written by training; every field is checked before it is built."""
         record = checkpoint.load(path, "img2gif.model")
+        path = os.fspath(path)
+        size, channels = record.get("image_size"), record.get("channels")
+        if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+            raise InputError(f"{path}: field 'image_size' must be a whole number between {MIN_SIZE} and {MAX_SIZE}, "
+                             f"got {checkpoint.shorten(size)}")
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels not in CHANNELS:
+            raise InputError(f"{path}: field 'channels' must be 1, 3 or 4, got {checkpoint.shorten(channels)}")
+        config = record.get("velocity", {}).get("config", {})  # a dict where present: checkpoint.load checked
+        if "in_channels" in config and config["in_channels"] != channels:
+            raise InputError(f"{path}: the model takes {channels}-channel images but its velocity's in_channels "
+                             f"is {checkpoint.shorten(config['in_channels'])}")
+        velocity = checkpoint.rebuild_backend(record, "velocity", path)
+        solver = checkpoint.rebuild_backend(record, "solver", path)
         try:
-            velocity = registry.load("velocity", record["velocity"]["name"])(**record["velocity"]["config"])
             velocity.load_state_dict(record["state_dict"])
-            solver = registry.load("solvers", record["solver"]["name"])(**record["solver"]["config"])
-            return cls(WarpODE(velocity, solver), record["image_size"], record["channels"], record, device)
+            return cls(WarpODE(velocity, solver), size, channels, record, device)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise InputError(f"{os.fspath(path)}: model file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
+            raise InputError(f"{path}: model file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
 
     def condition(self, image: np.ndarray) -> torch.Tensor:
         """The model's input for an (H, W, 3) uint8 image: its channels, at its size."""

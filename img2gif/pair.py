@@ -1,14 +1,17 @@
 """``Pair``: two images and the fitted warp between them; the object the API hands out."""
 from __future__ import annotations
 
+import dataclasses
+import numbers
 import os
 
 import numpy as np
 import torch
 
-from . import checkpoint, registry
+from . import checkpoint
 from .fit import FitSettings, fit_pair_tensors, working_shape
 from .errors import InputError, OptionError
+from .imagefile import check_image_array
 from .ode import WarpODE
 from .render import MODES, render, to_tensor
 from .warp import count_folds
@@ -86,23 +89,75 @@ class Pair:
 
     @classmethod
     def load(cls, path, device="cpu") -> "Pair":
-        """Rebuild a Pair from a file written by :meth:`save`."""
+        """Rebuild a Pair from a file written by :meth:`save`.
+
+        Every field is checked (images, sizes, settings, backend configs) before the
+        velocity and solver are built: a crafted file is an InputError, never a crash.
+        """
         record = checkpoint.load(path, "img2gif.pair")
         path = os.fspath(path)
+        a, b = _pair_images(record, path)
+        settings = _fit_settings(record, path)
+        field = working_shape(a.shape[0], a.shape[1], settings.working_size)
+        for key, want in (("image_size", [a.shape[1], a.shape[0]]), ("working_shape", list(field))):
+            if record.get(key) != want:
+                raise InputError(f"{path}: field {key!r} is {checkpoint.shorten(record.get(key))}, "
+                                 f"but the images and fit settings give {want}")
+        velocity = checkpoint.rebuild_backend(record, "velocity", path)
+        solver = checkpoint.rebuild_backend(record, "solver", path)
         try:
-            vel_cls = registry.load("velocity", record["velocity"]["name"])
-            solver_cls = registry.load("solvers", record["solver"]["name"])
-            velocity = vel_cls(**record["velocity"]["config"])
             velocity.load_state_dict(record["state_dict"])
-            ode = WarpODE(velocity, solver_cls(**record["solver"]["config"]))
-            a = record["images"]["a"].numpy()
-            b = record["images"]["b"].numpy()
-            settings = FitSettings.from_dict(record["fit"])
+            ode = WarpODE(velocity, solver)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(f"{path}: pair file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
-        if a.dtype != np.uint8 or a.shape != b.shape or a.ndim != 3:
-            raise InputError(f"{path}: pair file holds images of the wrong type or shape")
         return cls(a, b, ode, settings, device)
+
+
+def _pair_images(record: dict, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images a and b of a pair record, under the same limits as image files."""
+    images = record.get("images")
+    if not isinstance(images, dict) or not all(isinstance(images.get(k), torch.Tensor) for k in "ab"):
+        raise InputError(f"{path}: field 'images' must hold tensors 'a' and 'b'")
+    out = []
+    for k in "ab":
+        t = images[k]
+        array = t.numpy() if t.dtype == torch.uint8 else t  # shares the loaded bytes: nothing is copied
+        check_image_array(array, path, f"image {k}")  # a non-uint8 tensor is refused as it is
+        out.append(array)
+    if out[0].shape != out[1].shape:
+        raise InputError(f"{path}: images a and b differ in size ({out[0].shape[1]}x{out[0].shape[0]} "
+                         f"and {out[1].shape[1]}x{out[1].shape[0]})")
+    return out[0], out[1]
+
+
+def _fit_settings(record: dict, path: str) -> FitSettings:
+    """The record's fit settings; each known field must have its default's type."""
+    fit = record.get("fit")
+    if not isinstance(fit, dict):
+        raise InputError(f"{path}: field 'fit' must be a dict of fit settings, got {checkpoint.shorten(fit)}")
+    defaults = FitSettings()
+    for f in dataclasses.fields(FitSettings):
+        default = getattr(defaults, f.name)
+        if f.name in fit and not _same_kind(fit[f.name], default):
+            raise InputError(f"{path}: fit setting {f.name!r} is {checkpoint.shorten(fit[f.name])}, "
+                             f"expected {type(default).__name__}")
+    settings = FitSettings.from_dict(fit)  # unknown keys are ignored, as from_dict always did
+    if settings.working_size < 2:
+        raise InputError(f"{path}: fit setting 'working_size' is {settings.working_size}, expected at least 2")
+    return settings
+
+
+def _same_kind(value, default) -> bool:
+    """``value`` could stand where ``default`` stands (a bool is not an int; an int is a float)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, numbers.Integral)
+    if isinstance(default, float):
+        return isinstance(value, numbers.Real)
+    if isinstance(default, tuple):  # steps: saved as a list
+        return isinstance(value, (list, tuple)) and len(value) > 0 and all(_same_kind(v, default[0]) for v in value)
+    return isinstance(value, type(default))
 
 
 def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, device="auto", progress=None,
@@ -111,6 +166,11 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
 
     ``initial_field``: an optional (2, h, w) displacement to start from (a model's Phi_1).
     """
+    check_image_array(a, "fit_pair", "image A")  # arrays from the API obey the image files' limits too
+    check_image_array(b, "fit_pair", "image B")
+    if a.shape != b.shape:
+        raise InputError(f"fit_pair: image A is {a.shape[1]}x{a.shape[0]} and image B is {b.shape[1]}x{b.shape[0]}; "
+                         "they must be one size (see imagefile.match_size)")
     settings = settings or FitSettings()
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     ta, tb = to_tensor(a, dev), to_tensor(b, dev)

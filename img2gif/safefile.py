@@ -188,25 +188,27 @@ def check_writable_file(path) -> Path:
         raise OutputError(f"{target}: folder {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{target}: folder {str(parent)!r} is not writable")
+    if len(target.name.encode()) > name_max(parent):  # first: stat() of such a name raises
+        raise OutputError(f"{target}: file name is longer than this file system allows ({name_max(parent)} bytes)")
     if target.is_dir():
         raise OutputError(f"{target}: is a directory")
     if os.path.lexists(target) and not os.path.exists(target):
         raise OutputError(f"{target}: is a dangling symbolic link")
     if os.path.exists(target) and not os.path.isfile(target):
         raise OutputError(f"{target}: exists and is not a regular file (a pipe, socket or device)")
-    if len(target.name.encode()) > name_max(parent):
-        raise OutputError(f"{target}: file name is longer than this file system allows ({name_max(parent)} bytes)")
     return target
 
 
 def check_writable_dir(path) -> Path:
     """Fail fast if a frames folder cannot be made or replaced at ``path``."""
     target = Path(os.fspath(path))
+    parent = target.parent if str(target.parent) else Path(".")
+    if parent.is_dir() and len(target.name.encode()) > name_max(parent) - _PID_ROOM - _TEMP_RANDOM - 8:
+        raise OutputError(f"{target}: folder name is too long for this file system (the new frames are built beside it)")
     if os.path.lexists(target) and not os.path.exists(target):
         raise OutputError(f"{target}: is a dangling symbolic link")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target}/: exists and is not a folder")
-    parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{target}: folder {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -41,7 +41,7 @@ def plan(frames: int | None = None, fps: float | None = None, duration: float | 
     if frames is not None and not 2 <= frames <= MAX_FRAMES:
         raise OptionError(f"--frames must be between 2 and {MAX_FRAMES}, got {frames}")
     if fps is not None and not (MIN_FPS <= fps <= MAX_FPS and math.isfinite(fps)):
-        raise OptionError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps}")
+        raise OptionError(f"--fps must be at least {MIN_FPS:g} and at most {MAX_FPS:g}, got {fps}")
     if duration is not None and not (0 < duration <= MAX_DURATION and math.isfinite(duration)):
         raise OptionError(f"--duration must be > 0 and at most {MAX_DURATION:g} s, got {duration}")
     if frames is not None and fps is not None and duration is not None:

@@ -264,7 +264,7 @@ def _write_frames(folder: Path, frames) -> list[str]:
     return names
 
 
-def read_back(path, fmt: str) -> Written:
+def read_back(path, fmt: str, expected_frames: int | None = None, size=None) -> Written:
     """Open a file just written and say what it holds; OutputError if it is not readable.
 
     Why: an encoder can exit without an error and still leave an empty or cut file (ffmpeg
@@ -275,11 +275,11 @@ def read_back(path, fmt: str) -> Written:
         if fmt == "mp4":
             import imageio_ffmpeg
 
-            reader = imageio_ffmpeg.read_frames(str(path))
-            meta = next(reader)
-            reader.close()
+            # the container's packets, counted without decoding: a cut or empty file fails here
             count, seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
-            return Written(fmt, int(count), float(seconds), tuple(int(v) for v in meta["size"]))
+            if expected_frames is not None and count != expected_frames:
+                raise OutputError(f"{path}: the MP4 encoder wrote {count} of {expected_frames} frames")
+            return Written(fmt, int(count), float(seconds), tuple(size) if size else (0, 0))
         with Image.open(path) as im:
             n = getattr(im, "n_frames", 1)
             total_ms = 0
@@ -320,7 +320,8 @@ def write_animation(path, frames: list[np.ndarray], shown: list[tuple[int, float
             _write_mp4(tmp, frames, shown, fps)
         else:
             _write_pillow_anim(tmp, frames, shown, loop != "once", fmt)
-        result.append(read_back(tmp, fmt))
+        expected = sum(timing.repeat_counts([s for _, s in shown], fps)) if fmt == "mp4" else None
+        result.append(read_back(tmp, fmt, expected, mp4_size(w, h)))
 
     try:
         atomic_replace_file(write, target)

@@ -164,9 +164,10 @@ def test_checkpoint_digest_catches_changed_tensor_and_config(tmp_path):
         with pytest.raises(InputError, match="checksum mismatch"):
             checkpoint.load(path)
         checkpoint.save(path, {"state_dict": {"w": torch.arange(6.0)}, "config": {"width": 16}}, "img2gif.model")
-    legacy = {k: v for k, v in record.items() if k != "digest"}
-    torch.save(legacy, path)
-    assert checkpoint.load(path)["state_dict"]["w"].equal(torch.arange(6.0))  # older files still load
+    stripped = {k: v for k, v in record.items() if k != "digest"}
+    torch.save(stripped, path)
+    with pytest.raises(InputError, match="has no checksum"):  # every format-1 file carries one
+        checkpoint.load(path)
 
 
 def test_shift_candidates_are_distinct_and_best_first():

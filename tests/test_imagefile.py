@@ -233,6 +233,14 @@ def test_env_limit_must_be_a_number(tmp_path, monkeypatch):
         read_image(p)
 
 
+@pytest.mark.parametrize("value", ["-5", "0"])
+def test_env_limit_below_one_is_refused_not_clamped(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("IMG2GIF_MAX_PIXELS", value)
+    p = save(tmp_path / "a.png", blob_image(H, W))
+    with pytest.raises(InputError, match=f"^IMG2GIF_MAX_PIXELS must be a whole number >= 1, got '{value}'$"):
+        read_image(p)
+
+
 @pytest.mark.parametrize("size", [(1, 1), (1, 50), (50, 1)])
 def test_too_small(tmp_path, size):
     p = save(tmp_path / "tiny.png", Image.new("RGB", size, (10, 20, 30)))
@@ -320,6 +328,34 @@ def test_16_bit_grayscale_is_reduced_to_8_bits(tmp_path):
     image, messages = read(p)
     assert (image[:, :8] == 0).all() and (image[:, 8:16] == 128).all() and (image[:, 16:] == 255).all()
     assert any("reduced to 8 bits" in m for m in messages)
+
+
+def _float_tiff(path, values):
+    im = Image.fromarray(values.astype(np.float32))
+    assert im.mode == "F"
+    return save(path, im)
+
+
+def test_float_tiff_in_0_1_is_scaled_by_255_not_made_black(tmp_path):
+    g = np.tile(np.linspace(0.0, 1.0, W), (H, 1))
+    image, messages = read(_float_tiff(tmp_path / "f.tif", g))
+    assert image[0, 0, 0] == 0 and image[0, -1, 0] == 255
+    assert np.abs(image[..., 0].astype(int) - np.round(g * 255)).max() <= 1
+    assert len(messages) == 1 and "F image reduced to 8 bits: values 0..1 scaled to 0..255" in messages[0]
+
+
+def test_float_tiff_beyond_1_keeps_the_0_255_scale(tmp_path):
+    g = np.tile(np.linspace(0.0, 200.0, W), (H, 1))
+    image, messages = read(_float_tiff(tmp_path / "f.tif", g))
+    assert image[0, -1, 0] == 200 and "values 0..255 scaled to 0..255" in messages[0]
+
+
+def test_float_tiff_with_nan_reads_nan_as_black(tmp_path):
+    g = np.full((H, W), 0.5)
+    g[:, :4] = np.nan  # the range is taken from the finite values: still [0, 1]
+    image, messages = read(_float_tiff(tmp_path / "f.tif", g))
+    assert (image[:, :4] == 0).all() and (image[:, 4:] == 128).all()
+    assert "values 0..1 scaled" in messages[0]
 
 
 def test_cmyk_jpeg(tmp_path):

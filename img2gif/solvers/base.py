@@ -1,7 +1,17 @@
 """The solver interface every ``img2gif.solvers`` plugin implements."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
+
+#: Smallest fixed step: at most 1,000 steps per unit of time. Every frame integrates from
+#: t = 0, so a smaller step (a file can say 1e-9) is a hang, not more accuracy.
+MIN_STEP_SIZE = 1e-3
+#: Adaptive tolerances: below float32's resolution (~1.2e-7) a solver can never meet them.
+MIN_TOLERANCE = 1e-7
+MAX_TOLERANCE = 1.0
 
 
 class Solver:
@@ -46,3 +56,28 @@ def check_times(times) -> torch.Tensor:
     if not torch.isfinite(times).all():
         raise ValueError("times must be finite")
     return times
+
+
+# --- config checks for the built-in backends (solvers and velocities) ---------------------
+# Configs come from files as well as from code: a string, a bool or a NaN where a number
+# belongs must be a ValueError naming the option, never a silent int("64") or bool("no").
+
+def config_int(name: str, value, low: int, high: int) -> int:
+    """``value`` as an int in [low, high]; ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number between {low} and {high}, got {value!r}")
+    return int(value)
+
+
+def config_float(name: str, value, low: float, high: float = math.inf) -> float:
+    """``value`` (an int or float, finite) as a float in [low, high]; ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not low <= value <= high:
+        span = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+        raise ValueError(f"{name} must be a finite number {span}, got {value!r}")
+    return float(value)
+
+
+def config_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value

@@ -10,19 +10,17 @@ on the shipped models it turns 13 (digits) and 16 (smile) folded pixels into 0.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..warp import check_field, check_image, sample
-from .base import Solver, check_times
+from .base import MIN_STEP_SIZE, Solver, check_times, config_float
 
 
 class Compose(Solver):
     """Steps of at most ``step_size`` from t = 0 to each requested time, composed exactly.
 
     Args:
-        step_size: largest step (the last step to a time may be shorter).
+        step_size: largest step (the last step to a time may be shorter), at least MIN_STEP_SIZE.
     Needs an Eulerian velocity (``eulerian = True``) whose ``forward(t, phi, x0, frame_only=True)``
     returns u (B, 2, h, w) of the frame x0 o (id + phi), e.g. ``unet``.
     """
@@ -31,9 +29,7 @@ class Compose(Solver):
     needs_eulerian = True
 
     def __init__(self, step_size: float = 0.25):
-        if not (step_size > 0 and math.isfinite(step_size)):
-            raise ValueError(f"step_size must be > 0, got {step_size}")
-        super().__init__(step_size=float(step_size))
+        super().__init__(step_size=config_float("step_size", step_size, MIN_STEP_SIZE))
 
     def integrate(self, velocity, x0, times, field_size):
         if not getattr(getattr(velocity, "module", velocity), "eulerian", False):  # .module: under DDP

@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch
 
 from ..warp import compose, resize_field
-from .base import Solver, check_times
+from .base import Solver, check_times, config_int
+
+MAX_SQUARINGS = 16  # 2^16 halvings: far past float32's resolution already
 
 
 class ScalingSquaring(Solver):
@@ -17,9 +19,7 @@ class ScalingSquaring(Solver):
     needs_stationary = True
 
     def __init__(self, steps: int = 6):
-        if not 0 <= int(steps) <= 16:
-            raise ValueError(f"steps must be in 0..16, got {steps}")
-        super().__init__(steps=int(steps))
+        super().__init__(steps=config_int("steps", steps, 0, MAX_SQUARINGS))
 
     def integrate(self, velocity, x0, times, field_size):
         if not getattr(velocity, "stationary", False):

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
-from .base import Solver, check_times
+from .base import MAX_TOLERANCE, MIN_STEP_SIZE, MIN_TOLERANCE, Solver, check_times, config_bool, config_float
 
 
 class _ODEFunc(nn.Module):
@@ -25,9 +25,12 @@ class TorchdiffeqSolver(Solver):
     adaptive = False
 
     def __init__(self, step_size: float = 0.1, rtol: float = 1e-4, atol: float = 1e-5, adjoint: bool = False):
-        if step_size <= 0:
-            raise ValueError(f"step_size must be > 0, got {step_size}")
-        super().__init__(step_size=float(step_size), rtol=float(rtol), atol=float(atol), adjoint=bool(adjoint))
+        super().__init__(
+            step_size=config_float("step_size", step_size, MIN_STEP_SIZE),
+            rtol=config_float("rtol", rtol, MIN_TOLERANCE, MAX_TOLERANCE),
+            atol=config_float("atol", atol, MIN_TOLERANCE, MAX_TOLERANCE),
+            adjoint=config_bool("adjoint", adjoint),
+        )
 
     def _solve(self, func, phi0, times):
         opts = {}

@@ -5,7 +5,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..solvers.base import config_int
 from ..warp import check_field, sample
+
+MAX_GRID_SIDE = 4096  # the finest grid is coarser than the working image (--working-size <= 2048)
+MAX_LEVELS = 8
 
 
 class SVF(nn.Module):
@@ -22,11 +26,12 @@ class SVF(nn.Module):
 
     def __init__(self, size=(32, 32), levels: int = 4):
         super().__init__()
-        h, w = int(size[0]), int(size[1])
-        if h < 1 or w < 1 or not 1 <= int(levels) <= 8:
-            raise ValueError(f"svf needs size >= 1x1 and 1..8 levels, got size={size}, levels={levels}")
+        # checked before the grids are allocated: a file may ask for 30000 x 30000
+        if not isinstance(size, (list, tuple)) or len(size) != 2:
+            raise ValueError(f"size must be [height, width], got {size!r}")
+        h, w = (config_int(f"size[{i}]", side, 1, MAX_GRID_SIDE) for i, side in enumerate(size))
         self._size = (h, w)
-        self._levels = int(levels)
+        self._levels = config_int("levels", levels, 1, MAX_LEVELS)
         shapes = []
         for k in reversed(range(self._levels)):
             shapes.append((max(1, -(-h // 2**k)), max(1, -(-w // 2**k))))

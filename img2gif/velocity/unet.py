@@ -5,7 +5,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..solvers.base import config_int
 from ..warp import check_field, check_image, sample
+
+MAX_IN_CHANNELS = 16
+MAX_WIDTH = 256
+MAX_DEPTH = 5
+MAX_PARAMETERS = 20_000_000  # 80 MB of float32; the shipped models have ~120,000
+
+
+def _block_parameters(cin, cout):
+    return (cin * 9 + 1) * cout + (cout * 9 + 1) * cout + 4 * cout  # two convs, two GroupNorms
+
+
+def parameter_count(in_channels: int, width: int, depth: int) -> int:
+    """How many parameters UNetVelocity(in_channels, width, depth) has, without building it."""
+    chans = [width * 2**k for k in range(depth + 1)]
+    count = _block_parameters(in_channels, chans[0]) + (chans[0] * 9 + 1) * 2
+    for k in range(depth):
+        count += _block_parameters(chans[k], chans[k + 1]) + _block_parameters(chans[k + 1] + chans[k], chans[k])
+    return count
 
 
 def _block(cin, cout):
@@ -36,10 +55,17 @@ class UNetVelocity(nn.Module):
 
     def __init__(self, in_channels: int = 3, width: int = 16, depth: int = 2):
         super().__init__()
-        if in_channels < 1 or width < 1 or not 1 <= depth <= 5:
-            raise ValueError(f"unet needs in_channels >= 1, width >= 1, depth 1..5; got {in_channels}, {width}, {depth}")
-        self._config = {"in_channels": int(in_channels), "width": int(width), "depth": int(depth)}
+        # checked before any layer is allocated: a file may ask for width 20000
+        in_channels = config_int("in_channels", in_channels, 1, MAX_IN_CHANNELS)
+        width = config_int("width", width, 1, MAX_WIDTH)
+        depth = config_int("depth", depth, 1, MAX_DEPTH)
         chans = [width * 2**k for k in range(depth + 1)]
+        if any(c % min(8, c) for c in chans):  # GroupNorm(min(8, c)) needs whole groups
+            raise ValueError(f"width {width}: each level's channels (width x 2^k) must be under 8 or a multiple of 8")
+        count = parameter_count(in_channels, width, depth)
+        if count > MAX_PARAMETERS:
+            raise ValueError(f"width {width}, depth {depth} make {count:,} parameters, over the limit of {MAX_PARAMETERS:,}")
+        self._config = {"in_channels": in_channels, "width": width, "depth": depth}
         self.inp = _block(in_channels, chans[0])
         self.down = nn.ModuleList([_block(chans[k], chans[k + 1]) for k in range(depth)])
         self.up = nn.ModuleList([_block(chans[k + 1] + chans[k], chans[k]) for k in reversed(range(depth))])
