@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from . import checkpoint
 from .errors import InputError
 from .ode import WarpODE
-from .render import chunk_size, to_tensor, to_uint8
-from .warp import count_folds, resize_field, sample
+from .render import MODES, render, to_tensor
+from .warp import count_folds
 
 MIN_SIZE, MAX_SIZE = 8, 1024   # what `train --size` accepts: the model's input is size x size
 CHANNELS = (1, 3, 4)           # what condition() can make from an RGB image
@@ -66,18 +66,21 @@ class LearnedModel:
         return self.ode.fields(x, torch.as_tensor(times, dtype=torch.float32, device=self.device), (self.size, self.size))[:, 0]
 
     @torch.no_grad()
-    def frames(self, image: np.ndarray, times) -> list[np.ndarray]:
-        """The image warped by Phi_t (upsampled to its full size), in colour: (H, W, 3) uint8."""
+    def frames(self, image: np.ndarray, times, mode: str = "warp-only") -> list[np.ndarray]:
+        """The image warped by Phi_t (upsampled to its full size), in colour: (H, W, 3) uint8.
+
+        One image has no B to blend with: the modes that need B are refused.
+        """
+        if mode not in MODES or MODES[mode].needs_b:
+            usable = [m for m, kind in MODES.items() if not kind.needs_b]
+            raise ValueError(f"a model animates one image: render mode must be one of {usable}, got {mode!r}")
+        times = [float(t) for t in times]
+        # All fields in one solve (at the model's small size): a fixed-step solver then takes
+        # the same steps whatever the chunking of the frames.
         phi = self.fields(image, times)
-        x = to_tensor(image, self.device)
-        out = []
-        chunk = chunk_size(image.shape[0], image.shape[1], 16)  # bounded memory
-        for start in range(0, len(phi), chunk):
-            field = resize_field(phi[start:start + chunk], *image.shape[:2])
-            frames = sample(x, field, mode="bilinear")
-            out += to_uint8(frames)
-        out[0] = image.copy() if float(times[0]) == 0.0 else out[0]
-        return out
+        by_time = {float(np.float32(t)): phi[i] for i, t in enumerate(times)}  # render asks in float32
+        return list(render(lambda wanted: torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()]),
+                           to_tensor(image, self.device), None, times, mode=mode))
 
     def folds(self, image: np.ndarray, times=(0.25, 0.5, 0.75, 1.0)) -> int:
         return sum(count_folds(p.unsqueeze(0)) for p in self.fields(image, list(times)))

@@ -13,7 +13,7 @@ from .fit import FitSettings, fit_pair_tensors, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
-from .render import MODES, render, to_tensor
+from .render import MODES, ode_fields, render, to_tensor
 from .warp import count_folds
 
 
@@ -63,7 +63,7 @@ class Pair:
         if mode not in MODES:
             raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         a, b = self._tensors()
-        return list(render(self.ode, a, b, times, self.field_size, mode=mode))
+        return list(render(ode_fields(self.ode, a, self.field_size), a, b, times, mode=mode))
 
     def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
         """Pixels where the warp folds (det <= 0), summed over ``times``."""

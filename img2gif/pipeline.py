@@ -164,7 +164,8 @@ def animate(
             raise OptionError("give an image to animate with the model")
         image = cap_size(read_image(a), size)
         plan.check_memory(image, a)
-        return plan.write(model.frames(image, plan.times()), inputs)
+        # one image: nothing to blend with, so a mode that needs B renders A warped alone
+        return plan.write(model.frames(image, plan.times(), mode=_single_image_mode(mode)), inputs)
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
@@ -192,6 +193,14 @@ def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, durati
     last = cap_size(read_image(image), size)
     plan.check_memory(last, image)
     return plan.write(model.frames(last, plan.times(-1.0)), inputs)
+
+
+def _single_image_mode(mode: str) -> str:
+    from .render import MODES
+
+    if mode not in MODES:
+        raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    return "warp-only" if MODES[mode].needs_b else mode
 
 
 def _model_path(model):

@@ -1,12 +1,22 @@
-"""Frames at requested times: ``blend`` (both images, exact ends) or ``warp-only`` (A alone)."""
+"""Frames at requested times, for pairs and learned models alike: one renderer, a table of modes.
+
+A warp's fields live at a small working size; frames are wanted at the image's full size.
+The renderer upsamples each field to the image and samples the image through it. Large
+images are done in bands of rows, so memory per frame does not grow with the image beyond
+the frame itself (an 8000x6000 frame is rendered 2 million pixels at a time).
+
+Render modes (``MODES``), each a small class: which field times it needs for frame times
+``ts``, and how it mixes the sampled images. New modes are one more entry.
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from .warp import resize_field, sample
+from .warp import identity_grid, resize_field
 
-MODES = ("blend", "warp-only")
+CHUNK_PIXELS = 2_000_000  # pixels rendered at once: bounds memory at any image size
 
 
 def to_tensor(image: np.ndarray, device) -> torch.Tensor:
@@ -19,48 +29,107 @@ def to_uint8(x: torch.Tensor) -> list[np.ndarray]:
     return list(x.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
 
 
-CHUNK_PIXELS = 2_000_000  # frames rendered at once: bounds memory at any image size
-
-
 def chunk_size(height: int, width: int, most: int) -> int:
     """How many (height, width) frames to render at once: at most ``most``, >= 1."""
     return max(1, min(most, CHUNK_PIXELS // (height * width)))
 
 
+class Blend:
+    """(1-t) A o phi_t + t B o phi_{t-1}: both images, exact at t = 0 (A) and t = 1 (B).
+
+    B o phi_{t-1} is B carried back to t, exact for stationary velocities. Bicubic keeps
+    detail (the clamp removes its overshoot).
+    """
+
+    name = "blend"
+    needs_b = True
+
+    def field_times(self, ts: torch.Tensor) -> torch.Tensor:
+        return torch.cat([ts, ts - 1.0])
+
+    def combine(self, a, b, ts, coords):
+        n = len(ts)
+        forward = _sample_at(a, coords[:n], "bicubic").clamp_(0, 1)
+        backward = _sample_at(b, coords[n:], "bicubic").clamp_(0, 1)
+        w = ts.view(-1, 1, 1, 1)
+        return forward.mul_(1 - w).add_(backward.mul_(w))
+
+    def exact(self, frames, ts, a_band, b_band):
+        frames[ts == 0] = a_band
+        frames[ts == 1] = b_band
+
+
+class WarpOnly:
+    """A o phi_t alone, the paper's rendering: bilinear, so every pixel is a convex mix of
+    A's neighbouring pixels: no colour A lacks. Exact at t = 0."""
+
+    name = "warp-only"
+    needs_b = False
+
+    def field_times(self, ts: torch.Tensor) -> torch.Tensor:
+        return ts
+
+    def combine(self, a, b, ts, coords):
+        return _sample_at(a, coords, "bilinear")
+
+    def exact(self, frames, ts, a_band, b_band):
+        frames[ts == 0] = a_band
+
+
+MODES = {mode.name: mode for mode in (Blend(), WarpOnly())}
+
+
+def _sample_at(x: torch.Tensor, coords: torch.Tensor, mode: str) -> torch.Tensor:
+    """x (1, C, H, W) sampled at absolute normalised coordinates (K, 2, rows, W)."""
+    return F.grid_sample(x.expand(coords.shape[0], -1, -1, -1), coords.permute(0, 2, 3, 1), mode=mode,
+                         padding_mode="border", align_corners=True)
+
+
+def _coords(phi: torch.Tensor, height: int, width: int, rows: slice) -> torch.Tensor:
+    """Where rows ``rows`` of a (height, width) frame sample the image: id + phi upsampled."""
+    if rows == slice(0, height):
+        # the whole frame at once (every image up to CHUNK_PIXELS): the plain upsample
+        return identity_grid(height, width, device=phi.device, dtype=phi.dtype) + resize_field(phi, height, width)
+    base = identity_grid(height, width, device=phi.device, dtype=phi.dtype)[:, :, rows]
+    field = F.grid_sample(phi, base.expand(phi.shape[0], -1, -1, -1).permute(0, 2, 3, 1), mode="bilinear",
+                          padding_mode="border", align_corners=True)
+    return base + field
+
+
 @torch.no_grad()
-def render(ode, a: torch.Tensor, b: torch.Tensor, times, field_size, mode: str = "blend", chunk: int | None = None):
-    """Yield (H, W, 3) uint8 frames of the pair at ``times``.
+def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str = "blend", chunk: int | None = None):
+    """Yield (H, W, 3) uint8 frames at ``times``.
 
     Args:
-        ode: fitted WarpODE (velocity conditioned on a).
-        a, b: (1, 3, H, W) images in [0, 1] at output size; b unused for warp-only.
-        times: animation times (floats; 0 is A, 1 is B's side).
-        field_size: (h, w) the fields are integrated at, then upsampled to (H, W).
-        mode: 'blend': (1-t) A o phi_t + t B o phi_{t-1}, exact at t = 0 and 1
-              (B o phi_{t-1} is B carried back to t, exact for stationary velocities);
-              'warp-only': A o phi_t alone, the paper's rendering: no colour A lacks.
+        fields_at: callable, (K,) times tensor -> (K, 2, h, w) displacement fields (any h, w).
+        a, b: (1, 3, H, W) images in [0, 1] at output size; ``b`` only for modes that use it.
+        times: animation times (floats; 0 is A, 1 is B's side, negative runs backwards).
+        mode: a key of ``MODES``.
     """
     if mode not in MODES:
-        raise ValueError(f"unknown render mode {mode!r}; choose one of {MODES}")
+        raise ValueError(f"unknown render mode {mode!r}; choose one of {tuple(MODES)}")
+    kind = MODES[mode]
+    if kind.needs_b and b is None:
+        raise ValueError(f"render mode {mode!r} needs image b")
     times = [float(t) for t in times]
     height, width = a.shape[-2:]
     chunk = chunk or chunk_size(height, width, 8)
     for start in range(0, len(times), chunk):
         ts = torch.tensor(times[start:start + chunk], device=a.device, dtype=a.dtype)
-        wanted = torch.cat([ts, ts - 1.0]) if mode == "blend" else ts
-        phi = ode.fields(a, wanted, field_size)[:, 0]  # (T, 2, h, w)
-        phi = resize_field(phi, height, width)
-        # blend: bicubic keeps detail (the clamp removes its overshoot); warp-only: bilinear,
-        # so every pixel is a convex mix of A's neighbouring pixels: no colour A lacks.
-        forward = sample(a, phi[: len(ts)], mode="bicubic" if mode == "blend" else "bilinear").clamp_(0, 1)
-        if mode == "blend":
-            backward = sample(b, phi[len(ts):], mode="bicubic").clamp_(0, 1)
-            w = ts.view(-1, 1, 1, 1)
-            frames = forward.mul_(1 - w).add_(backward.mul_(w))
-            # Exact endpoints: the first frame is A and the last is B, bit for bit.
-            frames[ts == 0] = a
-            frames[ts == 1] = b
-        else:
-            frames = forward
-            frames[ts == 0] = a
-        yield from to_uint8(frames)
+        phi = fields_at(kind.field_times(ts))
+        frames = torch.empty(len(ts), height, width, 3, dtype=torch.uint8)
+        band = max(1, CHUNK_PIXELS // (len(ts) * width))
+        for top in range(0, height, band):
+            rows = slice(top, min(height, top + band))
+            coords = _coords(phi, height, width, rows)
+            a_band = a[:, :, rows]
+            b_band = b[:, :, rows] if b is not None else None
+            mixed = kind.combine(a, b, ts, coords)
+            kind.exact(mixed, ts, a_band, b_band)
+            frames[:, rows] = torch.from_numpy(np.stack(to_uint8(mixed)))
+        yield from frames.numpy()
+
+
+def ode_fields(ode, a: torch.Tensor, field_size):
+    """``fields_at`` for a fitted pair: integrate ``ode`` (conditioned on a) at the times asked."""
+    return lambda wanted: ode.fields(a, wanted, field_size)[:, 0]

@@ -1,0 +1,77 @@
+"""The renderer: its modes, exact endpoints, bands for large images, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import img2gif.render as render_module
+from conftest import blob_image
+from img2gif.render import MODES, render, to_tensor
+
+
+def shift_fields(dx: float):
+    """fields_at for a uniform shift of dx (normalised units) per unit time."""
+    def fields_at(wanted):
+        phi = torch.zeros(len(wanted), 2, 6, 8)
+        phi[:, 0] = wanted.view(-1, 1, 1) * dx
+        return phi
+    return fields_at
+
+
+@pytest.fixture
+def ab():
+    a = blob_image(24, 32)
+    b = blob_image(24, 32, shift=(3.0, 0.0))
+    return a, b, to_tensor(a, "cpu"), to_tensor(b, "cpu")
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_modes_shapes_and_exact_start(ab, mode):
+    a, b, ta, tb = ab
+    frames = list(render(shift_fields(-0.2), ta, tb, [0.0, 0.3, 0.7, 1.0], mode=mode))
+    assert len(frames) == 4 and all(f.shape == a.shape and f.dtype == np.uint8 for f in frames)
+    assert np.array_equal(frames[0], a)
+    if MODES[mode].needs_b:
+        assert np.array_equal(frames[-1], b)
+
+
+def test_warp_only_brings_in_no_new_colour_range(ab):
+    a, _, ta, _ = ab
+    (frame,) = render(shift_fields(0.37), ta, None, [0.5], mode="warp-only")
+    # bilinear: every value lies within A's range per channel
+    assert (frame.reshape(-1, 3).min(0) >= a.reshape(-1, 3).min(0)).all()
+    assert (frame.reshape(-1, 3).max(0) <= a.reshape(-1, 3).max(0)).all()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_bands_match_the_whole_frame(ab, monkeypatch, mode):
+    _, _, ta, tb = ab
+    times = [0.0, 0.25, 0.5, 1.0]
+    whole = list(render(shift_fields(-0.15), ta, tb, times, mode=mode))
+    monkeypatch.setattr(render_module, "CHUNK_PIXELS", 100)  # 3 rows at a time
+    banded = list(render(shift_fields(-0.15), ta, tb, times, mode=mode))
+    for w, b in zip(whole, banded):
+        assert np.abs(w.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_bad_input(ab):
+    _, _, ta, tb = ab
+    with pytest.raises(ValueError, match="unknown render mode"):
+        list(render(shift_fields(0.1), ta, tb, [0.5], mode="morph"))
+    with pytest.raises(ValueError, match="needs image b"):
+        list(render(shift_fields(0.1), ta, None, [0.5], mode="blend"))
+
+
+def test_learned_model_refuses_blend_without_b():
+    from img2gif.learned import LearnedModel
+    from img2gif.ode import WarpODE
+    from img2gif.solvers.compose import Compose
+    from img2gif.velocity.unet import UNetVelocity
+
+    model = LearnedModel(WarpODE(UNetVelocity(1, 8, 1), Compose(0.5)), 16, 1)
+    image = blob_image(20, 30)
+    frames = model.frames(image, [0.0, 0.5, -0.5])
+    assert len(frames) == 3 and np.array_equal(frames[0], image)  # untrained: the identity warp
+    with pytest.raises(ValueError, match="render mode"):
+        model.frames(image, [0.5], mode="blend")
