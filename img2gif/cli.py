@@ -182,6 +182,31 @@ def _progress(label: str, enabled: bool, describe):
         yield update
 
 
+class _Job:
+    """One bar for a whole animate/reverse run: fitting, then rendering, then encoding."""
+
+    def __init__(self, bar, task):
+        self.bar, self.task = bar, task
+
+    def fit(self, step, total, loss):
+        self.bar.update(self.task, description="fitting", completed=step, total=total, status=f"loss {loss:.4f}")
+
+    def stage(self, stage, done, total):
+        self.bar.update(self.task, description=stage, completed=done or 0, total=total,
+                        status="frames" if stage == "rendering" else "")
+
+
+@contextmanager
+def _job_progress(enabled: bool):
+    if not enabled:
+        yield None
+        return
+    columns = [TextColumn("{task.description:<9}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as bar:
+        yield _Job(bar, bar.add_task("starting", total=None, status=""))
+
+
 def _fit_progress(enabled: bool = True):
     return _progress("fitting", enabled, lambda loss: f"loss {loss:.4f}")
 
@@ -301,12 +326,12 @@ def animate(
                 output = f"{from_pair.stem}.gif"
             else:
                 output = f"{a.stem}_to_{b.stem}.gif" if b is not None else f"{a.stem}_{Path(model).stem}.gif"
-        with _fit_progress(not quiet and from_pair is None and b is not None) as progress:
+        with _job_progress(not quiet) as job:
             result = pipeline.animate(
                 a, b, output, pair=from_pair, model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop.value, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
-                progress=progress,
+                progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
 
@@ -336,14 +361,17 @@ def reverse(
     ease: Ease = EaseOpt,
     size: Optional[int] = SizeOpt,
     device: Device = DeviceOpt,
+    quiet: bool = QuietOpt,
 ):
     """Run a model's animation backwards from its last frame alone (t = 0 to t = -1)."""
     from . import pipeline
 
     with _user_errors():
         output = output or f"{image.stem}_reverse.gif"
-        result = pipeline.reverse(image, output, model=model, frames=frames, fps=fps, duration=duration, loop=loop.value,
-                                  hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size, device=device.value)
+        with _job_progress(not quiet) as job:
+            result = pipeline.reverse(image, output, model=model, frames=frames, fps=fps, duration=duration, loop=loop.value,
+                                      hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size, device=device.value,
+                                      job_progress=job and job.stage)
         _note(_wrote(result))
 
 

@@ -71,6 +71,10 @@ class LearnedModel:
 
         One image has no B to blend with: the modes that need B are refused.
         """
+        return list(self.iter_frames(image, times, mode))
+
+    def iter_frames(self, image: np.ndarray, times, mode: str = "warp-only"):
+        """The same frames, yielded as they are rendered."""
         if mode not in MODES or MODES[mode].needs_b:
             usable = [m for m, kind in MODES.items() if not kind.needs_b]
             raise ValueError(f"a model animates one image: render mode must be one of {usable}, got {mode!r}")
@@ -79,8 +83,8 @@ class LearnedModel:
         # the same steps whatever the chunking of the frames.
         phi = self.fields(image, times)
         by_time = {float(np.float32(t)): phi[i] for i, t in enumerate(times)}  # render asks in float32
-        return list(render(lambda wanted: torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()]),
-                           to_tensor(image, self.device), None, times, mode=mode))
+        return render(lambda wanted: torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()]),
+                      to_tensor(image, self.device), None, times, mode=mode)
 
     def folds(self, image: np.ndarray, times=(0.25, 0.5, 0.75, 1.0)) -> int:
         return sum(count_folds(p.unsqueeze(0)) for p in self.fields(image, list(times)))

@@ -60,10 +60,14 @@ class Pair:
 
     def frames(self, times, mode: str = "blend") -> list[np.ndarray]:
         """(H, W, 3) uint8 frames at ``times`` (t = 0 is A, t = 1 is B)."""
+        return list(self.iter_frames(times, mode))
+
+    def iter_frames(self, times, mode: str = "blend"):
+        """The same frames, yielded as they are rendered."""
         if mode not in MODES:
             raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         a, b = self._tensors()
-        return list(render(ode_fields(self.ode, a, self.field_size), a, b, times, mode=mode))
+        return render(ode_fields(self.ode, a, self.field_size), a, b, times, mode=mode)
 
     def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
         """Pixels where the warp folds (det <= 0), summed over ``times``."""

@@ -25,6 +25,9 @@ MAX_SIZE = 8192
 DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000   # ~6 GB of frames; 1080p x 960 frames
 
 
+LARGE_GIF_PIXELS = 100_000_000  # warn before a GIF that may reach 100 MB
+
+
 def max_output_pixels() -> int:
     """The frames x pixels limit: IMG2GIF_MAX_OUTPUT_PIXELS if set, else 2 billion."""
     return env_limit("IMG2GIF_MAX_OUTPUT_PIXELS", DEFAULT_MAX_OUTPUT_PIXELS, OptionError)
@@ -72,6 +75,11 @@ class OutputPlan:
         """Refuse, before any work, frames the format cannot hold or memory cannot."""
         h, w = image.shape[:2]
         check_frame_size(self.output, self.format, w, h)
+        if self.format == "gif" and self.frames.count * w * h > LARGE_GIF_PIXELS:
+            warnings.warn(
+                f"{self.output}: {self.frames.count} frames of {w}x{h} make a GIF of up to "
+                f"{self.frames.count * w * h / 1e6:,.0f} MB (a GIF stores every frame's pixels); "
+                ".mp4 or .webp is usually 10-50x smaller", Img2GifWarning, stacklevel=3)
         total = self.frames.count * h * w
         limit = max_output_pixels()
         if total > limit:
@@ -84,7 +92,15 @@ class OutputPlan:
     def times(self, sign: float = 1.0) -> list[float]:
         return [sign * t for t in timing.frame_times(self.frames.count, self.ease)]
 
-    def write(self, rendered: list[np.ndarray], inputs=()) -> AnimationResult:
+    def write(self, frames, inputs=(), progress=None) -> AnimationResult:
+        """Render (``frames``: an iterator), encode and write; ``progress(stage, done, total)``."""
+        rendered = []
+        for frame in frames:
+            rendered.append(frame)
+            if progress is not None:
+                progress("rendering", len(rendered), self.frames.count)
+        if progress is not None:
+            progress("encoding", 0, None)
         shown = timing.playback(len(rendered), self.frames.fps, self.loop, self.hold_start, self.hold_end)
         h, w = rendered[0].shape[:2]
         if self.format == "mp4" and mp4_size(w, h) != (w, h):
@@ -139,6 +155,7 @@ def animate(
     device: str = "auto",
     settings: FitSettings | None = None,
     progress=None,
+    job_progress=None,
 ) -> AnimationResult:
     """Animate A into B and write ``output`` (.gif, .mp4, .webp, .png, or a directory/).
 
@@ -146,7 +163,8 @@ def animate(
     path of a pair file), or ``a`` and a trained ``model`` (a LearnedModel, a name or a path:
     A alone is animated; with ``b`` too, the model's warp starts the pair fit).
     ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
-    ``progress(step, total, loss)`` is called while fitting.
+    ``progress(step, total, loss)`` is called while fitting, ``job_progress(stage, done,
+    total)`` while rendering ("rendering", frames done) and encoding ("encoding").
     """
     # Everything that can be refused is refused before any work.
     pair_path = None if pair is None or isinstance(pair, Pair) else pair
@@ -165,7 +183,7 @@ def animate(
         image = cap_size(read_image(a), size)
         plan.check_memory(image, a)
         # one image: nothing to blend with, so a mode that needs B renders A warped alone
-        return plan.write(model.frames(image, plan.times(), mode=_single_image_mode(mode)), inputs)
+        return plan.write(model.iter_frames(image, plan.times(), mode=_single_image_mode(mode)), inputs, job_progress)
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
@@ -179,11 +197,11 @@ def animate(
         if size is not None and max(pair.a.shape[:2]) > size:
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
         plan.check_memory(pair.a, pair_path or "the fitted pair")
-    return plan.write(pair.frames(plan.times(), mode=mode), inputs)
+    return plan.write(pair.iter_frames(plan.times(), mode=mode), inputs, job_progress)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
-            hold_start=0.0, hold_end=0.0, ease="linear", size=None, device="auto") -> AnimationResult:
+            hold_start=0.0, hold_end=0.0, ease="linear", size=None, device="auto", job_progress=None) -> AnimationResult:
     """From the last frame alone back to the start: integrate the model from t = 0 to t = -1."""
     model_path = _model_path(model)
     inputs = [p for p in (image, model_path) if p is not None]
@@ -192,7 +210,7 @@ def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, durati
     model = _as_model(model if model_path is None else model_path, resolve_device(device))
     last = cap_size(read_image(image), size)
     plan.check_memory(last, image)
-    return plan.write(model.frames(last, plan.times(-1.0)), inputs)
+    return plan.write(model.iter_frames(last, plan.times(-1.0)), inputs, job_progress)
 
 
 def _single_image_mode(mode: str) -> str:

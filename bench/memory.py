@@ -1,0 +1,86 @@
+"""Peak memory of real `img2gif animate` runs, by input size and by number of frames.
+
+    python bench/memory.py              # ~10 minutes on 2 CPU cores; JSON to bench/out/memory.json
+    python bench/memory.py --quick      # the small cases only
+
+Each case is a fresh `python -m img2gif animate A B -o out.gif --frames N` process; its peak
+resident set size (and that of the ffmpeg it runs) comes from wait4's rusage. The inputs are
+smooth synthetic images made here. The fitted line, bytes per input pixel and per output
+frame pixel, is what README's limits table states.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._common import ROOT, environment, markdown_table, write_json  # noqa: E402
+
+
+def smooth_image(h: int, w: int, shift: float = 0.0) -> np.ndarray:
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = (np.sin((xs - shift) / w * 9.0) * np.cos(ys / h * 7.0) + 1) * 110
+    g = (np.sin((xs - shift) / w * 5.0 + ys / h * 4.0) + 1) * 100
+    b = (np.cos((xs - shift + ys) / (w + h) * 11.0) + 1) * 90
+    return np.stack([r, g, b], axis=-1).astype(np.uint8)
+
+
+def run_case(work: Path, h: int, w: int, frames: int, ext: str = "gif") -> dict:
+    a, b = work / f"a_{w}x{h}.png", work / f"b_{w}x{h}.png"
+    if not a.exists():
+        Image.fromarray(smooth_image(h, w)).save(a, compress_level=1)
+        Image.fromarray(smooth_image(h, w, shift=w * 0.02)).save(b, compress_level=1)
+    out = work / f"out.{ext}"
+    env = dict(os.environ, OMP_NUM_THREADS="1", IMG2GIF_MAX_PIXELS=str(max(h * w, 50_000_000)),
+               PYTHONPATH=str(ROOT))
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "img2gif", "animate", str(a), str(b), "-o", str(out),
+                             "--frames", str(frames), "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    err = proc.stderr.read().decode(errors="replace").strip()
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    peak_mb = max(usage.ru_maxrss, 0) / 1024.0
+    return {"width": w, "height": h, "pixels": w * h, "frames": frames, "format": ext, "exit": code,
+            "peak_rss_mb": round(peak_mb, 1), "seconds": round(seconds, 1), "stderr": err[-300:]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    sizes = [(750, 1000), (1500, 2000), (3000, 4000)] + ([] if args.quick else [(6000, 8000)])
+    cases = [(h, w, 2) for h, w in sizes] + [(1080, 1920, 60), (1080, 1920, 240)]
+    if not args.quick:
+        cases.append((6000, 8000, 10))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for h, w, n in cases:
+            row = run_case(Path(tmp), h, w, n)
+            rows.append(row)
+            print(f"{w}x{h} x {n} frames: {row['peak_rss_mb']:.0f} MiB, {row['seconds']:.0f} s, exit {row['exit']}", flush=True)
+    # least squares: peak = base + per_input_pixel * pixels + per_frame_pixel * frames * pixels
+    design = np.array([[1.0, r["pixels"], r["pixels"] * r["frames"]] for r in rows if r["exit"] == 0])
+    peaks = np.array([r["peak_rss_mb"] * 2**20 for r in rows if r["exit"] == 0])
+    coef, *_ = np.linalg.lstsq(design, peaks, rcond=None)
+    fit = {"base_mb": round(coef[0] / 2**20, 1), "bytes_per_input_pixel": round(coef[1], 1),
+           "bytes_per_frame_pixel": round(coef[2], 2)}
+    print(markdown_table(["input", "frames", "peak RSS (MiB)", "seconds"],
+                         [[f"{r['width']}x{r['height']}", str(r["frames"]), f"{r['peak_rss_mb']:.0f}", f"{r['seconds']:.0f}"]
+                          for r in rows]))
+    print(f"fit: {fit['base_mb']} MiB + {fit['bytes_per_input_pixel']} B per input pixel "
+          f"+ {fit['bytes_per_frame_pixel']} B per output frame pixel")
+    write_json("memory", {"environment": environment(), "cases": rows, "fit": fit})
+
+
+if __name__ == "__main__":
+    main()
