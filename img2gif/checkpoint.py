@@ -243,28 +243,27 @@ def _check_finite_weights(record: dict, path: str) -> None:
             raise InputError(f"{path}: holds NaN or infinite weights ({name}); the file is unusable")
 
 
-def rebuild_backend(record: dict, key: str, path) -> object:
-    """The velocity (``key`` "velocity") or solver ("solver") that ``record`` names, built from its config.
+def rebuild_warp(record: dict, path, **hints):
+    """The WarpODE that ``record`` describes (its "velocity" and "solver" sections).
 
     Every problem is an InputError naming the file and the field: a missing or unknown
-    name, a config that is not a dict, an unknown option or a value the backend refuses
-    (the built-in backends check types and limits before they allocate anything).
+    name, a config that is not a dict, an unknown option, a value the backend refuses (the
+    built-in backends check types and limits before they allocate anything), or a velocity
+    and solver that do not fit together.
     """
-    from . import registry
+    from .ode import WarpODE
 
-    group = {"velocity": "velocity", "solver": "solvers"}[key]
-    section = record.get(key)
-    if not isinstance(section, dict) or not isinstance(section.get("name"), str) or not isinstance(section.get("config"), dict):
-        raise InputError(f"{path}: field {key!r} must be {{'name': text, 'config': {{...}}}}, got {shorten(section)}")
-    name, config = section["name"], section["config"]
+    for key in ("velocity", "solver"):
+        section = record.get(key)
+        if not isinstance(section, dict) or not isinstance(section.get("name"), str) or not isinstance(section.get("config"), dict):
+            raise InputError(f"{path}: field {key!r} must be {{'name': text, 'config': {{...}}}}, got {shorten(section)}")
     try:
-        cls = registry.load(group, name)
+        return WarpODE.from_record(record, **hints)
     except PluginError as exc:
-        raise InputError(f"{path}: {key}: {exc}") from None
-    try:
-        return cls(**config)
-    except (TypeError, ValueError) as exc:  # unknown keyword, a refused value
-        raise InputError(f"{path}: {key} {name!r} config: {str(exc)[:160]}") from None
+        raise InputError(f"{path}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # unknown keyword, a refused value, incompatible backends
+        names = f"velocity {record['velocity']['name']!r} / solver {record['solver']['name']!r}"
+        raise InputError(f"{path}: {names} config: {str(exc)[:160]}") from None
 
 
 def shorten(value, limit=160) -> str:

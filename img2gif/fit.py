@@ -1,14 +1,14 @@
 """Fitting one pair: coarse-to-fine over an image pyramid (the paper's Algorithm 1, paired)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from . import registry
-from .ode import WarpODE
+from .ode import WarpODE, warp_record
+from .velocity.base import has_hook
 from .warp import check_image, pixels_to_normalised, sample
 
 
@@ -126,18 +126,10 @@ def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float
 
 
 def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> WarpODE:
-    """The velocity and solver a fit of an image with ``shape`` (h, w) uses."""
-    vel_cls = registry.load("velocity", settings.velocity)
-    config = dict(settings.velocity_config)
-    if settings.velocity == "svf":
-        cell = max(1, int(settings.grid_spacing))
-        config.setdefault("size", [max(2, math.ceil(shape[0] / cell)), max(2, math.ceil(shape[1] / cell))])
-        config.setdefault("levels", 5)
-    elif settings.velocity == "unet":
-        config.setdefault("in_channels", channels)
-    velocity = vel_cls(**config)
-    solver = registry.load("solvers", settings.solver)(**settings.solver_config)
-    return WarpODE(velocity, solver)
+    """The warp a fit of a ``channels``-channel image at working ``shape`` (h, w) starts from."""
+    record = warp_record(settings.velocity, settings.solver, settings.velocity_config, settings.solver_config)
+    return WarpODE.from_record(record, channels=channels, field_shape=tuple(shape),
+                               pyramid_levels=max(1, settings.pyramid_levels), cell=settings.grid_spacing)
 
 
 def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | None = None, progress=None,
@@ -173,16 +165,16 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     a_work, b_work = _resize(a, work), _resize(b, work)
 
     velocity = ode.velocity
-    coarse_to_fine = hasattr(velocity, "active_levels")
+    coarse_to_fine = has_hook(velocity, "active_levels")
     if coarse_to_fine:
-        n = velocity._levels
+        n = velocity.levels
         active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
-    if initial_field is not None and hasattr(velocity, "set_field"):
+    if initial_field is not None and has_hook(velocity, "set_field"):
         # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
         field = initial_field if initial_field.dim() == 4 else initial_field.unsqueeze(0)
         velocity.set_field(field.to(a.device), level=(active[0] - 1) if coarse_to_fine else 0)
     starts = [None]
-    if initial_field is None and settings.search and hasattr(velocity, "set_translation"):
+    if initial_field is None and settings.search and has_hook(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
         shifts = _shift_candidates(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
                                    max(1, settings.hypotheses))
@@ -209,7 +201,7 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
             continue
         _, done = _fit_level(ode, a_l, b_l, size, steps[level], settings, losses, progress, done, total)
     if coarse_to_fine:
-        velocity.active_levels = velocity._levels
+        velocity.active_levels = velocity.levels
     return ode.eval()
 
 

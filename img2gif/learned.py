@@ -42,11 +42,10 @@ class LearnedModel:
         if "in_channels" in config and config["in_channels"] != channels:
             raise InputError(f"{path}: the model takes {channels}-channel images but its velocity's in_channels "
                              f"is {checkpoint.shorten(config['in_channels'])}")
-        velocity = checkpoint.rebuild_backend(record, "velocity", path)
-        solver = checkpoint.rebuild_backend(record, "solver", path)
+        ode = checkpoint.rebuild_warp(record, path, channels=channels, field_shape=(size, size))
         try:
-            velocity.load_state_dict(record["state_dict"])
-            return cls(WarpODE(velocity, solver), size, channels, record, device)
+            ode.velocity.load_state_dict(record["state_dict"])
+            return cls(ode, size, channels, record, device)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"{path}: model file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
 

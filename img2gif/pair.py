@@ -81,8 +81,7 @@ class Pair:
         """Write a self-describing .pt (loads with weights_only=True)."""
         ode = self.ode
         payload = {
-            "velocity": {"name": ode.velocity.name, "config": ode.velocity.config()},
-            "solver": {"name": ode.solver.name, "config": ode.solver.config()},
+            **ode.record(),
             "state_dict": {k: v.detach().cpu() for k, v in ode.velocity.state_dict().items()},
             "fit": self.settings.to_dict(),
             "image_size": [int(self.a.shape[1]), int(self.a.shape[0])],
@@ -107,11 +106,9 @@ class Pair:
             if record.get(key) != want:
                 raise InputError(f"{path}: field {key!r} is {checkpoint.shorten(record.get(key))}, "
                                  f"but the images and fit settings give {want}")
-        velocity = checkpoint.rebuild_backend(record, "velocity", path)
-        solver = checkpoint.rebuild_backend(record, "solver", path)
+        ode = checkpoint.rebuild_warp(record, path, channels=3, field_shape=field)
         try:
-            velocity.load_state_dict(record["state_dict"])
-            ode = WarpODE(velocity, solver)
+            ode.velocity.load_state_dict(record["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(f"{path}: pair file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
         return cls(a, b, ode, settings, device)

@@ -19,7 +19,7 @@ from PIL import Image
 from . import checkpoint, registry
 from .critic import Critic, gradient_penalty
 from .errors import Img2GifError, OptionError
-from .ode import WarpODE
+from .ode import IncompatibleBackends, WarpODE, warp_record
 from .warp import sample
 
 SAMPLE_TIMES = (0.25, 0.5, 0.75, 1.0)  # where penalties are taken and sample sheets drawn
@@ -157,25 +157,20 @@ def load_resumable(output, settings: TrainSettings) -> tuple[dict, list[str]]:
 
 
 def build_model(settings: TrainSettings) -> WarpODE:
-    vel_cls = registry.load("velocity", settings.velocity)
-    config = dict(settings.velocity_config)
-    if settings.velocity == "unet":
-        config = {"in_channels": settings.channels, "width": 16, "depth": 2, **config}
-    elif settings.velocity == "svf":
-        config.setdefault("size", [settings.size // 4, settings.size // 4])
-    solver_cls = registry.load("solvers", settings.solver)
+    """The warp a training run starts from: its backends told the images' channels and size."""
+    record = warp_record(settings.velocity, settings.solver, settings.velocity_config, settings.solver_config)
     try:
-        velocity, solver = vel_cls(**config), solver_cls(**settings.solver_config)
+        return WarpODE.from_record(record, channels=settings.channels, field_shape=(settings.size, settings.size))
+    except IncompatibleBackends:
+        raise
     except (TypeError, ValueError) as exc:  # a plugin refusing these settings is a user error
         raise OptionError(f"--velocity {settings.velocity} / --solver {settings.solver}: {exc}") from None
-    return WarpODE(velocity, solver)
 
 
 def model_record(ode: WarpODE, settings: TrainSettings, step: int) -> dict:
     """The inference part of a checkpoint: enough to rebuild and run the model."""
     return {
-        "velocity": {"name": ode.velocity.name, "config": ode.velocity.config()},
-        "solver": {"name": ode.solver.name, "config": ode.solver.config()},
+        **ode.record(),
         "state_dict": {k: v.detach().cpu() for k, v in ode.velocity.state_dict().items()},
         "image_size": settings.size,
         "channels": settings.channels,

@@ -1,18 +1,21 @@
 """``svf``: a stationary velocity grid, multi-resolution; the fast choice for one pair."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..solvers.base import config_int
+from .base import Velocity
 from ..warp import check_field, sample
 
 MAX_GRID_SIDE = 4096  # the finest grid is coarser than the working image (--working-size <= 2048)
 MAX_LEVELS = 8
 
 
-class SVF(nn.Module):
+class SVF(Velocity):
     """v = sum of ``levels`` zero-initialised grids, each twice the size of the last.
 
     Args:
@@ -23,6 +26,22 @@ class SVF(nn.Module):
 
     name = "svf"
     stationary = True
+
+    @classmethod
+    def configure(cls, config, *, field_shape=None, pyramid_levels=None, cell: int = 4, **_):
+        """The finest grid has one cell per ``cell`` field pixels; a fit over P pyramid levels
+        gets P + 2 grids (coarse enough to move the whole frame at its coarsest level)."""
+        config = dict(config)
+        if field_shape is not None:
+            cell = max(1, int(cell))
+            config.setdefault("size", [max(2, math.ceil(field_shape[0] / cell)), max(2, math.ceil(field_shape[1] / cell))])
+        if pyramid_levels is not None:
+            config.setdefault("levels", int(pyramid_levels) + 2)
+        return config
+
+    @property
+    def levels(self) -> int:
+        return self._levels
 
     def __init__(self, size=(32, 32), levels: int = 4):
         super().__init__()

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..solvers.base import config_int
+from .base import Velocity
 from ..warp import check_field, check_image, sample
 
 MAX_IN_CHANNELS = 16
@@ -34,7 +35,7 @@ def _block(cin, cout):
     )
 
 
-class UNetVelocity(nn.Module):
+class UNetVelocity(Velocity):
     """The paper's velocity: a U-Net on the image under the current field.
 
     dPhi/dt = u + (dPhi/dp) u with u = UNet(x0 o (id + Phi)): u is the velocity of the
@@ -72,6 +73,14 @@ class UNetVelocity(nn.Module):
         self.out = nn.Conv2d(chans[0], 2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+
+    @classmethod
+    def configure(cls, config, *, channels=None, **_):
+        """It sees the image: ``in_channels`` is the image's channel count."""
+        config = dict(config)
+        if channels is not None:
+            config.setdefault("in_channels", int(channels))
+        return config
 
     def config(self) -> dict:
         return dict(self._config)

@@ -1,0 +1,65 @@
+"""The velocity contract: what every ``img2gif.velocity`` plugin is, and the optional hooks.
+
+A velocity is an ``nn.Module`` with ``forward(t, phi, x0) -> dphi/dt`` ((B, 2, h, w),
+normalised units per unit time), a ``name`` and ``config()``: the JSON-able keywords that
+rebuild it as ``cls(**config)``. Subclassing :class:`Velocity` is optional (the core only
+uses what is below, with these defaults), but it documents the contract in one place.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+
+class Velocity(nn.Module):
+    """Base class of velocity backends.
+
+    Capabilities (class attributes) that solvers check:
+        stationary: the velocity does not depend on t or the field; ``field(x0)`` returns it
+            as a (B, 2, h, w) grid, and ``scaling-squaring`` can integrate it.
+        eulerian: ``forward(t, phi, x0, frame_only=True)`` returns u, the velocity of the
+            current frame ``x0 o (id + phi)``; the ``compose`` solver steps with it.
+
+    Optional hooks the pair fit uses when a velocity has them (see :func:`has_hook`):
+        set_translation(dx, dy): start from a pure translation (normalised units); the fit's
+            global shift search uses it.
+        set_field(v, level): start from the velocity field ``v`` (1, 2, h, w), held at grid
+            ``level``; a trained model's Phi_1 starts the pair fit through it.
+        levels / active_levels: a multi-resolution velocity has ``levels`` grids; the
+            coarse-to-fine fit sets ``active_levels`` (1 ... levels) per pyramid level.
+    """
+
+    name = "velocity"
+    stationary = False
+    eulerian = False
+    levels: int | None = None
+
+    @classmethod
+    def configure(cls, config: dict, **hints) -> dict:
+        """The config to build with, given what the core knows about the images (``hints``):
+        ``channels`` (C of x0), ``field_shape`` ((h, w) the field is integrated at),
+        ``pyramid_levels`` (a coarse-to-fine fit's levels), ``cell`` (field pixels per grid
+        cell a grid velocity should use). Values already in ``config`` win; a velocity takes
+        the hints it needs and ignores the rest. The default changes nothing."""
+        return dict(config)
+
+    def config(self) -> dict:
+        raise NotImplementedError
+
+
+HOOKS = ("set_translation", "set_field", "active_levels")
+
+
+def has_hook(velocity, hook: str) -> bool:
+    """Does ``velocity`` (a Velocity subclass or any duck-typed module) provide ``hook``?"""
+    if hook not in HOOKS:
+        raise ValueError(f"unknown velocity hook {hook!r}; known: {HOOKS}")
+    velocity = getattr(velocity, "module", velocity)  # DistributedDataParallel wraps it
+    if hook == "active_levels":
+        return isinstance(getattr(velocity, "levels", None), int) and hasattr(velocity, "active_levels")
+    return callable(getattr(velocity, hook, None))
+
+
+def configure(cls, config: dict, **hints) -> dict:
+    """``cls.configure(config, **hints)`` for velocities that have it; else ``config`` as given."""
+    method = getattr(cls, "configure", None)
+    return method(config, **hints) if callable(method) else dict(config)
