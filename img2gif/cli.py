@@ -341,8 +341,8 @@ def _wrote(result) -> str:
     frames = f"{result.frames_written} frame{'s' if result.frames_written != 1 else ''}"
     if result.format == "frames":
         return f"wrote {result.path}: {frames} (PNG), {result.size[0]}x{result.size[1]}, for {result.fps:g} fps"
-    merged = (f" ({result.frames_rendered} rendered; identical neighbours merged)"
-              if result.format in ("gif", "webp", "apng") and result.frames_written < result.frames_rendered else "")
+    merged = (f" ({result.frames_played} played; identical neighbours merged)"
+              if result.format in ("gif", "webp", "apng") and result.frames_written < result.frames_played else "")
     return (f"wrote {result.path}: {frames}{merged}, {result.size[0]}x{result.size[1]}, "
             f"{result.fps:g} fps, {result.duration:.2f} s per play")
 

@@ -74,16 +74,26 @@ class LearnedModel:
 
     def iter_frames(self, image: np.ndarray, times, mode: str = "warp-only"):
         """The same frames, yielded as they are rendered."""
+        return self.frame_renderer(image, times, mode)(times)
+
+    def frame_renderer(self, image: np.ndarray, times, mode: str = "warp-only"):
+        """A callable, times (a subset of ``times``) -> iterator of frames, for a FrameSource.
+
+        All fields are solved at once here (at the model's small size), so a fixed-step
+        solver takes the same steps however the frames are then asked for.
+        """
         if mode not in MODES or MODES[mode].needs_b:
             usable = [m for m, kind in MODES.items() if not kind.needs_b]
             raise ValueError(f"a model animates one image: render mode must be one of {usable}, got {mode!r}")
         times = [float(t) for t in times]
-        # All fields in one solve (at the model's small size): a fixed-step solver then takes
-        # the same steps whatever the chunking of the frames.
         phi = self.fields(image, times)
         by_time = {float(np.float32(t)): phi[i] for i, t in enumerate(times)}  # render asks in float32
-        return render(lambda wanted: torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()]),
-                      to_tensor(image, self.device), None, times, mode=mode)
+        x = to_tensor(image, self.device)
+
+        def fields_at(wanted):
+            return torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()])
+
+        return lambda subset: render(fields_at, x, None, subset, mode=mode)
 
     def folds(self, image: np.ndarray, times=(0.25, 0.5, 0.75, 1.0)) -> int:
         return sum(count_folds(p.unsqueeze(0)) for p in self.fields(image, list(times)))

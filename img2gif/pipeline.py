@@ -17,6 +17,7 @@ from .errors import OptionError
 from .fit import FitSettings
 from .imagefile import Img2GifWarning, cap_size, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
+from .render import MODES
 from .writers import check_frame_size, check_output, mp4_size, write_animation
 
 MAX_SIZE = 8192
@@ -39,11 +40,12 @@ class AnimationResult:
 
     path: str
     format: str
-    frames_rendered: int
+    frames_rendered: int  # frames of the animation (each rendered once, or again for pingpong's way back)
     frames_written: int   # frames in the file: GIF/WebP/APNG merge identical neighbours
     fps: float            # the rate frames were rendered for
     duration: float       # seconds one play of the file lasts (holds and pingpong included)
     size: tuple[int, int]
+    frames_played: int = 0  # frames one play shows: pingpong's way back included
 
 
 def read_pair(path_a, path_b, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -92,23 +94,25 @@ class OutputPlan:
     def times(self, sign: float = 1.0) -> list[float]:
         return [sign * t for t in timing.frame_times(self.frames.count, self.ease)]
 
-    def write(self, frames, inputs=(), progress=None) -> AnimationResult:
-        """Render (``frames``: an iterator), encode and write; ``progress(stage, done, total)``."""
-        rendered = []
-        for frame in frames:
-            rendered.append(frame)
-            if progress is not None:
-                progress("rendering", len(rendered), self.frames.count)
-        if progress is not None:
-            progress("encoding", 0, None)
-        shown = timing.playback(len(rendered), self.frames.fps, self.loop, self.hold_start, self.hold_end)
-        h, w = rendered[0].shape[:2]
+    def write(self, render, shape, times, inputs=(), progress=None) -> AnimationResult:
+        """Render, encode and write, frame by frame as the encoder asks (memory stays flat).
+
+        ``render(times) -> iterator of frames`` renders the frames of ``times`` (a subset of
+        this plan's); ``shape`` is (H, W, 3); ``progress(stage, done, total)`` per frame.
+        """
+        from .sequence import FrameSource
+
+        shown = timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end)
+        h, w = shape[:2]
         if self.format == "mp4" and mp4_size(w, h) != (w, h):
             warnings.warn(f"{self.output}: MP4 needs even sides: {w}x{h} padded to {'x'.join(map(str, mp4_size(w, h)))} "
                           "(the last row/column repeated)", Img2GifWarning, stacklevel=3)
-        written = write_animation(self.output, rendered, shown, fps=self.frames.fps, loop=self.loop, inputs=inputs)
-        return AnimationResult(str(self.output), self.format, len(rendered), written.frames, self.frames.fps,
-                               written.seconds, written.size)
+        total = len(shown) if self.format != "frames" else self.frames.count
+        report = (lambda done: progress("rendering", min(done, total), total)) if progress is not None else None
+        source = FrameSource(render, times, (h, w, 3), progress=report)
+        written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop, inputs=inputs)
+        return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
+                               written.seconds, written.size, len(shown))
 
 
 def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever", hold_start=0.0, hold_end=0.0,
@@ -183,7 +187,9 @@ def animate(
         image = cap_size(read_image(a), size)
         plan.check_memory(image, a)
         # one image: nothing to blend with, so a mode that needs B renders A warped alone
-        return plan.write(model.iter_frames(image, plan.times(), mode=_single_image_mode(mode)), inputs, job_progress)
+        times = plan.times()
+        render = model.frame_renderer(image, times, mode=_single_image_mode(mode))
+        return plan.write(render, image.shape, times, inputs, job_progress)
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
@@ -197,7 +203,9 @@ def animate(
         if size is not None and max(pair.a.shape[:2]) > size:
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
         plan.check_memory(pair.a, pair_path or "the fitted pair")
-    return plan.write(pair.iter_frames(plan.times(), mode=mode), inputs, job_progress)
+    if mode not in MODES:
+        raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    return plan.write(lambda ts: pair.iter_frames(ts, mode=mode), pair.a.shape, plan.times(), inputs, job_progress)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
@@ -210,12 +218,11 @@ def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, durati
     model = _as_model(model if model_path is None else model_path, resolve_device(device))
     last = cap_size(read_image(image), size)
     plan.check_memory(last, image)
-    return plan.write(model.iter_frames(last, plan.times(-1.0)), inputs, job_progress)
+    times = plan.times(-1.0)
+    return plan.write(model.frame_renderer(last, times), last.shape, times, inputs, job_progress)
 
 
 def _single_image_mode(mode: str) -> str:
-    from .render import MODES
-
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     return "warp-only" if MODES[mode].needs_b else mode

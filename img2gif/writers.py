@@ -150,71 +150,142 @@ def _raw(frames):
         yield np.ascontiguousarray(fr, dtype=np.uint8).tobytes()
 
 
-def _gif_frames_ffmpeg(frames: list[np.ndarray], ffmpeg: str) -> list[Image.Image]:
-    """One palette for the whole animation (palettegen over a sample), then paletteuse.
+def _palette_sample(count: int) -> list[int]:
+    """Rendered indices the palette is built from: at most ~16 evenly spaced frames (an
+    animation's colours change gradually; a third faster at 1080p)."""
+    return list(range(0, count, max(1, count // 16)))
 
-    Frames go through pipes, never through a temp file (a killed run leaves nothing).
-    """
-    h, w = frames[0].shape[:2]
-    # The palette is built from at most ~16 evenly spaced frames (an animation's colours
-    # change gradually; a third faster at 1080p).
-    picks = frames[:: max(1, len(frames) // 16)]
-    raw_in = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25", "-i", "-"]
+
+def _palette_ffmpeg(sample: list[np.ndarray], ffmpeg: str) -> np.ndarray:
+    """(256, 3) uint8: ffmpeg's palettegen over the sample frames."""
+    h, w = sample[0].shape[:2]
     palette = bytearray()
-    _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", *raw_in,
-                 "-vf", "palettegen=stats_mode=full:max_colors=256", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                _raw(picks), 16 * 16 * 3, palette.extend)
+    _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                 "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-vf", "palettegen=stats_mode=full:max_colors=256",
+                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], _raw(sample), 16 * 16 * 3, palette.extend)
     if len(palette) != 16 * 16 * 3:
         raise OutputError(f"ffmpeg palettegen returned {len(palette)} bytes")
-    out = []
-    per = w * h + 1024  # pal8 raw video: indices, then 256 palette entries as native uint32 ARGB
+    return np.frombuffer(bytes(palette), np.uint8).reshape(256, 3)
 
-    def keep(block: bytes) -> None:
-        chunk = np.frombuffer(block, dtype=np.uint8)
-        argb = chunk[w * h:].view("<u4")
+
+def _indexed_ffmpeg(frames, size, palette: np.ndarray, ffmpeg: str, each) -> None:
+    """paletteuse on ``frames`` (streamed through pipes); ``each(indices (H, W) uint8, palette
+    (256, 3) uint8)`` per frame. The palette is the one paletteuse reports with each frame:
+    it orders the entries its own way."""
+
+    def unpack(block: bytes):
+        argb = np.frombuffer(block, np.uint8, offset=w * h).view("<u4")
         pal = np.stack([(argb >> 16) & 255, (argb >> 8) & 255, argb & 255], axis=1).astype(np.uint8)
-        im = Image.frombytes("P", (w, h), block[: w * h])
-        im.putpalette(pal.reshape(-1).tolist())
-        out.append(im)
+        each(np.frombuffer(block, np.uint8, count=w * h).reshape(h, w), pal)
 
+    w, h = size
+    per = w * h + 1024  # pal8 raw video: indices, then 256 palette entries as native uint32 ARGB
     with tempfile.TemporaryDirectory(prefix="img2gif-") as workdir:  # the system's temp dir: 1 KB
         palette_png = Path(workdir) / "palette.png"
-        Image.frombytes("RGB", (16, 16), bytes(palette)).save(palette_png)
+        Image.frombytes("RGB", (16, 16), palette.tobytes()).save(palette_png)
         # Ordered (bayer) dithering: stable from frame to frame (error diffusion crawls in
         # animations) and 4x faster than sierra2_4a.
-        _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", *raw_in, "-i", str(palette_png),
+        _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                     "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-i", str(palette_png),
                      "-lavfi", "[0:v][1:v]paletteuse=dither=bayer:bayer_scale=3:diff_mode=rectangle",
-                     "-f", "rawvideo", "-pix_fmt", "pal8", "-"], _raw(frames), per, keep)
-    if len(out) != len(frames):
-        raise OutputError(f"ffmpeg returned {len(out)} frames for {len(frames)}")
-    return out
+                     "-f", "rawvideo", "-pix_fmt", "pal8", "-"], _raw(frames), per, unpack)
 
 
-def _gif_frames_pillow(frames: list[np.ndarray]) -> list[Image.Image]:
+def _palette_pillow(sample: list[np.ndarray]) -> Image.Image:
     """Fallback: one median-cut palette from a montage of up to 16 frames."""
-    picks = frames[:: max(1, len(frames) // 16)][:16]
-    montage = Image.fromarray(np.concatenate(picks, axis=0))
-    palette = montage.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-    return [Image.fromarray(fr).quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for fr in frames]
+    montage = Image.fromarray(np.concatenate(sample[:16], axis=0))
+    return montage.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
 
 
-def _write_gif(tmp: Path, frames, shown, loop_forever: bool) -> None:
+class _GifStream:
+    """A GIF written frame by frame: one global palette, each frame cropped to the rectangle
+    that changed, and a frame identical to the one before adds its delay to it."""
+
+    def __init__(self, f, size, palette: np.ndarray, delays_cs: list[int], loop_forever: bool):
+        w, h = size
+        self.f, self.size, self.delays = f, size, delays_cs
+        f.write(b"GIF89a" + w.to_bytes(2, "little") + h.to_bytes(2, "little") + bytes([0xF7, 0, 0]))
+        table = np.zeros((256, 3), np.uint8)
+        table[: len(palette)] = palette
+        f.write(table.tobytes())
+        if loop_forever:
+            f.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")
+        self.previous = None
+        self.pending = None   # (crop image, offset, delay) of the frame not yet written
+        self.count = 0        # frames asked for
+        self.written = 0      # frames in the file
+
+    def add(self, indices: np.ndarray) -> None:
+        delay = self.delays[self.count]
+        self.count += 1
+        if self.previous is not None:
+            changed = indices != self.previous
+            if not changed.any():  # the same picture: it only lengthens the frame before
+                crop, offset, before = self.pending
+                self.pending = (crop, offset, before + delay)
+                return
+            rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+            top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        else:
+            top, bottom, left, right = 0, indices.shape[0], 0, indices.shape[1]
+        self._flush()
+        crop = Image.fromarray(np.ascontiguousarray(indices[top:bottom, left:right]), mode="P")
+        self.pending = (crop, (int(left), int(top)), delay)
+        self.previous = indices.copy() if self.previous is None else indices
+
+    def _flush(self) -> None:
+        if self.pending is None:
+            return
+        from PIL import GifImagePlugin
+
+        crop, offset, delay = self.pending
+        crop.putpalette([0] * 768)  # the data only: the palette is the global one
+        # disposal 1: leave the frame in place, the next one is drawn over it
+        for chunk in GifImagePlugin.getdata(crop, offset=offset, duration=delay * 10, disposal=1):
+            self.f.write(chunk)
+        self.written += 1
+        self.pending = None
+
+    def close(self) -> None:
+        self._flush()
+        self.f.write(b"\x3b")
+
+
+def _write_gif(tmp: Path, source, shown, loop_forever: bool) -> None:
+    size = (source.shape[1], source.shape[0])
+    delays = timing.gif_delays_cs([s for _, s in shown])
+    sample = source.pin(_palette_sample(len(source)))
+    order = [i for i, _ in shown]
     ffmpeg = _ffmpeg()
-    indexed = None
+    palette = None
     if ffmpeg is not None:
         try:
-            indexed = _gif_frames_ffmpeg(frames, ffmpeg)
+            palette = _palette_ffmpeg(sample, ffmpeg)
         except (OSError, OutputError) as exc:
             warnings.warn(f"ffmpeg palette failed ({exc}); using Pillow's palette", Img2GifWarning, stacklevel=2)
-    if indexed is None:
-        indexed = _gif_frames_pillow(frames)
-    sequence = [indexed[i] for i, _ in shown]
-    delays = timing.gif_delays_cs([s for _, s in shown])
-    extra = {"loop": 0} if loop_forever else {}
-    # Passing the palette tells Pillow it is global: no per-frame colour tables.
-    sequence[0].save(tmp, format="GIF", save_all=True, append_images=sequence[1:],
-                     duration=[d * 10 for d in delays], optimize=False, disposal=1,
-                     palette=bytes(indexed[0].getpalette()), **extra)
+    with open(tmp, "wb") as f:
+        if palette is not None:
+            streams = []
+
+            def add(indices, frame_palette):
+                if not streams:
+                    streams.append(_GifStream(f, size, frame_palette, delays, loop_forever))
+                streams[0].add(indices)
+
+            _indexed_ffmpeg(source.frames(order), size, palette, ffmpeg, add)
+            if not streams:
+                raise OutputError("ffmpeg paletteuse returned no frames")
+            gif = streams[0]
+        else:
+            quantizer = _palette_pillow(sample)
+            pal = np.array(quantizer.getpalette()[:768], np.uint8).reshape(-1, 3)
+            gif = _GifStream(f, size, pal, delays, loop_forever)
+            for frame in source.frames(order):
+                im = Image.fromarray(frame).quantize(palette=quantizer, dither=Image.Dither.FLOYDSTEINBERG)
+                gif.add(np.asarray(im))
+        if gif.count != len(order):
+            raise OutputError(f"the GIF encoder received {gif.count} of {len(order)} frames")
+        gif.close()
 
 
 def mp4_size(width: int, height: int) -> tuple[int, int]:
@@ -222,18 +293,18 @@ def mp4_size(width: int, height: int) -> tuple[int, int]:
     return width + width % 2, height + height % 2
 
 
-def _write_mp4(tmp: Path, frames, shown, fps: float) -> None:
+def _write_mp4(tmp: Path, source, shown, fps: float) -> None:
     ffmpeg = _ffmpeg()
     if ffmpeg is None:
         raise OutputError("MP4 needs ffmpeg (from imageio-ffmpeg), which is missing on this platform")
-    h, w = frames[0].shape[:2]
+    h, w = source.shape[:2]
     (pw, ph) = mp4_size(w, h)
     pad_h, pad_w = ph - h, pw - w
 
     def chunks():
         counts = timing.repeat_counts([s for _, s in shown], fps)
-        for (i, _), n in zip(shown, counts):
-            fr = np.pad(frames[i], ((0, pad_h), (0, pad_w), (0, 0)), mode="edge") if (pad_h or pad_w) else frames[i]
+        for fr, n in zip(source.frames([i for i, _ in shown]), counts):
+            fr = np.pad(fr, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge") if (pad_h or pad_w) else fr
             data = np.ascontiguousarray(fr).tobytes()
             for _ in range(n):
                 yield data
@@ -244,8 +315,10 @@ def _write_mp4(tmp: Path, frames, shown, fps: float) -> None:
                  "-movflags", "+faststart", "-f", "mp4", str(tmp)], chunks())
 
 
-def _write_pillow_anim(tmp: Path, frames, shown, loop_forever: bool, fmt: str) -> None:
-    images = [Image.fromarray(frames[i]) for i, _ in shown]
+def _write_pillow_anim(tmp: Path, source, shown, loop_forever: bool, fmt: str) -> None:
+    # Pillow's WebP and APNG writers take every frame at once: these two formats hold the
+    # animation in memory (3 bytes per frame pixel; README says so)
+    images = [Image.fromarray(fr) for fr in source.frames([i for i, _ in shown])]
     delays = timing.delays_ms([s for _, s in shown])
     if fmt == "webp":
         images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:], duration=delays,
@@ -255,9 +328,9 @@ def _write_pillow_anim(tmp: Path, frames, shown, loop_forever: bool, fmt: str) -
                        loop=0 if loop_forever else 1)
 
 
-def _write_frames(folder: Path, frames) -> list[str]:
+def _write_frames(folder: Path, source) -> list[str]:
     names = []
-    for k, fr in enumerate(frames):
+    for k, fr in enumerate(source.frames(range(len(source)))):
         name = f"frame_{k:04d}.png"
         Image.fromarray(fr).save(folder / name)
         names.append(name)
@@ -295,31 +368,36 @@ def read_back(path, fmt: str, expected_frames: int | None = None, size=None) -> 
         raise OutputError(f"{path}: the {fmt.upper()} encoder wrote a file that cannot be read back ({first[:160]})") from None
 
 
-def write_animation(path, frames: list[np.ndarray], shown: list[tuple[int, float]], *, fps: float,
+def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
                     loop: str = "forever", inputs=()) -> Written:
-    """Write ``frames`` ((H, W, 3) uint8) played as ``shown`` ((index, seconds) pairs) to ``path``.
+    """Write ``frames`` played as ``shown`` ((rendered index, seconds) pairs) to ``path``.
 
-    The format comes from the extension (see ``output_format``). Returns what the file on
-    disk holds, read back from it.
+    ``frames``: a list of (H, W, 3) uint8 arrays, or a ``sequence.FrameSource`` that renders
+    them as the encoder asks (GIF, MP4 and frames folders then never hold them all). The
+    format comes from the extension (see ``output_format``). Returns what the file on disk
+    holds, read back from it.
     """
+    from .sequence import FrameSource
+
     fmt = check_output(path, inputs)
-    if not frames:
+    if len(frames) == 0:
         raise OutputError(f"{path}: nothing to write (no frames)")
-    h, w = frames[0].shape[:2]
+    source = frames if isinstance(frames, FrameSource) else FrameSource.of_list(list(frames))
+    h, w = source.shape[:2]
     check_frame_size(path, fmt, w, h)
     target = Path(os.fspath(path))
     if fmt == "frames":
-        replace_frames_dir(lambda folder: _write_frames(folder, frames), target)
-        return Written(fmt, len(frames), len(frames) / fps, (w, h))
+        replace_frames_dir(lambda folder: _write_frames(folder, source), target)
+        return Written(fmt, len(source), len(source) / fps, (w, h))
     result = []
 
     def write(tmp: Path) -> None:
         if fmt == "gif":
-            _write_gif(tmp, frames, shown, loop != "once")
+            _write_gif(tmp, source, shown, loop != "once")
         elif fmt == "mp4":
-            _write_mp4(tmp, frames, shown, fps)
+            _write_mp4(tmp, source, shown, fps)
         else:
-            _write_pillow_anim(tmp, frames, shown, loop != "once", fmt)
+            _write_pillow_anim(tmp, source, shown, loop != "once", fmt)
         expected = sum(timing.repeat_counts([s for _, s in shown], fps)) if fmt == "mp4" else None
         result.append(read_back(tmp, fmt, expected, mp4_size(w, h)))
 

@@ -106,10 +106,11 @@ def test_full_disk_keeps_previous_file(tmp_path, ext):
 def test_real_ffmpeg_failure_is_an_error_not_success(tmp_path):
     """libx264 refuses frames wider than 16384: ffmpeg exits non-zero, nothing is renamed."""
     from img2gif.safefile import atomic_replace_file
+    from img2gif.sequence import FrameSource
     from img2gif.writers import _write_mp4
 
     target = previous_at(tmp_path / "wide.mp4")
-    frames = [np.zeros((4, 16386, 3), np.uint8)] * 2
+    frames = FrameSource.of_list([np.zeros((4, 16386, 3), np.uint8)] * 2)
     with pytest.raises(OutputError, match="ffmpeg failed"):
         atomic_replace_file(lambda tmp: _write_mp4(tmp, frames, timing.playback(2, 10), 10.0), target)
     assert_previous_intact(target)
@@ -128,10 +129,11 @@ def test_wide_image_refused_before_any_work(tmp_path):
 def test_truncated_encoder_output_is_not_renamed(tmp_path):
     """An encoder that exits 0 but leaves a cut file: the read-back refuses it."""
     from img2gif.safefile import atomic_replace_file
+    from img2gif.sequence import FrameSource
     from img2gif.writers import _write_mp4, read_back
 
     good = tmp_path / "good.mp4"
-    frames = [noise_image(32, 32, k) for k in range(6)]
+    frames = FrameSource.of_list([noise_image(32, 32, k) for k in range(6)])
     atomic_replace_file(lambda tmp: _write_mp4(tmp, frames, timing.playback(6, 10), 10.0), good)
     target = previous_at(tmp_path / "cut.mp4")
 
@@ -473,7 +475,7 @@ def test_summary_describes_the_file(tmp_path, images):
         frames = im.n_frames
     assert f"{seconds:.2f} s" in result.stderr and f"{frames} frames" in result.stderr
     same = run("animate", a, a, "-o", tmp_path / "same.gif", *FAST)  # nothing moves: one frame in the file
-    assert same.exit_code == 0 and "1 frame " in same.stderr and "4 rendered" in same.stderr
+    assert same.exit_code == 0 and "1 frame " in same.stderr and "4 played" in same.stderr
 
 
 # --- 18. SIGHUP -------------------------------------------------------------------------------
