@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from img2gif import checkpoint  # noqa: E402
 from img2gif.models import sha256_of  # noqa: E402
-from img2gif.train import shipped_copy  # noqa: E402
+from img2gif.training import shipped_copy  # noqa: E402
 
 PRETRAINED = ROOT / "img2gif" / "pretrained"
 

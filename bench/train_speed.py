@@ -38,7 +38,7 @@ def one(name: str, steps: int, threads: int) -> dict:
 
     import torch
 
-    from img2gif.train import TrainSettings, train
+    from img2gif.training import TrainSettings, train_on_tensors as train
 
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)

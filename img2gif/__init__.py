@@ -6,13 +6,39 @@ Public API::
     frames = pair.frames([0, 0.25, 0.5, 1])  # any real times
     pair.save("pair.pt"); img2gif.Pair.load("pair.pt")
     img2gif.animate("a.jpg", "b.jpg", "out.gif", fps=30)
+    img2gif.reverse("last.jpg", "back.gif", model="smile")
+    model = img2gif.load_model("smile")      # a name or a .pt path -> LearnedModel
+
+The names are imported on first use (``import img2gif`` alone does not import torch).
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
-from .errors import Img2GifError  # noqa: E402
-from .fit import FitSettings  # noqa: E402
-from .imagefile import read_image  # noqa: E402
-from .pair import Pair, fit_pair  # noqa: E402
-from .pipeline import animate  # noqa: E402
+_API = {
+    "FitSettings": "fit",
+    "Img2GifError": "errors",
+    "Pair": "pair",
+    "fit_pair": "pair",
+    "read_image": "imagefile",
+    "animate": "pipeline",
+    "reverse": "pipeline",
+    "load_model": "learned",
+    "LearnedModel": "learned",
+    "train": "training",
+    "TrainSettings": "training",
+}
 
-__all__ = ["FitSettings", "Img2GifError", "Pair", "animate", "fit_pair", "read_image", "__version__"]
+__all__ = sorted(_API) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _API:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'img2gif' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

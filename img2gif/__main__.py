@@ -1,3 +1,22 @@
-from .cli import main
+"""``python -m img2gif`` and the ``img2gif`` command: Ctrl-C at any moment is exit code 130.
 
-main()
+Importing the CLI imports torch (seconds): an interruption then must not be a traceback.
+"""
+import sys
+
+
+def main() -> None:
+    try:
+        from .cli import main as cli_main
+
+        cli_main()
+    except KeyboardInterrupt:
+        try:
+            sys.stderr.write("interrupted; no output written\n")
+        except (OSError, ValueError, AttributeError):
+            pass
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

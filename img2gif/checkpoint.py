@@ -56,7 +56,7 @@ TENSOR_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, to
 
 def save(path, payload: dict, kind: str) -> None:
     """Write ``payload`` as a checkpoint of ``kind`` atomically (temp file + rename)."""
-    from . import __version__
+    from ._version import __version__
 
     if kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}")
@@ -233,14 +233,22 @@ def _check_sections(record: dict, path: str) -> None:
             raise InputError(f"{path}: field {key!r} must be a dict, got {shorten(record[key])}")
 
 
+MAX_ABS_WEIGHT = 1e6  # normalised-unit velocities are O(1); network weights are O(1) too
+
+
 def _check_finite_weights(record: dict, path: str) -> None:
     # NaN weights would render black frames and report 0 folded pixels: unusable, not "fine".
     weights = record.get("state_dict")
     if not isinstance(weights, dict):
         return
     for name, t in weights.items():
-        if isinstance(t, torch.Tensor) and t.is_floating_point() and not torch.isfinite(t).all():
-            raise InputError(f"{path}: holds NaN or infinite weights ({name}); the file is unusable")
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            if not torch.isfinite(t).all():
+                raise InputError(f"{path}: holds NaN or infinite weights ({name}); the file is unusable")
+            if t.numel() and float(t.abs().max()) > MAX_ABS_WEIGHT:
+                # e.g. a velocity of 1e30: every pixel leaves the frame; no fit or training makes one
+                raise InputError(f"{path}: holds absurdly large weights ({name}: |w| up to {float(t.abs().max()):.3g}, "
+                                 f"the limit is {MAX_ABS_WEIGHT:g}); the file is unusable")
 
 
 def rebuild_warp(record: dict, path, **hints):

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from . import __version__, inspection, timing
+from . import inspection, timing
+from ._version import __version__
 from .display import safe_text
 from .errors import Img2GifError
 from .fit import FitSettings
@@ -91,7 +92,7 @@ def _print(console, renderable) -> None:
         console.print(renderable, soft_wrap=True)
     except BrokenPipeError:
         _silence(console.file)  # nobody reads the messages any more: the work still counts
-    except OSError as exc:
+    except OSError:
         if console is out:
             raise
         _silence(console.file)
@@ -407,12 +408,7 @@ def train(
     quiet: bool = QuietOpt,
 ):
     """Learn a warp from a data set (the paper's Algorithm 1): paired, or unpaired with a critic."""
-    import math as _math
-
-    from .datasets import load_domains
-    from .models import check_user_model_name, install_user_model
-    from .pair import resolve_device
-    from .train import TrainSettings, build_model, load_resumable, train as run_training
+    from .training import TrainSettings, train as run_training
 
     output = output or Path(f"{name or 'model'}.pt")
     before = _mtime(output)
@@ -427,39 +423,15 @@ def train(
             raise Img2GifError("choose one of --paired or --unpaired")
         if steps is not None and epochs is not None:
             raise Img2GifError("give --steps or --epochs, not both")
-        if epochs is not None and not (epochs > 0 and _math.isfinite(epochs)):
-            raise Img2GifError(f"--epochs must be > 0, got {epochs}")
-        if name is not None:
-            check_user_model_name(name)  # a bad name or an unwritable model folder: now, not after training
-        check_writable_file(output)
-        if output.suffix != ".pt":
-            raise Img2GifError(f"{output}: a checkpoint must end in .pt")
-        if resume and not output.is_file():
-            raise Img2GifError(f"{output}: no checkpoint to resume")
-        samples = output.with_name(output.stem + "-samples")
-        if sample_every and os.path.lexists(samples) and not samples.is_dir():
-            raise Img2GifError(f"{samples}: sample sheets go in this folder, but it is a file (or --sample-every 0)")
-        dev = resolve_device(device.value)
         settings = TrainSettings(paired=paired, size=size, channels=channels, batch_size=batch_size, learning_rate=lr,
                                  critic_iters=critic_iters, loss=loss, cycle_weight=cycle, velocity=velocity, solver=solver,
                                  jacobian_weight=fold_weight, jacobian_margin=fold_margin,
                                  solver_config={"step_size": step_size} if solver != "scaling-squaring" else {},
-                                 sample_every=sample_every, checkpoint_every=checkpoint_every, seed=seed)
-        settings.check()
-        build_model(settings)  # backends that do not fit together fail here, before any data is read
-        if resume:
-            load_resumable(output, settings)  # a changed --size or --velocity: refused before the data is read
-        x0, x1 = load_domains(data, start_dir, end_dir, size=size, channels=channels, paired=paired, strict=strict)
-        if epochs is not None:
-            steps = max(1, _math.ceil(epochs * x0.shape[0] / batch_size))
-        settings.steps = steps if steps is not None else 1000  # --steps 0 is refused, not the default
-        settings.check()
-        _note(f"training on {x0.shape[0]} start and {x1.shape[0]} end images, {settings.steps} steps, device {dev}")
+                                 sample_every=sample_every, checkpoint_every=checkpoint_every, seed=seed,
+                                 steps=steps if steps is not None else 1000)  # --steps 0 is refused, not the default
         with _train_progress(not quiet) as progress:
-            run_training(x0, x1, settings, output, resume=resume, device=dev, progress=progress, log=_note)
-        _note(f"saved {output}")
-        if name is not None:
-            _note(f"stored as model {name!r}: {install_user_model(output, name)}")
+            run_training(data, output, settings, start_dir=start_dir, end_dir=end_dir, name=name, resume=resume,
+                         strict=strict, epochs=epochs, device=device.value, progress=progress, log=_note)
 
 
 def _mtime(path: Path):
@@ -492,6 +464,9 @@ def inspect(
 
 def main():
     """The console entry point: usage errors (bad option values, unknown options) are one line too."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # started with the stream closed (2>&-): write to nowhere
+            setattr(sys, name, open(os.devnull, "w"))
     for stream in (sys.stdout, sys.stderr):
         try:  # a non-ASCII file name on an ASCII-only terminal is shown escaped, not a crash
             stream.reconfigure(errors="backslashreplace")

@@ -9,7 +9,8 @@ import torch
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, checkpoint, registry
+from . import checkpoint, registry
+from ._version import __version__
 from .display import safe_text
 from .errors import InputError, OptionError
 

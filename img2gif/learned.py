@@ -97,3 +97,12 @@ class LearnedModel:
 
     def folds(self, image: np.ndarray, times=(0.25, 0.5, 0.75, 1.0)) -> int:
         return sum(count_folds(p.unsqueeze(0)) for p in self.fields(image, list(times)))
+
+
+def load_model(name_or_path, device="auto") -> LearnedModel:
+    """A trained model by registry name (``smile``, a ``train --name``) or ``.pt`` path."""
+    from .models import resolve
+    from .pair import resolve_device
+
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    return LearnedModel.load(resolve(os.fspath(name_or_path)), dev)

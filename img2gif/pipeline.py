@@ -10,7 +10,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from . import timing
 from .errors import OptionError
@@ -91,8 +90,8 @@ class OutputPlan:
                 "--size, or set IMG2GIF_MAX_OUTPUT_PIXELS"
             )
 
-    def times(self, sign: float = 1.0) -> list[float]:
-        return [sign * t for t in timing.frame_times(self.frames.count, self.ease)]
+    def times(self, direction: float = 1.0) -> list[float]:
+        return timing.frame_times(self.frames.count, self.ease, direction)
 
     def write(self, render, shape, times, inputs=(), progress=None) -> AnimationResult:
         """Render, encode and write, frame by frame as the encoder asks (memory stays flat).
@@ -110,7 +109,7 @@ class OutputPlan:
         total = len(shown) if self.format != "frames" else self.frames.count
         report = (lambda done: progress("rendering", min(done, total), total)) if progress is not None else None
         source = FrameSource(render, times, (h, w, 3), progress=report)
-        written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop, inputs=inputs)
+        written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop, checked=True)
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
                                written.seconds, written.size, len(shown))
 
@@ -122,20 +121,12 @@ def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever",
     ``inputs``: the files the run reads; an output that would overwrite one is refused.
     """
     fmt = check_output(output, inputs)
-    frame_plan = timing.plan(frames, fps, duration)
-    timing.ease(0.5, ease)
-    timing.playback(2, 1.0, loop, hold_start, hold_end)
+    timing.check_ease(ease)
+    timing.check_playback(loop, hold_start, hold_end)
     check_size(size)
-    if fmt == "gif" and frame_plan.fps > timing.GIF_MAX_FPS:
-        capped = timing.cap_for_gif(frame_plan)
-        warnings.warn(
-            f"GIF cannot play {frame_plan.fps:g} fps (browsers treat delays under 2/100 s as 1/10 s): "
-            f"writing {capped.count} frames at {capped.fps:g} fps over the same {frame_plan.duration:.2f} s; "
-            "use .mp4, .webp or .png for higher frame rates",
-            Img2GifWarning,
-            stacklevel=3,
-        )
-        frame_plan = capped
+    frame_plan, note = timing.for_format(timing.plan(frames, fps, duration), fmt)
+    if note is not None:
+        warnings.warn(note, Img2GifWarning, stacklevel=3)
     return OutputPlan(str(output), fmt, frame_plan, loop, hold_start, hold_end, ease)
 
 
@@ -177,7 +168,6 @@ def animate(
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop,
                        hold_start=hold_start, hold_end=hold_end, ease=ease, size=size, inputs=inputs)
     dev = resolve_device(device)
-    torch.manual_seed(seed)
     if pair_path is not None:
         pair = Pair.load(pair_path)
     model = _as_model(model if model_path is None else model_path, dev)
@@ -245,9 +235,8 @@ def _as_model(model, device):
     """A LearnedModel from a LearnedModel, a registry name or a path (None stays None)."""
     if model is None:
         return None
-    from .learned import LearnedModel
-    from .models import resolve
+    from .learned import LearnedModel, load_model
 
     if isinstance(model, LearnedModel):
         return model
-    return LearnedModel.load(resolve(str(model)), device)
+    return load_model(model, device)

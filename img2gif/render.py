@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .timing import time_from_b
 from .warp import identity_grid, resize_field
 
 CHUNK_PIXELS = 2_000_000  # pixels rendered at once: bounds memory at any image size
@@ -45,7 +46,7 @@ class Blend:
     needs_b = True
 
     def field_times(self, ts: torch.Tensor) -> torch.Tensor:
-        return torch.cat([ts, ts - 1.0])
+        return torch.cat([ts, time_from_b(ts)])
 
     def combine(self, a, b, ts, coords):
         n = len(ts)

@@ -69,6 +69,35 @@ def cap_for_gif(frame_plan: FramePlan) -> FramePlan:
     return FramePlan(count, count / frame_plan.duration)
 
 
+def check_ease(kind: str) -> None:
+    """Refuse an unknown --ease (before any work)."""
+    if kind not in EASINGS:
+        raise OptionError(f"unknown --ease {kind!r}; choose one of {', '.join(EASINGS)}")
+
+
+def check_playback(loop: str, hold_start: float = 0.0, hold_end: float = 0.0) -> None:
+    """Refuse an unknown --loop or holds out of range (before any work)."""
+    if loop not in LOOPS:
+        raise OptionError(f"unknown --loop {loop!r}; choose one of {', '.join(LOOPS)}")
+    for name, hold in (("--hold-start", hold_start), ("--hold-end", hold_end)):
+        if not (0 <= hold <= MAX_HOLD and math.isfinite(hold)):
+            raise OptionError(f"{name} must be between 0 and {MAX_HOLD:g} s, got {hold}")
+
+
+def for_format(frame_plan: FramePlan, fmt: str) -> tuple[FramePlan, str | None]:
+    """The plan a format can play, and why it changed (None if it did not).
+
+    GIF delays are whole centiseconds and browsers play delays under 2 cs as 10 cs: a GIF
+    over 50 fps is sampled at 50 fps over the same duration.
+    """
+    if fmt != "gif" or frame_plan.fps <= GIF_MAX_FPS:
+        return frame_plan, None
+    capped = cap_for_gif(frame_plan)
+    return capped, (f"GIF cannot play {frame_plan.fps:g} fps (browsers treat delays under 2/100 s as 1/10 s): "
+                    f"writing {capped.count} frames at {capped.fps:g} fps over the same {frame_plan.duration:.2f} s; "
+                    "use .mp4, .webp or .png for higher frame rates")
+
+
 def ease(t: float, kind: str = "linear") -> float:
     """Time remapping: 'linear' (identity) or 'smooth' (smoothstep: eases in and out)."""
     if kind == "linear":
@@ -78,20 +107,24 @@ def ease(t: float, kind: str = "linear") -> float:
     raise OptionError(f"unknown --ease {kind!r}; choose one of {', '.join(EASINGS)}")
 
 
-def frame_times(count: int, kind: str = "linear") -> list[float]:
-    """Animation times of ``count`` rendered frames: t_0 = 0, t_{n-1} = 1."""
+def frame_times(count: int, kind: str = "linear", direction: float = 1.0) -> list[float]:
+    """Animation times of ``count`` rendered frames: t_0 = 0, t_{n-1} = 1 (``direction`` -1:
+    the way back, t_{n-1} = -1, what ``reverse`` plays from the last frame)."""
     if count < 2:
         raise OptionError(f"need at least 2 frames, got {count}")
-    return [ease(i / (count - 1), kind) for i in range(count)]
+    if direction not in (1.0, -1.0):
+        raise ValueError(f"direction must be 1 or -1, got {direction}")
+    return [direction * ease(i / (count - 1), kind) for i in range(count)]
+
+
+def time_from_b(t):
+    """B sits at t = 1: B carried to animation time t is B warped by Phi_{t - 1}."""
+    return t - 1.0
 
 
 def playback(count: int, fps: float, loop: str = "forever", hold_start: float = 0.0, hold_end: float = 0.0) -> list[tuple[int, float]]:
     """Output order as (rendered frame index, seconds shown); pingpong plays back and forth."""
-    if loop not in LOOPS:
-        raise OptionError(f"unknown --loop {loop!r}; choose one of {', '.join(LOOPS)}")
-    for name, hold in (("--hold-start", hold_start), ("--hold-end", hold_end)):
-        if not (0 <= hold <= MAX_HOLD and math.isfinite(hold)):
-            raise OptionError(f"{name} must be between 0 and {MAX_HOLD:g} s, got {hold}")
+    check_playback(loop, hold_start, hold_end)
     step = 1.0 / fps
     order = list(range(count))
     if loop == "pingpong":

@@ -369,7 +369,7 @@ def read_back(path, fmt: str, expected_frames: int | None = None, size=None) -> 
 
 
 def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
-                    loop: str = "forever", inputs=()) -> Written:
+                    loop: str = "forever", inputs=(), checked: bool = False) -> Written:
     """Write ``frames`` played as ``shown`` ((rendered index, seconds) pairs) to ``path``.
 
     ``frames``: a list of (H, W, 3) uint8 arrays, or a ``sequence.FrameSource`` that renders
@@ -379,7 +379,8 @@ def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
     """
     from .sequence import FrameSource
 
-    fmt = check_output(path, inputs)
+    # ``checked``: the caller ran check_output before its work (the pipeline does)
+    fmt = output_format(path) if checked else check_output(path, inputs)
     if len(frames) == 0:
         raise OutputError(f"{path}: nothing to write (no frames)")
     source = frames if isinstance(frames, FrameSource) else FrameSource.of_list(list(frames))

@@ -15,7 +15,7 @@ from img2gif.cli import app
 from img2gif.datasets import load_domains
 from img2gif.errors import InputError
 from img2gif.learned import LearnedModel
-from img2gif.train import TrainSettings, TrainingError, train
+from img2gif.training import TrainSettings, TrainingError, train_on_tensors as train
 from img2gif.warp import sample
 
 ROOT = Path(__file__).resolve().parents[1]

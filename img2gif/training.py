@@ -11,14 +11,13 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
 
 from . import checkpoint, registry
 from .critic import Critic, gradient_penalty
-from .errors import Img2GifError, OptionError
+from .errors import Img2GifError, OptionError, OutputError
 from .ode import IncompatibleBackends, WarpODE, warp_record
 from .warp import sample
 
@@ -201,14 +200,25 @@ def save_sample_sheet(path: Path, ode: WarpODE, x0: torch.Tensor) -> None:
     arr = grid.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     if arr.shape[2] == 1:
         arr = arr[..., 0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from .writers import atomic_replace_file
+    from .safefile import atomic_replace_file
 
-    atomic_replace_file(lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"), path)
+    made = not path.parent.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_replace_file(lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"), path)
+    except (OSError, Img2GifError) as exc:
+        if made:  # a folder made for a sheet that could not be written is not left behind
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass
+        if isinstance(exc, Img2GifError):
+            raise
+        raise OutputError(f"{path.parent}: cannot write sample sheets ({exc.strerror or exc})") from None
 
 
-def train(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, output, *,
-          resume: bool = False, device="cpu", progress=None, log=None) -> WarpODE:
+def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, output, *,
+                     resume: bool = False, device="cpu", progress=None, log=None) -> WarpODE:
     """Train on start images ``x0_all`` and end images ``x1_all`` ((N, C, S, S) in [0, 1]).
 
     Paired: x0_all[i] goes to x1_all[i]. Writes ``output`` (a checkpoint) as it goes and
@@ -337,3 +347,54 @@ def train(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, o
 def shipped_copy(record: dict) -> dict:
     """A checkpoint without its training state: what a model file ships."""
     return {k: v for k, v in record.items() if k != "training_state"}
+
+
+def train(data, output=None, settings: TrainSettings | None = None, *, start_dir: str = "start", end_dir: str = "end",
+          name: str | None = None, resume: bool = False, strict: bool = False, epochs: float | None = None,
+          device="auto", progress=None, log=None) -> Path:
+    """Train on the image folders ``data/start_dir`` and ``data/end_dir``; returns the checkpoint.
+
+    Everything that can be refused is refused before the data is read: the output, the
+    user model ``name`` (stored with ``--model NAME`` in mind), the settings, the backends, and
+    for ``resume`` the checkpoint's own settings. ``epochs`` sets the steps from the data's
+    size. ``progress(step, total, losses)`` per step; ``log(text)`` for what is worth saying.
+    """
+    from .datasets import load_domains
+    from .models import check_user_model_name, install_user_model
+    from .pair import resolve_device
+    from .safefile import check_writable_file
+
+    settings = settings or TrainSettings()
+    log = log or (lambda text: None)
+    output = Path(os.fspath(output or f"{name or 'model'}.pt"))
+    if epochs is not None and not (epochs > 0 and math.isfinite(epochs)):
+        raise OptionError(f"--epochs must be > 0, got {epochs}")
+    if name is not None:
+        check_user_model_name(name)  # a bad name or an unwritable model folder: now, not after training
+    check_writable_file(output)
+    if output.suffix != ".pt":
+        raise OptionError(f"{output}: a checkpoint must end in .pt")
+    if resume and not output.is_file():
+        raise OptionError(f"{output}: no checkpoint to resume")
+    samples = output.with_name(output.stem + "-samples")
+    if settings.sample_every and os.path.lexists(samples) and not samples.is_dir():
+        raise OptionError(f"{samples}: sample sheets go in this folder, but it is a file (or --sample-every 0)")
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    settings.check()
+    build_model(settings)  # backends that do not fit together fail here, before any data is read
+    if resume:
+        load_resumable(output, settings)  # a changed --size or --velocity: refused before the data is read
+    x0, x1 = load_domains(data, start_dir, end_dir, size=settings.size, channels=settings.channels,
+                          paired=settings.paired, strict=strict)
+    if epochs is not None:
+        settings.steps = max(1, math.ceil(epochs * x0.shape[0] / settings.batch_size))
+    settings.check()
+    log(f"training on {x0.shape[0]} start and {x1.shape[0]} end images, {settings.steps} steps, device {dev}")
+    train_on_tensors(x0, x1, settings, output, resume=resume, device=dev, progress=progress, log=log)
+    log(f"saved {output}")
+    if name is not None:
+        try:
+            log(f"stored as model {name!r}: {install_user_model(output, name)}")
+        except Img2GifError as exc:
+            raise type(exc)(f"{exc} (the trained model is kept in {output})") from None
+    return output
