@@ -1,6 +1,6 @@
 """Peak memory of real `img2gif animate` runs, by input size and by number of frames.
 
-    python bench/memory.py              # ~10 minutes on 2 CPU cores; JSON to bench/out/memory.json
+    python bench/memory.py              # ~25 minutes on 2 CPU cores; JSON to bench/out/memory.json
     python bench/memory.py --quick      # the small cases only
 
 Each case is a fresh `python -m img2gif animate A B -o out.gif --frames N` process; its peak
@@ -59,27 +59,34 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     sizes = [(750, 1000), (1500, 2000), (3000, 4000)] + ([] if args.quick else [(6000, 8000)])
-    cases = [(h, w, 2) for h, w in sizes] + [(1080, 1920, 60), (1080, 1920, 240)]
-    if not args.quick:
-        cases.append((6000, 8000, 10))
+    cases = [(h, w, 2, "gif") for h, w in sizes]
+    for ext in ("gif", "mp4", "webp"):  # streamed (GIF, MP4) against collected (WebP): 60 vs 600 frames
+        cases += [(1080, 1920, 60, ext), (1080, 1920, 600 if not args.quick else 120, ext)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for h, w, n in cases:
-            row = run_case(Path(tmp), h, w, n)
+        for h, w, n, ext in cases:
+            row = run_case(Path(tmp), h, w, n, ext)
             rows.append(row)
-            print(f"{w}x{h} x {n} frames: {row['peak_rss_mb']:.0f} MiB, {row['seconds']:.0f} s, exit {row['exit']}", flush=True)
-    # least squares: peak = base + per_input_pixel * pixels + per_frame_pixel * frames * pixels
-    design = np.array([[1.0, r["pixels"], r["pixels"] * r["frames"]] for r in rows if r["exit"] == 0])
-    peaks = np.array([r["peak_rss_mb"] * 2**20 for r in rows if r["exit"] == 0])
+            print(f"{w}x{h} x {n} frames -> {ext}: {row['peak_rss_mb']:.0f} MiB, {row['seconds']:.0f} s, exit {row['exit']}",
+                  flush=True)
+    ratios = {}
+    for ext in ("gif", "mp4", "webp"):
+        pair = [r for r in rows if r["format"] == ext and r["width"] == 1920]
+        ratios[ext] = round(pair[1]["peak_rss_mb"] / pair[0]["peak_rss_mb"], 2)
+        print(f"{ext}: peak RSS {pair[1]['frames']} frames / {pair[0]['frames']} frames = {ratios[ext]:.2f}x")
+    # least squares over the GIF runs: peak = base + per_input_pixel * pixels (+ per frame pixel)
+    gifs = [r for r in rows if r["exit"] == 0 and r["format"] == "gif"]
+    design = np.array([[1.0, r["pixels"], r["pixels"] * r["frames"]] for r in gifs])
+    peaks = np.array([r["peak_rss_mb"] * 2**20 for r in gifs])
     coef, *_ = np.linalg.lstsq(design, peaks, rcond=None)
     fit = {"base_mb": round(coef[0] / 2**20, 1), "bytes_per_input_pixel": round(coef[1], 1),
            "bytes_per_frame_pixel": round(coef[2], 2)}
-    print(markdown_table(["input", "frames", "peak RSS (MiB)", "seconds"],
-                         [[f"{r['width']}x{r['height']}", str(r["frames"]), f"{r['peak_rss_mb']:.0f}", f"{r['seconds']:.0f}"]
-                          for r in rows]))
+    print(markdown_table(["input", "frames", "format", "peak RSS (MiB)", "seconds"],
+                         [[f"{r['width']}x{r['height']}", str(r["frames"]), r["format"], f"{r['peak_rss_mb']:.0f}",
+                           f"{r['seconds']:.0f}"] for r in rows]))
     print(f"fit: {fit['base_mb']} MiB + {fit['bytes_per_input_pixel']} B per input pixel "
           f"+ {fit['bytes_per_frame_pixel']} B per output frame pixel")
-    write_json("memory", {"environment": environment(), "cases": rows, "fit": fit})
+    write_json("memory", {"environment": environment(), "cases": rows, "fit": fit, "ratio_600_to_60": ratios})
 
 
 if __name__ == "__main__":

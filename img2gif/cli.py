@@ -16,12 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from . import inspection, timing
+# Only light modules here: `--help`, `--version`, usage errors and `inspect out.gif` answer
+# without importing torch; each command imports what it needs when it runs.
+from . import timing
 from ._version import __version__
 from .display import safe_text
 from .errors import Img2GifError
-from .fit import FitSettings
-from .writers import check_not_an_input, check_writable_file
+from .safefile import check_not_an_input, check_writable_file
 
 app = typer.Typer(
     name="img2gif",
@@ -216,7 +217,9 @@ def _train_progress(enabled: bool = True):
     return _progress("training", enabled, lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
 
 
-def _settings(velocity, solver, loss, working_size, seed) -> FitSettings:
+def _settings(velocity, solver, loss, working_size, seed):
+    from .fit import FitSettings
+
     settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed)
     settings.check()
     return settings
@@ -229,7 +232,7 @@ def _version(value: bool):
 
 
 @app.callback()
-def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")):
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="", help="Print the version and exit.")):
     """Two images in, a smooth continuous animation out."""
 
 
@@ -239,7 +242,7 @@ LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbon
 WorkingSizeOpt = typer.Option(256, "--working-size", min=16, max=2048, help="Longer side the warp is fitted at; the field is upsampled for the full-size images.")
 SeedOpt = typer.Option(0, "--seed", help="Random seed, 0 ... 2^63 - 1 (fits are deterministic on CPU for a given seed).")
 DeviceOpt = typer.Option(Device.auto, "--device", help="auto = CUDA when available, else CPU.")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+QuietOpt = typer.Option(False, "--quiet", "-q", metavar="", help="No progress bar.")
 # a str, not a Path: Path drops the trailing "/" that asks for a frames directory
 OutputOpt = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp, .png (APNG), or a directory (ending in /) for numbered PNGs.")
 FpsOpt = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}). GIF plays at most {timing.GIF_MAX_FPS:g}: higher rates are resampled to {timing.GIF_MAX_FPS:g} over the same duration.")
@@ -254,8 +257,8 @@ SizeOpt = typer.Option(None, "--size", help="Cap the output's longer side (pixel
 
 @app.command("fit-pair")
 def fit_pair_cmd(
-    a: Path = typer.Argument(..., help="Start image A."),
-    b: Path = typer.Argument(..., help="End image B (resized to A's size if it differs)."),
+    a: Path = typer.Argument(..., metavar="A", help="Start image A."),
+    b: Path = typer.Argument(..., metavar="B", help="End image B (resized to A's size if it differs)."),
     output: Path = typer.Option(Path("pair.pt"), "-o", "--output", help="Where to save the fitted pair (.pt)."),
     size: Optional[int] = typer.Option(None, "--size", help="Cap the images' longer side (pixels) before fitting."),
     velocity: str = VelocityOpt,
@@ -286,16 +289,16 @@ def fit_pair_cmd(
 
 @app.command()
 def animate(
-    a: Optional[Path] = typer.Argument(None, help="Start image A."),
-    b: Optional[Path] = typer.Argument(None, help="End image B (resized to A's size if it differs)."),
+    a: Optional[Path] = typer.Argument(None, metavar="A", help="Start image A."),
+    b: Optional[Path] = typer.Argument(None, metavar="B", help="End image B (resized to A's size if it differs)."),
     output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = FpsOpt,
     duration: Optional[float] = DurationOpt,
     frames: Optional[int] = FramesOpt,
     mode: Mode = typer.Option(Mode.blend, "--mode", help="blend: A warped forward and B warped back, mixed (exact endpoints). warp-only: only A is warped (the paper's; no new colours)."),
-    blend: bool = typer.Option(False, "--blend", help="Same as --mode blend."),
-    warp_only: bool = typer.Option(False, "--warp-only", help="Same as --mode warp-only."),
+    blend: bool = typer.Option(False, "--blend", metavar="", help="Same as --mode blend."),
+    warp_only: bool = typer.Option(False, "--warp-only", metavar="", help="Same as --mode warp-only."),
     loop: Loop = LoopOpt,
     hold_start: float = HoldStartOpt,
     hold_end: float = HoldEndOpt,
@@ -350,7 +353,7 @@ def _wrote(result) -> str:
 
 @app.command()
 def reverse(
-    image: Path = typer.Argument(..., help="The last frame of an animation (for example a smiling face)."),
+    image: Path = typer.Argument(..., metavar="IMAGE", help="The last frame of an animation (for example a smiling face)."),
     model: str = typer.Option(..., "--model", help="The trained model (name or .pt path) whose animation leads to IMAGE."),
     output: Optional[str] = OutputOpt,
     fps: Optional[float] = FpsOpt,
@@ -379,8 +382,8 @@ def reverse(
 @app.command()
 def train(
     data: Path = typer.Option(..., "--data", help="Folder holding start/ and end/ image folders."),
-    unpaired: bool = typer.Option(False, "--unpaired", help="Start and end images are unrelated: learn with a Wasserstein critic (WGAN-GP)."),
-    paired: bool = typer.Option(False, "--paired", help="start/X and end/X are the same subject: learn with a paired loss."),
+    unpaired: bool = typer.Option(False, "--unpaired", metavar="", help="Start and end images are unrelated: learn with a Wasserstein critic (WGAN-GP)."),
+    paired: bool = typer.Option(False, "--paired", metavar="", help="start/X and end/X are the same subject: learn with a paired loss."),
     start_dir: str = typer.Option("start", "--start-dir", help="Name of the start folder inside --data."),
     end_dir: str = typer.Option("end", "--end-dir", help="Name of the end folder inside --data."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Checkpoint file (default: NAME.pt or model.pt); sample sheets go to <stem>-samples/."),
@@ -401,8 +404,8 @@ def train(
     step_size: float = typer.Option(0.25, "--step-size", help="Step of fixed-step solvers."),
     sample_every: int = typer.Option(200, "--sample-every", help="Write a sample sheet every N steps (0: never)."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Write the checkpoint every N steps."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run saved at -o exactly where it stopped."),
-    strict: bool = typer.Option(False, "--strict", help="Stop on an unreadable image instead of skipping it."),
+    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the run saved at -o exactly where it stopped."),
+    strict: bool = typer.Option(False, "--strict", metavar="", help="Stop on an unreadable image instead of skipping it."),
     seed: int = typer.Option(0, "--seed", help="Random seed (0 ... 2^63 - 1)."),
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
@@ -443,12 +446,14 @@ def _mtime(path: Path):
 
 @app.command()
 def inspect(
-    path: Optional[Path] = typer.Argument(None, help="A pair/model .pt, or an animation (.gif, .mp4, .webp, .png). None: the installation."),
-    models: bool = typer.Option(False, "--models", help="List the models: shipped, cached and user-trained."),
+    path: Optional[Path] = typer.Argument(None, metavar="PATH", help="A pair/model .pt, or an animation (.gif, .mp4, .webp, .png). None: the installation."),
+    models: bool = typer.Option(False, "--models", metavar="", help="List the models: shipped, cached and user-trained."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="With a pair .pt: draw the warp (deformed grid over A, flow as colour, Jacobian determinant with folds in red) to this PNG."),
     device: Device = DeviceOpt,
 ):
     """Show plugins, device and cache dir; or what a .pt holds; or an animation's frames and timing."""
+    from . import inspection
+
     with _user_errors():
         if models:
             inspection.show_models(_Stdout())
