@@ -17,12 +17,13 @@ from .fit import FitSettings
 from .imagefile import Img2GifWarning, cap_size, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
 from .render import MODES
-from .writers import check_frame_size, check_output, mp4_size, write_animation
+from .writers import STREAMING, check_frame_size, check_output, mp4_size, write_animation
 
 MAX_SIZE = 8192
-# Frames are rendered into memory before they are encoded (Pillow's GIF/WebP/APNG writers
-# take them all at once), so frames x pixels bounds the memory a run needs: 3 bytes each.
-DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000   # ~6 GB of frames; 1080p x 960 frames
+# Frames x pixels of one animation. GIF, MP4 and frames folders stream (memory stays flat), so
+# for them it bounds the work and the output (a GIF can hold a byte per frame pixel); Pillow's
+# WebP and APNG writers take every frame at once, so for them it bounds memory: 3 bytes each.
+DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000   # 1080p x 960 frames
 
 
 LARGE_GIF_PIXELS = 100_000_000  # warn before a GIF that may reach 100 MB
@@ -84,10 +85,11 @@ class OutputPlan:
         total = self.frames.count * h * w
         limit = max_output_pixels()
         if total > limit:
+            cost = ("frames are streamed" if self.format in STREAMING
+                    else f"~{3 * total / 1e9:.1f} GB in memory: {self.format.upper()} is written from every frame at once")
             raise OptionError(
-                f"{os.fspath(source)}: {self.frames.count} frames of {w}x{h} are {total:,} pixels "
-                f"(~{3 * total / 1e9:.1f} GB in memory), over the limit of {limit:,}; lower --frames or "
-                "--size, or set IMG2GIF_MAX_OUTPUT_PIXELS"
+                f"{os.fspath(source)}: {self.frames.count} frames of {w}x{h} are {total:,} pixels ({cost}), over the "
+                f"limit of {limit:,}; lower --frames or --size, or set IMG2GIF_MAX_OUTPUT_PIXELS"
             )
 
     def times(self, direction: float = 1.0) -> list[float]:

@@ -337,6 +337,30 @@ def _write_frames(folder: Path, source) -> list[str]:
     return names
 
 
+def _gif(tmp, source, shown, *, fps, loop_forever):
+    _write_gif(tmp, source, shown, loop_forever)
+
+
+def _mp4(tmp, source, shown, *, fps, loop_forever):
+    _write_mp4(tmp, source, shown, fps)  # a video plays once; players loop it
+
+
+def _webp(tmp, source, shown, *, fps, loop_forever):
+    _write_pillow_anim(tmp, source, shown, loop_forever, "webp")
+
+
+def _apng(tmp, source, shown, *, fps, loop_forever):
+    _write_pillow_anim(tmp, source, shown, loop_forever, "apng")
+
+
+# One writer per format, keyed by output_format(): each writes a complete file at ``tmp``
+# from a FrameSource, in playback order; write_animation makes it atomic and reads it back.
+# (A frames folder is written by replace_frames_dir + _write_frames: a folder, not a file.)
+# GIF, MP4 and frames folders stream; Pillow's WebP and APNG writers take every frame at once.
+WRITERS = {"gif": _gif, "mp4": _mp4, "webp": _webp, "apng": _apng}
+STREAMING = ("gif", "mp4", "frames")
+
+
 def read_back(path, fmt: str, expected_frames: int | None = None, size=None) -> Written:
     """Open a file just written and say what it holds; OutputError if it is not readable.
 
@@ -393,12 +417,7 @@ def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
     result = []
 
     def write(tmp: Path) -> None:
-        if fmt == "gif":
-            _write_gif(tmp, source, shown, loop != "once")
-        elif fmt == "mp4":
-            _write_mp4(tmp, source, shown, fps)
-        else:
-            _write_pillow_anim(tmp, source, shown, loop != "once", fmt)
+        WRITERS[fmt](tmp, source, shown, fps=fps, loop_forever=loop != "once")
         expected = sum(timing.repeat_counts([s for _, s in shown], fps)) if fmt == "mp4" else None
         result.append(read_back(tmp, fmt, expected, mp4_size(w, h)))
 
