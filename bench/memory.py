@@ -3,9 +3,11 @@
     python bench/memory.py              # ~25 minutes on 2 CPU cores; JSON to bench/out/memory.json
     python bench/memory.py --quick      # the small cases only
 
-Each case is a fresh `python -m img2gif animate A B -o out.gif --frames N` process; its peak
-resident set size (and that of the ffmpeg it runs) comes from wait4's rusage. The inputs are
-smooth synthetic images made here. The fitted line, bytes per input pixel and per output
+Each case is a fresh `python -m img2gif animate A B -o out.gif --frames N` process, started by
+a tiny wrapper process that reports its children's peak resident set size (the larger of
+img2gif and the ffmpeg it runs). Why the wrapper: a child's ru_maxrss starts at its parent's
+size at fork, and this script holds the large test images. The inputs are smooth synthetic
+images, made in a separate process for the same reason. The fitted line, bytes per input pixel and per output
 frame pixel, is what README's limits table states.
 """
 from __future__ import annotations
@@ -33,28 +35,37 @@ def smooth_image(h: int, w: int, shift: float = 0.0) -> np.ndarray:
     return np.stack([r, g, b], axis=-1).astype(np.uint8)
 
 
+# Runs its arguments and prints "exit-code peak-KiB" of its children (it is itself ~10 MB).
+WRAPPER = ("import resource, subprocess, sys\n"
+           "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+           "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
 def run_case(work: Path, h: int, w: int, frames: int, ext: str = "gif") -> dict:
     a, b = work / f"a_{w}x{h}.png", work / f"b_{w}x{h}.png"
-    if not a.exists():
-        Image.fromarray(smooth_image(h, w)).save(a, compress_level=1)
-        Image.fromarray(smooth_image(h, w, shift=w * 0.02)).save(b, compress_level=1)
-    out = work / f"out.{ext}"
     env = dict(os.environ, OMP_NUM_THREADS="1", IMG2GIF_MAX_PIXELS=str(max(h * w, 50_000_000)),
                PYTHONPATH=str(ROOT))
+    if not a.exists():
+        subprocess.run([sys.executable, __file__, "--make", str(h), str(w), str(a), str(b)], check=True, env=env)
+    out = work / f"out.{ext}"
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "img2gif", "animate", str(a), str(b), "-o", str(out),
-                             "--frames", str(frames), "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run([sys.executable, "-c", WRAPPER, sys.executable, "-m", "img2gif", "animate", str(a), str(b),
+                           "-o", str(out), "--frames", str(frames), "-q"], env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
-    err = proc.stderr.read().decode(errors="replace").strip()
-    proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    peak_mb = max(usage.ru_maxrss, 0) / 1024.0
+    lines = done.stdout.strip().splitlines()
+    code, peak_kb = (int(v) for v in lines[-1].split()) if lines else (done.returncode, 0)
+    err = done.stderr.strip()
+    peak_mb = peak_kb / 1024.0
     return {"width": w, "height": h, "pixels": w * h, "frames": frames, "format": ext, "exit": code,
             "peak_rss_mb": round(peak_mb, 1), "seconds": round(seconds, 1), "stderr": err[-300:]}
 
 
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--make":
+        h, w = int(sys.argv[2]), int(sys.argv[3])
+        Image.fromarray(smooth_image(h, w)).save(sys.argv[4], compress_level=1)
+        Image.fromarray(smooth_image(h, w, shift=w * 0.02)).save(sys.argv[5], compress_level=1)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()

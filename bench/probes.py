@@ -438,6 +438,8 @@ def is_temp(rel: str) -> bool:
     if rel.startswith(os.path.join(".tmp", "torchinductor_")):
         return False  # torch's own compile cache in TMPDIR, not img2gif's
     base = os.path.basename(rel)
+    if base == ".img2gif-frames":
+        return False  # the marker a frames folder keeps (README: the frames-folder rule), not a temp file
     return rel.startswith(".tmp" + os.sep) or (base.startswith(".") and (".part" in base or base.startswith(".img2gif")))
 
 
@@ -1623,7 +1625,8 @@ P(18, "SIGHUP 3 s into animate -> mp4", _signal_run(signal.SIGHUP, 3.0))
 P(18, "SIGHUP 3 s into animate -> gif", _signal_run(signal.SIGHUP, 3.0, out="out.gif"))
 P(18, "SIGHUP when the temp file appears (mp4)", _signal_run(signal.SIGHUP, ("temp", "."), out="out.mp4"))
 P(18, "SIGHUP when the temp file appears (gif)", _signal_run(signal.SIGHUP, ("temp", "."), out="out.gif"))
-P(18, "SIGHUP when the temp folder appears (frames dir)", _signal_run(signal.SIGHUP, ("temp", "frames"), out="frames/"))
+# the new frames are built in a hidden folder beside frames/, then swapped in
+P(18, "SIGHUP when the temp folder appears (frames dir)", _signal_run(signal.SIGHUP, ("temp", "."), out="frames/"))
 P(18, "SIGTERM when the temp file appears (mp4)", _signal_run(signal.SIGTERM, ("temp", "."), out="out.mp4"))
 P(18, "SIGINT when the temp file appears (webp)", _signal_run(signal.SIGINT, ("temp", "."), out="out.webp"))
 P(18, "SIGHUP 3 s into fit-pair", _signal_run(signal.SIGHUP, 3.0, out="pair.pt", cmd="fit-pair"))

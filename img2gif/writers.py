@@ -93,10 +93,17 @@ def _ffmpeg() -> str | None:
         return None
 
 
-def _run_ffmpeg(cmd: list[str], chunks, read_bytes: int | None = None, on_output=None) -> None:
+def _run_ffmpeg(cmd: list[str], chunks, read_bytes: int | None = None, on_output=None, in_flight: int | None = None) -> None:
     """Run ffmpeg feeding ``chunks`` (bytes) to stdin from a thread; ``on_output(block)`` gets
     stdout in blocks of ``read_bytes``. ffmpeg's own messages never reach the terminal: they
-    are kept and, if ffmpeg fails, their last line is the error."""
+    are kept and, if ffmpeg fails, their last line is the error.
+
+    ``in_flight``: when each chunk gives one block, at most this many chunks are fed ahead of
+    the blocks read back. Why: ffmpeg queues whatever it is given, so without it a fast
+    renderer and a slow reader leave the whole animation buffered inside ffmpeg.
+    """
+    window = threading.Semaphore(in_flight) if (read_bytes and in_flight) else None
+    stop = threading.Event()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE if read_bytes else subprocess.DEVNULL,
                                 stderr=log)
@@ -105,6 +112,11 @@ def _run_ffmpeg(cmd: list[str], chunks, read_bytes: int | None = None, on_output
         def feed():
             try:
                 for chunk in chunks:
+                    while window is not None and not window.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
                     proc.stdin.write(chunk)
             except (BrokenPipeError, OSError):  # ffmpeg stopped: its exit status says why
                 pass
@@ -127,9 +139,12 @@ def _run_ffmpeg(cmd: list[str], chunks, read_bytes: int | None = None, on_output
                     if len(block) != read_bytes:
                         raise OutputError(f"ffmpeg returned a partial frame ({len(block)} of {read_bytes} bytes)")
                     on_output(block)
+                    if window is not None:
+                        window.release()
             feeder.join()
             code = proc.wait()
         except BaseException:
+            stop.set()
             proc.kill()
             proc.wait()
             feeder.join()
@@ -188,7 +203,7 @@ def _indexed_ffmpeg(frames, size, palette: np.ndarray, ffmpeg: str, each) -> Non
         _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
                      "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-i", str(palette_png),
                      "-lavfi", "[0:v][1:v]paletteuse=dither=bayer:bayer_scale=3:diff_mode=rectangle",
-                     "-f", "rawvideo", "-pix_fmt", "pal8", "-"], _raw(frames), per, unpack)
+                     "-f", "rawvideo", "-pix_fmt", "pal8", "-"], _raw(frames), per, unpack, in_flight=4)
 
 
 def _palette_pillow(sample: list[np.ndarray]) -> Image.Image:
