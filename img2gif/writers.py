@@ -112,7 +112,11 @@ def _run_ffmpeg(cmd: list[str], chunks, read_bytes: int | None = None, on_output
         def feed():
             try:
                 for chunk in chunks:
-                    while window is not None and not window.acquire(timeout=0.1):
+                    waited = 0.0
+                    # a soft window: if ffmpeg wants more frames before it answers (probing,
+                    # buffering), it gets them after 2 s; the feeder never waits on it forever
+                    while window is not None and waited < 2.0 and not window.acquire(timeout=0.1):
+                        waited += 0.1
                         if stop.is_set():
                             return
                     if stop.is_set():
@@ -203,7 +207,8 @@ def _indexed_ffmpeg(frames, size, palette: np.ndarray, ffmpeg: str, each) -> Non
         _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
                      "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-i", str(palette_png),
                      "-lavfi", "[0:v][1:v]paletteuse=dither=bayer:bayer_scale=3:diff_mode=rectangle",
-                     "-f", "rawvideo", "-pix_fmt", "pal8", "-"], _raw(frames), per, unpack, in_flight=4)
+                     "-flush_packets", "1", "-f", "rawvideo", "-pix_fmt", "pal8", "-"], _raw(frames), per, unpack,
+                    in_flight=4 + (1 << 16) // per)  # headroom for ffmpeg's own output buffer (small frames)
 
 
 def _palette_pillow(sample: list[np.ndarray]) -> Image.Image:

@@ -159,3 +159,12 @@ def test_remove_stale_temp_files_only_touches_this_targets_temps(tmp_path):
     removed = remove_stale_temp_files(target)
     assert sorted(p.name for p in removed) == [".m.pt.abc123.part.pt", ".m.pt.zz.part.pt"]
     assert sorted(os.listdir(tmp_path)) == [".m.pt.x.part.gif", ".other.pt.x.part.pt", "m.pt", "m.pt.part.pt"]
+
+
+def test_many_small_gif_frames_stream_without_stalling(tmp_path):
+    """paletteuse is fed a window of frames ahead of what is read back: with tiny frames
+    ffmpeg's own output buffer must not deadlock it (the window is soft, and -flush_packets)."""
+    rng = np.random.default_rng(0)
+    fr = [rng.integers(0, 256, (6, 8, 3), dtype=np.uint8) for _ in range(400)]
+    written = write_animation(tmp_path / "many.gif", fr, timing.playback(400, 25), fps=25)
+    assert written.frames == 400 and written.seconds == pytest.approx(16.0)
