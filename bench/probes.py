@@ -68,19 +68,13 @@ GIB = 1 << 30
 
 # ----------------------------------------------------------------------------- images, checkpoints
 
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import blob_image as _blob_image  # noqa: E402  (the tests' smooth image; the dev extra has pytest)
+
+
 def blob_image(height=24, width=32, shift=(0.0, 0.0), seed=0) -> np.ndarray:
-    """Same smooth test image as tests/conftest.py (copied so the harness needs no pytest)."""
-    rng = np.random.default_rng(seed)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    out = np.zeros((height, width, 3))
-    for _ in range(6):
-        cx, cy = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
-        r = rng.uniform(0.08, 0.2) * max(height, width)
-        colour = rng.uniform(0.2, 1.0, size=3)
-        g = np.exp(-(((xs - cx - shift[0]) ** 2 + (ys - cy - shift[1]) ** 2) / (2 * r * r)))
-        out += g[..., None] * colour
-    out = out / out.max() * 0.8 + 0.1
-    return (out * 255).round().astype(np.uint8)
+    """The tests' smooth test image, 32x24 unless told (the probes' size)."""
+    return _blob_image(height, width, shift=shift, seed=seed)
 
 
 def digest(record: dict) -> str:
