@@ -136,6 +136,7 @@ def _raise_interrupt(signum, frame):
 # Ended like Ctrl-C: temp files removed, the previous output intact. SIGHUP is the terminal
 # closing; left at its default it would kill the run with its temp files in place.
 _STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+_REPORTED: list[int] = []  # an interruption a command has already said something about
 
 
 @contextmanager
@@ -161,6 +162,7 @@ def _user_errors(interrupted="interrupted; no output written"):
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         _note(interrupted() if callable(interrupted) else interrupted)
+        _REPORTED.append(130)
         raise typer.Exit(130) from None
     finally:
         for number, handler in previous.items():
@@ -477,9 +479,22 @@ def main():
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):
             pass
+    if os.name == "posix":
+        # From the first moment: SIGTERM/SIGHUP while torch is still being imported end the
+        # run like Ctrl-C (exit 130), not with the default "killed" status
+        for name in _STOP_SIGNALS:
+            number = getattr(signal, name)
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                signal.signal(number, _raise_interrupt)
     try:
         code = app(prog_name="img2gif", standalone_mode=False)
+    except KeyboardInterrupt:
+        _note("interrupted; no output written")
+        sys.exit(130)
     except Exception as exc:  # noqa: BLE001
+        if type(exc).__name__ == "Abort":  # click's form of a Ctrl-C outside a command's own handling
+            _note("interrupted; no output written")
+            sys.exit(130)
         # Click's usage errors (duck-typed: typer vendors click in some versions, not in others)
         if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)):
             raise
@@ -489,6 +504,8 @@ def main():
             hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
             _say("error:", "red", message + hint)
         sys.exit(exc.exit_code)
+    if code == 130 and not _REPORTED:  # typer turns a Ctrl-C outside a command's handling into 130
+        _note("interrupted; no output written")
     for stream in (sys.stdout, sys.stderr):
         try:  # flushed here, so that a failure is not a second message from Python at exit
             stream.flush()

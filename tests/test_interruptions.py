@@ -58,7 +58,8 @@ def _wait_for(condition, proc, timeout=120.0, what="condition"):
 
 def _import_seconds(tmp_path) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import img2gif.cli"], env=_env(tmp_path), check=True)
+    # what a command imports before its work starts (the CLI itself no longer imports torch)
+    subprocess.run([sys.executable, "-c", "import img2gif.cli, img2gif.pipeline"], env=_env(tmp_path), check=True)
     return time.monotonic() - started
 
 
@@ -214,3 +215,18 @@ def test_two_animates_into_the_same_folder_do_not_interfere(tmp_path):
     assert sorted(os.listdir(shared)) == ["0.gif", "1.gif"]
     for k in range(2):
         assert (shared / f"{k}.gif").read_bytes() == (solo / f"{k}.gif").read_bytes()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_start_up_is_exit_130(sig, pair_files, tmp_path):
+    """While torch is still being imported (the CLI itself starts without it)."""
+    a, b = pair_files
+    target = _previous_output(tmp_path, "x.gif")
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import img2gif.cli"], env=_env(tmp_path), check=True)
+    cli_seconds = time.monotonic() - started
+    proc = _start(["animate", a, b, "-o", target, "--working-size", 512, "-q"], tmp_path)
+    time.sleep(cli_seconds + 0.1)  # the CLI is loaded; the command's own imports are under way
+    assert proc.poll() is None
+    proc.send_signal(sig)
+    _check_interrupted(proc, target)
