@@ -176,15 +176,16 @@ def _palette_sample(count: int) -> list[int]:
 
 
 def _palette_ffmpeg(sample: list[np.ndarray], ffmpeg: str) -> np.ndarray:
-    """(256, 3) uint8: ffmpeg's palettegen over the sample frames."""
+    """(256, 4) uint8 RGBA: ffmpeg's palettegen over the sample frames (one entry is the
+    transparent one palettegen reserves)."""
     h, w = sample[0].shape[:2]
     palette = bytearray()
     _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
                  "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-vf", "palettegen=stats_mode=full:max_colors=256",
-                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], _raw(sample), 16 * 16 * 3, palette.extend)
-    if len(palette) != 16 * 16 * 3:
+                 "-f", "rawvideo", "-pix_fmt", "rgba", "-"], _raw(sample), 16 * 16 * 4, palette.extend)
+    if len(palette) != 16 * 16 * 4:
         raise OutputError(f"ffmpeg palettegen returned {len(palette)} bytes")
-    return np.frombuffer(bytes(palette), np.uint8).reshape(256, 3)
+    return np.frombuffer(bytes(palette), np.uint8).reshape(256, 4)
 
 
 def _indexed_ffmpeg(frames, size, palette: np.ndarray, ffmpeg: str, each) -> None:
@@ -195,13 +196,16 @@ def _indexed_ffmpeg(frames, size, palette: np.ndarray, ffmpeg: str, each) -> Non
     def unpack(block: bytes):
         argb = np.frombuffer(block, np.uint8, offset=w * h).view("<u4")
         pal = np.stack([(argb >> 16) & 255, (argb >> 8) & 255, argb & 255], axis=1).astype(np.uint8)
-        each(np.frombuffer(block, np.uint8, count=w * h).reshape(h, w), pal)
+        # palettegen reserves one fully transparent entry; opaque frames never use it, so it
+        # can mark "unchanged since the last frame" pixels
+        clear = np.nonzero((argb >> 24) == 0)[0]
+        each(np.frombuffer(block, np.uint8, count=w * h).reshape(h, w), pal, int(clear[0]) if len(clear) else None)
 
     w, h = size
     per = w * h + 1024  # pal8 raw video: indices, then 256 palette entries as native uint32 ARGB
     with tempfile.TemporaryDirectory(prefix="img2gif-") as workdir:  # the system's temp dir: 1 KB
         palette_png = Path(workdir) / "palette.png"
-        Image.frombytes("RGB", (16, 16), palette.tobytes()).save(palette_png)
+        Image.frombytes("RGBA", (16, 16), palette.tobytes()).save(palette_png)
         # Ordered (bayer) dithering: stable from frame to frame (error diffusion crawls in
         # animations) and 4x faster than sierra2_4a.
         _run_ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
@@ -219,11 +223,14 @@ def _palette_pillow(sample: list[np.ndarray]) -> Image.Image:
 
 class _GifStream:
     """A GIF written frame by frame: one global palette, each frame cropped to the rectangle
-    that changed, and a frame identical to the one before adds its delay to it."""
+    that changed, unchanged pixels inside it transparent (long runs: smaller LZW), and a
+    frame identical to the one before adds its delay to it."""
 
-    def __init__(self, f, size, palette: np.ndarray, delays_cs: list[int], loop_forever: bool):
+    def __init__(self, f, size, palette: np.ndarray, delays_cs: list[int], loop_forever: bool,
+                 transparent: int | None = None):
         w, h = size
         self.f, self.size, self.delays = f, size, delays_cs
+        self.transparent = transparent
         f.write(b"GIF89a" + w.to_bytes(2, "little") + h.to_bytes(2, "little") + bytes([0xF7, 0, 0]))
         table = np.zeros((256, 3), np.uint8)
         table[: len(palette)] = palette
@@ -231,7 +238,7 @@ class _GifStream:
         if loop_forever:
             f.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")
         self.previous = None
-        self.pending = None   # (crop image, offset, delay) of the frame not yet written
+        self.pending = None   # (crop image, offset, delay, transparency) of the frame not yet written
         self.count = 0        # frames asked for
         self.written = 0      # frames in the file
 
@@ -241,27 +248,32 @@ class _GifStream:
         if self.previous is not None:
             changed = indices != self.previous
             if not changed.any():  # the same picture: it only lengthens the frame before
-                crop, offset, before = self.pending
-                self.pending = (crop, offset, before + delay)
+                crop, offset, before, clear = self.pending
+                self.pending = (crop, offset, before + delay, clear)
                 return
             rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
             top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         else:
             top, bottom, left, right = 0, indices.shape[0], 0, indices.shape[1]
         self._flush()
-        crop = Image.fromarray(np.ascontiguousarray(indices[top:bottom, left:right]), mode="P")
-        self.pending = (crop, (int(left), int(top)), delay)
-        self.previous = indices.copy() if self.previous is None else indices
+        block = indices[top:bottom, left:right]
+        clear = self.transparent if self.previous is not None else None
+        if clear is not None:  # the previous frame shows through where nothing changed
+            block = np.where(changed[top:bottom, left:right], block, np.uint8(clear))
+        crop = Image.fromarray(np.ascontiguousarray(block, dtype=np.uint8), mode="P")
+        self.pending = (crop, (int(left), int(top)), delay, clear)
+        self.previous = indices.copy()
 
     def _flush(self) -> None:
         if self.pending is None:
             return
         from PIL import GifImagePlugin
 
-        crop, offset, delay = self.pending
+        crop, offset, delay, clear = self.pending
         crop.putpalette([0] * 768)  # the data only: the palette is the global one
+        extra = {"transparency": clear} if clear is not None else {}
         # disposal 1: leave the frame in place, the next one is drawn over it
-        for chunk in GifImagePlugin.getdata(crop, offset=offset, duration=delay * 10, disposal=1):
+        for chunk in GifImagePlugin.getdata(crop, offset=offset, duration=delay * 10, disposal=1, **extra):
             self.f.write(chunk)
         self.written += 1
         self.pending = None
@@ -287,9 +299,9 @@ def _write_gif(tmp: Path, source, shown, loop_forever: bool) -> None:
         if palette is not None:
             streams = []
 
-            def add(indices, frame_palette):
+            def add(indices, frame_palette, transparent):
                 if not streams:
-                    streams.append(_GifStream(f, size, frame_palette, delays, loop_forever))
+                    streams.append(_GifStream(f, size, frame_palette, delays, loop_forever, transparent))
                 streams[0].add(indices)
 
             _indexed_ffmpeg(source.frames(order), size, palette, ffmpeg, add)
