@@ -22,7 +22,7 @@ from . import timing
 from ._version import __version__
 from .display import safe_text
 from .errors import Img2GifError
-from .safefile import check_not_an_input, check_writable_file
+from .safefile import check_not_an_input, check_writable_file, raise_keyboard_interrupt as _raise_interrupt
 
 app = typer.Typer(
     name="img2gif",
@@ -127,10 +127,6 @@ def _silence(stream) -> None:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     _say("warning:", "yellow", message)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 # Ended like Ctrl-C: temp files removed, the previous output intact. SIGHUP is the terminal

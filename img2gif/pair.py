@@ -64,10 +64,16 @@ class Pair:
 
     def iter_frames(self, times, mode: str = "blend"):
         """The same frames, yielded as they are rendered."""
+        return self.frame_renderer(mode)(times)
+
+    def frame_renderer(self, mode: str = "blend"):
+        """A callable, times -> iterator of frames, for a FrameSource (which asks in batches):
+        the images become tensors once here, not once per batch."""
         if mode not in MODES:
             raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         a, b = self._tensors()
-        return render(ode_fields(self.ode, a, self.field_size), a, b, times, mode=mode)
+        fields_at = ode_fields(self.ode, a, self.field_size)
+        return lambda times: render(fields_at, a, b, times, mode=mode)
 
     def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
         """Pixels where the warp folds (det <= 0), summed over ``times``."""

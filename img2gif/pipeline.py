@@ -160,10 +160,11 @@ def animate(
     path of a pair file), or ``a`` and a trained ``model`` (a LearnedModel, a name or a path:
     A alone is animated; with ``b`` too, the model's warp starts the pair fit).
     ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
-    ``progress(step, total, loss)`` is called while fitting, ``job_progress(stage, done,
-    total)`` while rendering ("rendering", frames done) and encoding ("encoding").
+    ``progress(step, total, loss)`` is called while fitting, ``job_progress("rendering",
+    done, total)`` per frame while frames are rendered and encoded (the two interleave).
     """
     # Everything that can be refused is refused before any work.
+    _check_mode(mode)
     pair_path = None if pair is None or isinstance(pair, Pair) else pair
     model_path = _model_path(model)
     inputs = [p for p in (a, b, pair_path, model_path) if p is not None and not isinstance(p, np.ndarray)]
@@ -195,9 +196,7 @@ def animate(
         if size is not None and max(pair.a.shape[:2]) > size:
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
         plan.check_memory(pair.a, pair_path or "the fitted pair")
-    if mode not in MODES:
-        raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    return plan.write(lambda ts: pair.iter_frames(ts, mode=mode), pair.a.shape, plan.times(), inputs, job_progress)
+    return plan.write(pair.frame_renderer(mode), pair.a.shape, plan.times(), inputs, job_progress)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
@@ -214,9 +213,13 @@ def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, durati
     return plan.write(model.frame_renderer(last, times), last.shape, times, inputs, job_progress)
 
 
-def _single_image_mode(mode: str) -> str:
+def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def _single_image_mode(mode: str) -> str:
+    _check_mode(mode)
     return "warp-only" if MODES[mode].needs_b else mode
 
 

@@ -59,10 +59,7 @@ def temp_beside(target: Path, suffix: str | None = None, directory: bool = False
         return Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=parent)
     os.close(fd)
-    # mkstemp makes the file private (0600); the finished output gets the usual mode
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
+    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes the file private (0600); outputs get the usual mode
     return Path(name)
 
 
@@ -140,7 +137,7 @@ class _HangupAsInterrupt:
         self.previous = None
         if hasattr(signal, "SIGHUP"):
             try:
-                self.previous = signal.signal(signal.SIGHUP, _raise_keyboard_interrupt)
+                self.previous = signal.signal(signal.SIGHUP, raise_keyboard_interrupt)
             except ValueError:  # not the main thread
                 self.previous = None
         return self
@@ -151,7 +148,8 @@ class _HangupAsInterrupt:
         return False
 
 
-def _raise_keyboard_interrupt(signum, frame):
+def raise_keyboard_interrupt(signum, frame):
+    """A signal handler that ends the work like Ctrl-C (temp files removed on the way out)."""
     raise KeyboardInterrupt
 
 

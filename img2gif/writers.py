@@ -57,11 +57,12 @@ def check_output(path, inputs=()) -> str:
     that holds one) is refused, since writing it would destroy the input.
     """
     fmt = output_format(path)
+    target = os.fspath(path).rstrip("/" + os.sep) or os.fspath(path)  # "out/" names the folder out
     if fmt == "frames":
-        check_writable_dir(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
+        check_writable_dir(target)
     else:
-        check_writable_file(path)
-    check_not_an_input(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path), inputs)
+        check_writable_file(target)
+    check_not_an_input(target, inputs)
     return fmt
 
 
@@ -190,8 +191,8 @@ def _palette_ffmpeg(sample: list[np.ndarray], ffmpeg: str) -> np.ndarray:
 
 def _indexed_ffmpeg(frames, size, palette: np.ndarray, ffmpeg: str, each) -> None:
     """paletteuse on ``frames`` (streamed through pipes); ``each(indices (H, W) uint8, palette
-    (256, 3) uint8)`` per frame. The palette is the one paletteuse reports with each frame:
-    it orders the entries its own way."""
+    (256, 3) uint8, transparent index or None)`` per frame. The palette is the one paletteuse
+    reports with each frame: it orders the entries its own way."""
 
     def unpack(block: bytes):
         argb = np.frombuffer(block, np.uint8, offset=w * h).view("<u4")
@@ -229,7 +230,7 @@ class _GifStream:
     def __init__(self, f, size, palette: np.ndarray, delays_cs: list[int], loop_forever: bool,
                  transparent: int | None = None):
         w, h = size
-        self.f, self.size, self.delays = f, size, delays_cs
+        self.f, self.delays = f, delays_cs
         self.transparent = transparent
         f.write(b"GIF89a" + w.to_bytes(2, "little") + h.to_bytes(2, "little") + bytes([0xF7, 0, 0]))
         table = np.zeros((256, 3), np.uint8)
@@ -240,7 +241,6 @@ class _GifStream:
         self.previous = None
         self.pending = None   # (crop image, offset, delay, transparency) of the frame not yet written
         self.count = 0        # frames asked for
-        self.written = 0      # frames in the file
 
     def add(self, indices: np.ndarray) -> None:
         delay = self.delays[self.count]
@@ -275,7 +275,6 @@ class _GifStream:
         # disposal 1: leave the frame in place, the next one is drawn over it
         for chunk in GifImagePlugin.getdata(crop, offset=offset, duration=delay * 10, disposal=1, **extra):
             self.f.write(chunk)
-        self.written += 1
         self.pending = None
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import blob_image
+from test_interruptions import _env  # a child img2gif: one thread, its own model cache
 from img2gif import timing
 from img2gif.cli import app
 from img2gif.errors import OutputError
@@ -390,12 +391,6 @@ def test_resume_refuses_shape_changes_and_reports_others(tmp_path):
 
 
 # --- 15. the environment ----------------------------------------------------------------------
-
-def _env(tmp_path, **extra):
-    env = dict(os.environ, OMP_NUM_THREADS="1", IMG2GIF_CACHE_DIR=str(tmp_path / "cache"), **extra)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
-    return env
-
 
 def _img2gif(args, tmp_path, **kwargs):
     return subprocess.run([sys.executable, "-m", "img2gif", *map(str, args)], env=kwargs.pop("env", _env(tmp_path)),

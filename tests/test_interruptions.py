@@ -26,8 +26,8 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 PREVIOUS = b"the previous animation at this path; it must survive\n"
 
 
-def _env(tmp_path: Path) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", IMG2GIF_CACHE_DIR=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+def _env(tmp_path: Path, **extra) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", IMG2GIF_CACHE_DIR=str(tmp_path / "cache"), PYTHONUNBUFFERED="1", **extra)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
     return env
 
