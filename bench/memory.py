@@ -2,6 +2,7 @@
 
     python bench/memory.py              # ~25 minutes on 2 CPU cores; JSON to bench/out/memory.json
     python bench/memory.py --quick      # the small cases only
+    python bench/memory.py --frames-only --formats webp apng   # 60 vs 600 frames, these formats
 
 Each case is a fresh `python -m img2gif animate A B -o out.gif --frames N` process, started by
 a tiny wrapper process that reports its children's peak resident set size (the larger of
@@ -68,10 +69,13 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--frames-only", action="store_true", help="only the 60 against 600 frames cases")
+    parser.add_argument("--formats", nargs="+", default=["gif", "mp4", "webp", "png"],
+                        help="output extensions of the frames cases (png = APNG)")
     args = parser.parse_args()
     sizes = [(750, 1000), (1500, 2000), (3000, 4000)] + ([] if args.quick else [(6000, 8000)])
-    cases = [(h, w, 2, "gif") for h, w in sizes]
-    for ext in ("gif", "mp4", "webp"):  # streamed (GIF, MP4) against collected (WebP): 60 vs 600 frames
+    cases = [] if args.frames_only else [(h, w, 2, "gif") for h, w in sizes]
+    for ext in args.formats:  # every writer streams: 60 vs 600 frames
         cases += [(1080, 1920, 60, ext), (1080, 1920, 600 if not args.quick else 120, ext)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,12 +85,18 @@ def main() -> None:
             print(f"{w}x{h} x {n} frames -> {ext}: {row['peak_rss_mb']:.0f} MiB, {row['seconds']:.0f} s, exit {row['exit']}",
                   flush=True)
     ratios = {}
-    for ext in ("gif", "mp4", "webp"):
+    for ext in args.formats:
         pair = [r for r in rows if r["format"] == ext and r["width"] == 1920]
         ratios[ext] = round(pair[1]["peak_rss_mb"] / pair[0]["peak_rss_mb"], 2)
         print(f"{ext}: peak RSS {pair[1]['frames']} frames / {pair[0]['frames']} frames = {ratios[ext]:.2f}x")
     # least squares over the GIF runs: peak = base + per_input_pixel * pixels (+ per frame pixel)
     gifs = [r for r in rows if r["exit"] == 0 and r["format"] == "gif"]
+    if len(gifs) < 3:
+        print(markdown_table(["input", "frames", "format", "peak RSS (MiB)", "seconds"],
+                             [[f"{r['width']}x{r['height']}", str(r["frames"]), r["format"], f"{r['peak_rss_mb']:.0f}",
+                               f"{r['seconds']:.0f}"] for r in rows]))
+        write_json("memory-frames", {"environment": environment(), "cases": rows, "ratio_600_to_60": ratios})
+        return
     design = np.array([[1.0, r["pixels"], r["pixels"] * r["frames"]] for r in gifs])
     peaks = np.array([r["peak_rss_mb"] * 2**20 for r in gifs])
     coef, *_ = np.linalg.lstsq(design, peaks, rcond=None)

@@ -58,10 +58,15 @@ class Mode(str, Enum):
     warp_only = "warp-only"
 
 
-class Loop(str, Enum):
-    forever = "forever"
-    once = "once"
-    pingpong = "pingpong"
+class Dither(str, Enum):
+    floyd_steinberg = "floyd-steinberg"
+    bayer = "bayer"
+    none = "none"
+
+
+class Codec(str, Enum):
+    h264 = "h264"
+    h265 = "h265"
 
 
 class Ease(str, Enum):
@@ -246,7 +251,22 @@ OutputOpt = typer.Option(None, "-o", "--output", help="Output: .gif, .mp4, .webp
 FpsOpt = typer.Option(None, "--fps", help=f"Frames per second (default {timing.DEFAULT_FPS:g}). GIF plays at most {timing.GIF_MAX_FPS:g}: higher rates are resampled to {timing.GIF_MAX_FPS:g} over the same duration.")
 DurationOpt = typer.Option(None, "--duration", help=f"Seconds of the transition (default {timing.DEFAULT_DURATION:g}).")
 FramesOpt = typer.Option(None, "--frames", help="Exactly this many frames (any two of --frames/--fps/--duration).")
-LoopOpt = typer.Option(Loop.forever, "--loop", help="forever, once, or pingpong (there and back).")
+def _loop_value(value: str) -> str:
+    from .encoding import plays_of
+    from .timing import LOOPS
+
+    if value not in LOOPS:
+        try:
+            plays_of(value)
+        except Img2GifError:
+            raise typer.BadParameter(f"{value!r} is not forever, once, pingpong or a number of plays (1 ... 65535)") from None
+    return value
+
+
+LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|N", help="forever, once, pingpong (there and back, forever), or N: play N times (an MP4 then holds N plays).")
+QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF = 100 - quality (90 -> CRF 10); WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
+DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: floyd-steinberg (default; measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
+CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (about half the size at the same quality; slower to encode, not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
 HoldEndOpt = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame.")
 EaseOpt = typer.Option(Ease.linear, "--ease", help="Time remapping: linear, or smooth (eases in and out).")
@@ -297,11 +317,14 @@ def animate(
     mode: Mode = typer.Option(Mode.blend, "--mode", help="blend: A warped forward and B warped back, mixed (exact endpoints). warp-only: only A is warped (the paper's; no new colours)."),
     blend: bool = typer.Option(False, "--blend", metavar="", help="Same as --mode blend."),
     warp_only: bool = typer.Option(False, "--warp-only", metavar="", help="Same as --mode warp-only."),
-    loop: Loop = LoopOpt,
+    loop: str = LoopOpt,
     hold_start: float = HoldStartOpt,
     hold_end: float = HoldEndOpt,
     ease: Ease = EaseOpt,
     size: Optional[int] = SizeOpt,
+    quality: Optional[int] = QualityOpt,
+    codec: Optional[Codec] = CodecOpt,
+    dither: Optional[Dither] = DitherOpt,
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
@@ -331,8 +354,8 @@ def animate(
         with _job_progress(not quiet) as job:
             result = pipeline.animate(
                 a, b, output, pair=from_pair, model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
-                loop=loop.value, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
-                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
+                loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
+                quality=quality, codec=codec and codec.value, dither=dither and dither.value, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
@@ -357,11 +380,14 @@ def reverse(
     fps: Optional[float] = FpsOpt,
     duration: Optional[float] = DurationOpt,
     frames: Optional[int] = FramesOpt,
-    loop: Loop = LoopOpt,
+    loop: str = LoopOpt,
     hold_start: float = HoldStartOpt,
     hold_end: float = HoldEndOpt,
     ease: Ease = EaseOpt,
     size: Optional[int] = SizeOpt,
+    quality: Optional[int] = QualityOpt,
+    codec: Optional[Codec] = CodecOpt,
+    dither: Optional[Dither] = DitherOpt,
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
 ):
@@ -371,8 +397,10 @@ def reverse(
     with _user_errors():
         output = output or f"{image.stem}_reverse.gif"
         with _job_progress(not quiet) as job:
-            result = pipeline.reverse(image, output, model=model, frames=frames, fps=fps, duration=duration, loop=loop.value,
-                                      hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size, device=device.value,
+            result = pipeline.reverse(image, output, model=model, frames=frames, fps=fps, duration=duration, loop=loop,
+                                      hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
+                                      quality=quality, codec=codec and codec.value, dither=dither and dither.value,
+                                      device=device.value,
                                       job_progress=job and job.stage)
         _note(_wrote(result))
 

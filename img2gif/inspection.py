@@ -135,55 +135,13 @@ def _runs(values) -> str:
 
 
 def _gif_timing(path: Path) -> tuple[tuple[int, int], list[int], int | None]:
-    """(logical screen size, per-frame delays in cs, loop count) from a GIF's blocks.
+    """(logical screen size, per-frame delays in cs, loop count) from a GIF's blocks."""
+    from .gif import read_blocks
 
-    Walks the block structure only (no pixel is decoded), so a tiny file declaring a huge
-    canvas and thousands of frames costs what its bytes cost.
-    """
-    data = path.read_bytes()
-
-    def bad(why):
-        return InputError(f"{path}: not an animation img2gif can read (GIF {why})")
-
-    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
-        raise bad("header missing")
-    size = (int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little"))
-    pos = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
-    delays, delay, loop = [], 0, None
-
-    def skip_sub_blocks(at):
-        while True:
-            if at >= len(data):
-                raise bad("data cut off")
-            n = data[at]
-            at += 1 + n
-            if n == 0:
-                return at
-
-    while True:
-        if pos >= len(data):
-            break  # no trailer: Pillow reads such files too
-        kind = data[pos]
-        if kind == 0x3B:
-            break
-        if kind == 0x21 and pos + 2 < len(data):
-            label = data[pos + 1]
-            if label == 0xF9 and pos + 7 < len(data):
-                delay = int.from_bytes(data[pos + 4:pos + 6], "little")
-            elif label == 0xFF and data[pos + 3:pos + 14] == b"NETSCAPE2.0" and pos + 18 < len(data):
-                loop = int.from_bytes(data[pos + 16:pos + 18], "little")
-            pos = skip_sub_blocks(pos + 2)
-        elif kind == 0x2C and pos + 10 <= len(data):
-            flags = data[pos + 9]
-            pos += 10 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
-            pos = skip_sub_blocks(pos + 1)  # the LZW code size, then the image data
-            delays.append(delay)
-            delay = 0
-        else:
-            raise bad(f"block 0x{kind:02x} at byte {pos} is not valid")
-    if not delays:
-        raise bad("holds no frame")
-    return size, delays, loop
+    try:
+        return read_blocks(path.read_bytes())
+    except ValueError as exc:
+        raise InputError(f"{path}: not an animation img2gif can read (GIF {exc})") from None
 
 
 def show_animation(console, path) -> None:

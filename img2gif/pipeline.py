@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,12 +17,12 @@ from .fit import FitSettings
 from .imagefile import Img2GifWarning, cap_size, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
 from .render import MODES
-from .writers import STREAMING, check_frame_size, check_output, mp4_size, write_animation
+from .encoding import LOSSLESS_FORMATS, Encoding, plays_of
+from .writers import check_frame_size, check_output, mp4_size, write_animation
 
 MAX_SIZE = 8192
-# Frames x pixels of one animation. GIF, MP4 and frames folders stream (memory stays flat), so
-# for them it bounds the work and the output (a GIF can hold a byte per frame pixel); Pillow's
-# WebP and APNG writers take every frame at once, so for them it bounds memory: 3 bytes each.
+# Frames x pixels of one animation. Every writer streams (memory stays flat), so this bounds
+# the work and the output: a GIF can hold a byte per frame pixel, 2 GB at the limit.
 DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000   # 1080p x 960 frames
 
 
@@ -72,6 +72,7 @@ class OutputPlan:
     hold_start: float
     hold_end: float
     ease: str
+    encoding: Encoding = Encoding()
 
     def check_memory(self, image: np.ndarray, source) -> None:
         """Refuse, before any work, frames the format cannot hold or memory cannot."""
@@ -85,11 +86,10 @@ class OutputPlan:
         total = self.frames.count * h * w
         limit = max_output_pixels()
         if total > limit:
-            cost = ("frames are streamed" if self.format in STREAMING
-                    else f"~{3 * total / 1e9:.1f} GB in memory: {self.format.upper()} is written from every frame at once")
             raise OptionError(
-                f"{os.fspath(source)}: {self.frames.count} frames of {w}x{h} are {total:,} pixels ({cost}), over the "
-                f"limit of {limit:,}; lower --frames or --size, or set IMG2GIF_MAX_OUTPUT_PIXELS"
+                f"{os.fspath(source)}: {self.frames.count} frames of {w}x{h} are {total:,} pixels, over the "
+                f"limit of {limit:,} (a bound on the work and the file); lower --frames or --size, "
+                "or set IMG2GIF_MAX_OUTPUT_PIXELS"
             )
 
     def times(self, direction: float = 1.0) -> list[float]:
@@ -111,25 +111,51 @@ class OutputPlan:
         total = len(shown) if self.format != "frames" else self.frames.count
         report = (lambda done: progress("rendering", min(done, total), total)) if progress is not None else None
         source = FrameSource(render, times, (h, w, 3), progress=report)
-        written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop, checked=True)
+        written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
+                                  encoding=self.encoding, checked=True)
+        # an MP4 holds its N plays one after another: the result is per play, as for the others
+        seconds = written.seconds / max(1, self.encoding.plays) if self.format == "mp4" else written.seconds
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
-                               written.seconds, written.size, len(shown))
+                               seconds, written.size, len(shown))
 
 
 def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever", hold_start=0.0, hold_end=0.0,
-                ease="linear", size=None, inputs=()) -> OutputPlan:
+                ease="linear", size=None, quality=None, codec=None, dither=None, inputs=()) -> OutputPlan:
     """Refuse bad output options before any work; GIFs over 50 fps are resampled (with a warning).
 
-    ``inputs``: the files the run reads; an output that would overwrite one is refused.
+    ``quality`` (1-100), ``codec`` (MP4: h264, h265) and ``dither`` (GIF): see
+    ``img2gif.encoding``; None is the default. ``inputs``: the files the run reads; an output that would overwrite one is
+    refused.
     """
     fmt = check_output(output, inputs)
     timing.check_ease(ease)
     timing.check_playback(loop, hold_start, hold_end)
     check_size(size)
+    encoding = replace(check_encoding(fmt, output, quality, codec, dither), plays=plays_of(loop))
     frame_plan, note = timing.for_format(timing.plan(frames, fps, duration), fmt)
     if note is not None:
         warnings.warn(note, Img2GifWarning, stacklevel=3)
-    return OutputPlan(str(output), fmt, frame_plan, loop, hold_start, hold_end, ease)
+    return OutputPlan(str(output), fmt, frame_plan, str(loop), hold_start, hold_end, ease, encoding)
+
+
+def check_encoding(fmt: str, output, quality=None, codec=None, dither=None) -> Encoding:
+    """The output's Encoding; options a format cannot use are refused (codec, dither) or
+    warned about (quality for a lossless format)."""
+    given = {"quality": quality, "codec": codec, "dither": dither}
+    encoding = Encoding(**{k: v for k, v in given.items() if v is not None}).check()
+    if codec is not None and fmt != "mp4":
+        raise OptionError(f"{os.fspath(output)}: --codec applies to MP4 only, not {fmt.upper()}")
+    if dither is not None and fmt != "gif":
+        raise OptionError(f"{os.fspath(output)}: --dither applies to GIF only, not {fmt.upper()}")
+    if codec == "h265":
+        from . import ffmpeg
+
+        if not ffmpeg.has_encoder("libx265"):
+            raise OptionError("--codec h265 needs an ffmpeg with libx265, which this one lacks; use h264")
+    if quality is not None and fmt in LOSSLESS_FORMATS:
+        warnings.warn(f"{os.fspath(output)}: {'APNG' if fmt == 'apng' else 'PNG frames'} are lossless: "
+                      "--quality has no effect", Img2GifWarning, stacklevel=4)
+    return encoding
 
 
 def animate(
@@ -148,6 +174,9 @@ def animate(
     hold_end: float = 0.0,
     ease: str = "linear",
     size: int | None = None,
+    quality: int | None = None,
+    codec: str | None = None,
+    dither: str | None = None,
     seed: int = 0,
     device: str = "auto",
     settings: FitSettings | None = None,
@@ -160,6 +189,8 @@ def animate(
     path of a pair file), or ``a`` and a trained ``model`` (a LearnedModel, a name or a path:
     A alone is animated; with ``b`` too, the model's warp starts the pair fit).
     ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
+    ``loop``: forever, once, pingpong or a number of plays; ``quality`` 1-100, ``codec``
+    (MP4: h264, h265) and ``dither`` (GIF) as in ``img2gif.encoding``.
     ``progress(step, total, loss)`` is called while fitting, ``job_progress("rendering",
     done, total)`` per frame while frames are rendered and encoded (the two interleave).
     """
@@ -168,8 +199,9 @@ def animate(
     pair_path = None if pair is None or isinstance(pair, Pair) else pair
     model_path = _model_path(model)
     inputs = [p for p in (a, b, pair_path, model_path) if p is not None and not isinstance(p, np.ndarray)]
-    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop,
-                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size, inputs=inputs)
+    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
+                       hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
+                       inputs=inputs)
     dev = resolve_device(device)
     if pair_path is not None:
         pair = Pair.load(pair_path)
@@ -200,12 +232,14 @@ def animate(
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
-            hold_start=0.0, hold_end=0.0, ease="linear", size=None, device="auto", job_progress=None) -> AnimationResult:
+            hold_start=0.0, hold_end=0.0, ease="linear", size=None, quality=None, codec=None, dither=None, device="auto",
+            job_progress=None) -> AnimationResult:
     """From the last frame alone back to the start: integrate the model from t = 0 to t = -1."""
     model_path = _model_path(model)
     inputs = [p for p in (image, model_path) if p is not None]
-    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop,
-                       hold_start=hold_start, hold_end=hold_end, ease=ease, size=size, inputs=inputs)
+    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
+                       hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
+                       inputs=inputs)
     model = _as_model(model if model_path is None else model_path, resolve_device(device))
     last = cap_size(read_image(image), size)
     plan.check_memory(last, image)

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from .timing import time_from_b
 from .warp import identity_grid, resize_field
 
-CHUNK_PIXELS = 2_000_000  # pixels rendered at once: bounds memory at any image size
+CHUNK_PIXELS = 2_000_000  # frame pixels rendered at once (a batch of small frames) ...
+BAND_PIXELS = 1 << 22     # ... and rows of one large frame at once: bounds memory at any size
+                          # (a 1080p frame is one band: a band costs an extra field resample)
 
 
 def to_tensor(image: np.ndarray, device) -> torch.Tensor:
@@ -27,7 +29,12 @@ def to_tensor(image: np.ndarray, device) -> torch.Tensor:
 
 def to_uint8(x: torch.Tensor) -> list[np.ndarray]:
     """(B, 3, H, W) float -> B arrays (H, W, 3) uint8."""
-    return list(x.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+    return list(_as_uint8(x.clone()).permute(0, 2, 3, 1).cpu().numpy())
+
+
+def _as_uint8(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) float in [0, 1] -> uint8 of the same shape; works in place on ``x``."""
+    return x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
 
 
 def chunk_size(height: int, width: int, most: int) -> int:
@@ -86,12 +93,15 @@ def _sample_at(x: torch.Tensor, coords: torch.Tensor, mode: str) -> torch.Tensor
                          padding_mode="border", align_corners=True)
 
 
-def _coords(phi: torch.Tensor, height: int, width: int, rows: slice) -> torch.Tensor:
-    """Where rows ``rows`` of a (height, width) frame sample the image: id + phi upsampled."""
+def _coords(phi: torch.Tensor, grid: torch.Tensor, rows: slice) -> torch.Tensor:
+    """Where rows ``rows`` of a frame sample the image: id + phi upsampled. ``grid``: the
+    frame's identity grid (1, 2, H, W), made once per render."""
+    height, width = grid.shape[-2:]
     if rows == slice(0, height):
-        # the whole frame at once (every image up to CHUNK_PIXELS): the plain upsample
-        return identity_grid(height, width, device=phi.device, dtype=phi.dtype) + resize_field(phi, height, width)
-    base = identity_grid(height, width, device=phi.device, dtype=phi.dtype)[:, :, rows]
+        # the whole frame at once (every frame up to BAND_PIXELS): the plain upsample
+        field = resize_field(phi, height, width)
+        return field.add_(grid) if field is not phi else field + grid
+    base = grid[:, :, rows]
     field = F.grid_sample(phi, base.expand(phi.shape[0], -1, -1, -1).permute(0, 2, 3, 1), mode="bilinear",
                           padding_mode="border", align_corners=True)
     return base + field
@@ -115,19 +125,20 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
     times = [float(t) for t in times]
     height, width = a.shape[-2:]
     chunk = chunk or chunk_size(height, width, 8)
+    grid = identity_grid(height, width, device=a.device, dtype=a.dtype)
     for start in range(0, len(times), chunk):
         ts = torch.tensor(times[start:start + chunk], device=a.device, dtype=a.dtype)
         phi = fields_at(kind.field_times(ts))
         frames = torch.empty(len(ts), height, width, 3, dtype=torch.uint8)
-        band = max(1, CHUNK_PIXELS // (len(ts) * width))
+        band = max(1, BAND_PIXELS // (len(ts) * width))
         for top in range(0, height, band):
             rows = slice(top, min(height, top + band))
-            coords = _coords(phi, height, width, rows)
+            coords = _coords(phi, grid, rows)
             a_band = a[:, :, rows]
             b_band = b[:, :, rows] if b is not None else None
             mixed = kind.combine(a, b, ts, coords)
             kind.exact(mixed, ts, a_band, b_band)
-            frames[:, rows] = torch.from_numpy(np.stack(to_uint8(mixed)))
+            frames[:, rows] = _as_uint8(mixed).permute(0, 2, 3, 1)
         yield from frames.numpy()
 
 

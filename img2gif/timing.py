@@ -76,9 +76,12 @@ def check_ease(kind: str) -> None:
 
 
 def check_playback(loop: str, hold_start: float = 0.0, hold_end: float = 0.0) -> None:
-    """Refuse an unknown --loop or holds out of range (before any work)."""
+    """Refuse an unknown --loop or holds out of range (before any work). --loop is one of
+    ``LOOPS`` or a number of plays."""
     if loop not in LOOPS:
-        raise OptionError(f"unknown --loop {loop!r}; choose one of {', '.join(LOOPS)}")
+        from .encoding import plays_of
+
+        plays_of(loop)  # raises the one-line error for anything that is not a count
     for name, hold in (("--hold-start", hold_start), ("--hold-end", hold_end)):
         if not (0 <= hold <= MAX_HOLD and math.isfinite(hold)):
             raise OptionError(f"{name} must be between 0 and {MAX_HOLD:g} s, got {hold}")

@@ -49,7 +49,7 @@ def test_bands_match_the_whole_frame(ab, monkeypatch, mode):
     _, _, ta, tb = ab
     times = [0.0, 0.25, 0.5, 1.0]
     whole = list(render(shift_fields(-0.15), ta, tb, times, mode=mode))
-    monkeypatch.setattr(render_module, "CHUNK_PIXELS", 100)  # 3 rows at a time
+    monkeypatch.setattr(render_module, "BAND_PIXELS", 100)  # 3 rows at a time
     banded = list(render(shift_fields(-0.15), ta, tb, times, mode=mode))
     for w, b in zip(whole, banded):
         assert np.abs(w.astype(int) - b.astype(int)).max() <= 1
