@@ -58,6 +58,12 @@ class Mode(str, Enum):
     warp_only = "warp-only"
 
 
+class Fit(str, Enum):
+    crop = "crop"
+    stretch = "stretch"
+    pad = "pad"
+
+
 class Dither(str, Enum):
     floyd_steinberg = "floyd-steinberg"
     bayer = "bayer"
@@ -265,6 +271,7 @@ def _loop_value(value: str) -> str:
 
 LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|N", help="forever, once, pingpong (there and back, forever), or N: play N times (an MP4 then holds N plays).")
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF = 100 - quality (90 -> CRF 10); WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
+FitOpt = typer.Option(Fit.crop, "--fit", help="When B's size differs from A's: crop (B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said.")
 DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: floyd-steinberg (default; measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
 CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (about half the size at the same quality; slower to encode, not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
@@ -276,9 +283,10 @@ SizeOpt = typer.Option(None, "--size", help="Cap the output's longer side (pixel
 @app.command("fit-pair")
 def fit_pair_cmd(
     a: Path = typer.Argument(..., metavar="A", help="Start image A."),
-    b: Path = typer.Argument(..., metavar="B", help="End image B (resized to A's size if it differs)."),
+    b: Path = typer.Argument(..., metavar="B", help="End image B (made A's size if it differs: see --fit)."),
     output: Path = typer.Option(Path("pair.pt"), "-o", "--output", help="Where to save the fitted pair (.pt)."),
     size: Optional[int] = typer.Option(None, "--size", help="Cap the images' longer side (pixels) before fitting."),
+    fit: Fit = FitOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -298,7 +306,7 @@ def fit_pair_cmd(
         check_not_an_input(output, [a, b])
         settings = _settings(velocity, solver, loss, working_size, seed)
         pipeline.check_size(size)
-        img_a, img_b = pipeline.read_pair(a, b, size)
+        img_a, img_b = pipeline.read_pair(a, b, size, fit.value)
         with _fit_progress(not quiet) as progress:
             pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress)
         pair.save(output)
@@ -308,7 +316,7 @@ def fit_pair_cmd(
 @app.command()
 def animate(
     a: Optional[Path] = typer.Argument(None, metavar="A", help="Start image A."),
-    b: Optional[Path] = typer.Argument(None, metavar="B", help="End image B (resized to A's size if it differs)."),
+    b: Optional[Path] = typer.Argument(None, metavar="B", help="End image B (made A's size if it differs: see --fit)."),
     output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = FpsOpt,
@@ -325,6 +333,7 @@ def animate(
     quality: Optional[int] = QualityOpt,
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
+    fit: Fit = FitOpt,
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
@@ -355,7 +364,8 @@ def animate(
             result = pipeline.animate(
                 a, b, output, pair=from_pair, model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
-                quality=quality, codec=codec and codec.value, dither=dither and dither.value, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
+                quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=fit.value,
+                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))

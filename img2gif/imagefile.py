@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from .errors import InputError
+from .errors import InputError, OptionError
 
 DEFAULT_MAX_PIXELS = 50_000_000   # ~ 8700 x 5700; a 50 Mpx float RGB image is 600 MB
 MIN_SIDE = 2
@@ -189,15 +189,44 @@ def _read(path: str, limit: int) -> np.ndarray:
     return image
 
 
-def match_size(a: np.ndarray, b: np.ndarray, b_name: str = "B") -> np.ndarray:
-    """Policy for pairs of different sizes: B is resized to A's size (with a warning)."""
+FITS = ("crop", "stretch", "pad")
+
+
+def match_size(a: np.ndarray, b: np.ndarray, b_name: str = "B", fit: str = "crop") -> np.ndarray:
+    """B made A's size when they differ, and a warning saying how (``fit``):
+
+    - ``crop`` (default): the middle of B at A's aspect ratio, then resized (nothing stretched);
+    - ``stretch``: B resized to A's size (aspect ratios that differ are distorted);
+    - ``pad``: B resized to fit inside A's size, the rest black (nothing cut, nothing stretched).
+    """
+    if fit not in FITS:
+        raise OptionError(f"unknown --fit {fit!r}; choose one of {', '.join(FITS)}")
     if a.shape == b.shape:
         return b
     ha, wa = a.shape[:2]
     hb, wb = b.shape[:2]
-    note = " (aspect ratios differ: B is stretched)" if abs(wa / ha - wb / hb) > 0.01 else ""
-    warnings.warn(f"{b_name} is {wb}x{hb}, A is {wa}x{ha}: B resized to A's size{note}", Img2GifWarning, stacklevel=2)
-    return np.array(Image.fromarray(b).resize((wa, ha), Image.Resampling.LANCZOS))
+    same_aspect = abs(wa / ha - wb / hb) <= 0.01 * (wa / ha)
+    image = Image.fromarray(b)
+    if same_aspect or fit == "stretch":
+        how = "resized" + (" (aspect ratios differ: B is stretched; --fit crop or pad keeps its shape)" if not same_aspect else "")
+        out = image.resize((wa, ha), Image.Resampling.LANCZOS)
+    elif fit == "crop":
+        if wb / hb > wa / ha:  # B is wider: keep its full height
+            cw, ch = max(1, round(hb * wa / ha)), hb
+        else:
+            cw, ch = wb, max(1, round(wb * ha / wa))
+        left, top = (wb - cw) // 2, (hb - ch) // 2
+        how = f"cropped to its middle {cw}x{ch} (A's aspect ratio), then resized"
+        out = image.crop((left, top, left + cw, top + ch)).resize((wa, ha), Image.Resampling.LANCZOS)
+    else:
+        scale = min(wa / wb, ha / hb)
+        sw, sh = max(1, round(wb * scale)), max(1, round(hb * scale))
+        canvas = Image.new("RGB", (wa, ha))
+        canvas.paste(image.resize((sw, sh), Image.Resampling.LANCZOS), ((wa - sw) // 2, (ha - sh) // 2))
+        how = f"resized to {sw}x{sh} and padded with black"
+        out = canvas
+    warnings.warn(f"{b_name} is {wb}x{hb}, A is {wa}x{ha}: B {how} to A's size", Img2GifWarning, stacklevel=2)
+    return np.array(out)
 
 
 def cap_size(image: np.ndarray, longest: int | None) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 from . import timing
 from .errors import OptionError
 from .fit import FitSettings
-from .imagefile import Img2GifWarning, cap_size, env_limit, match_size, read_image
+from .imagefile import FITS, Img2GifWarning, cap_size, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
 from .render import MODES
 from .encoding import LOSSLESS_FORMATS, Encoding, plays_of
@@ -48,12 +48,19 @@ class AnimationResult:
     frames_played: int = 0  # frames one play shows: pingpong's way back included
 
 
-def read_pair(path_a, path_b, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read A and B; B is resized to A's size if they differ; both capped to ``size``."""
+def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop") -> tuple[np.ndarray, np.ndarray]:
+    """Read A and B; B is made A's size if they differ (``fit``: crop, stretch or pad, see
+    ``imagefile.match_size``); both capped to ``size``."""
+    check_fit(fit)
     a = read_image(path_a)
     b = read_image(path_b)
-    b = match_size(a, b)
+    b = match_size(a, b, fit=fit)
     return cap_size(a, size), cap_size(b, size)
+
+
+def check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise OptionError(f"unknown --fit {fit!r}; choose one of {', '.join(FITS)}")
 
 
 def check_size(size):
@@ -153,8 +160,8 @@ def check_encoding(fmt: str, output, quality=None, codec=None, dither=None) -> E
         if not ffmpeg.has_encoder("libx265"):
             raise OptionError("--codec h265 needs an ffmpeg with libx265, which this one lacks; use h264")
     if quality is not None and fmt in LOSSLESS_FORMATS:
-        warnings.warn(f"{os.fspath(output)}: {'APNG' if fmt == 'apng' else 'PNG frames'} are lossless: "
-                      "--quality has no effect", Img2GifWarning, stacklevel=4)
+        what = "APNG is" if fmt == "apng" else "PNG frames are"
+        warnings.warn(f"{os.fspath(output)}: {what} lossless: --quality has no effect", Img2GifWarning, stacklevel=4)
     return encoding
 
 
@@ -177,6 +184,7 @@ def animate(
     quality: int | None = None,
     codec: str | None = None,
     dither: str | None = None,
+    fit: str = "crop",
     seed: int = 0,
     device: str = "auto",
     settings: FitSettings | None = None,
@@ -190,12 +198,14 @@ def animate(
     A alone is animated; with ``b`` too, the model's warp starts the pair fit).
     ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
     ``loop``: forever, once, pingpong or a number of plays; ``quality`` 1-100, ``codec``
-    (MP4: h264, h265) and ``dither`` (GIF) as in ``img2gif.encoding``.
+    (MP4: h264, h265) and ``dither`` (GIF) as in ``img2gif.encoding``. ``fit``: how B of
+    another size is made A's (crop, stretch, pad; ``imagefile.match_size``).
     ``progress(step, total, loss)`` is called while fitting, ``job_progress("rendering",
     done, total)`` per frame while frames are rendered and encoded (the two interleave).
     """
     # Everything that can be refused is refused before any work.
     _check_mode(mode)
+    check_fit(fit)
     pair_path = None if pair is None or isinstance(pair, Pair) else pair
     model_path = _model_path(model)
     inputs = [p for p in (a, b, pair_path, model_path) if p is not None and not isinstance(p, np.ndarray)]
@@ -218,7 +228,7 @@ def animate(
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
-        img_a, img_b = read_pair(a, b, size)
+        img_a, img_b = read_pair(a, b, size, fit)
         plan.check_memory(img_a, a)
         settings = settings or FitSettings(seed=seed)
         start = model.fields(img_a, [1.0])[0] if model is not None else None

@@ -457,8 +457,50 @@ def test_match_size_resizes_b_to_a_with_warning():
 def test_match_size_says_when_b_is_stretched():
     a, b = blob_image(H, W), blob_image(40, 30)
     with pytest.warns(Img2GifWarning, match="stretched"):
-        out = match_size(a, b, b_name="end.png")
+        out = match_size(a, b, b_name="end.png", fit="stretch")
     assert out.shape == (H, W, 3)
+
+
+def _bars(width, height, wide: bool) -> np.ndarray:
+    """A picture whose middle is gray and whose outer quarter (left/right or top/bottom) is red."""
+    out = np.full((height, width, 3), 128, np.uint8)
+    if wide:
+        out[:, : width // 4] = out[:, width - width // 4:] = (255, 0, 0)
+    else:
+        out[: height // 4] = out[height - height // 4:] = (255, 0, 0)
+    return out
+
+
+def test_match_size_crops_b_to_a_aspect_by_default():
+    a = np.zeros((40, 40, 3), np.uint8)
+    b = _bars(80, 40, wide=True)  # twice as wide: cropping to square keeps the gray middle
+    with pytest.warns(Img2GifWarning, match="cropped to its middle 40x40"):
+        out = match_size(a, b)
+    assert out.shape == (40, 40, 3) and np.abs(out.astype(int) - 128).max() <= 2
+
+
+def test_match_size_pads_without_cutting():
+    a = np.zeros((40, 40, 3), np.uint8)
+    b = _bars(80, 40, wide=True)
+    with pytest.warns(Img2GifWarning, match="resized to 40x20 and padded with black"):
+        out = match_size(a, b, fit="pad")
+    assert out.shape == (40, 40, 3)
+    assert out[:10].max() == 0 and out[30:].max() == 0  # bars above and below
+    assert out[20, 2, 0] > 200 and abs(int(out[20, 20, 0]) - 128) <= 2  # all of B: red edges kept
+
+
+def test_match_size_crops_a_tall_b_too():
+    a = np.zeros((40, 40, 3), np.uint8)
+    with pytest.warns(Img2GifWarning, match="cropped to its middle 30x30"):
+        out = match_size(a, _bars(30, 60, wide=False))
+    assert np.abs(out.astype(int) - 128).max() <= 2
+
+
+def test_match_size_refuses_an_unknown_fit():
+    from img2gif.errors import OptionError
+
+    with pytest.raises(OptionError, match="--fit"):
+        match_size(blob_image(H, W), blob_image(40, 30), fit="zoom")
 
 
 def test_match_size_uses_the_given_name():
