@@ -10,7 +10,8 @@ source; every encoder gets the same frames at 10 fps, and each GIF is decoded ba
 and compared with them: PSNR over all frames and pixels, and bytes.
 
 Encoders:
-* img2gif: ``img2gif.writers.write_animation`` (default quality 90, and ``--qualities``);
+* img2gif: ``img2gif.writers.write_animation`` (default quality 90, and ``--qualities``), and
+  at quality 90 with the other two ``--dither`` choices (bayer, none);
 * ffmpeg: the usual recipe, ``palettegen`` (stats_mode=full) + ``paletteuse`` (its default
   sierra2_4a dither) + ffmpeg's GIF muxer (which crops to changed rectangles and marks
   unchanged pixels transparent by default);
@@ -76,12 +77,13 @@ def psnr(frames: list[np.ndarray], source: list[np.ndarray]) -> float:
     return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
 
 
-def encode_img2gif(frames, path: Path, quality: int) -> None:
+def encode_img2gif(frames, path: Path, quality: int, dither: str | None = None) -> None:
     from img2gif import timing
-    from img2gif.encoding import Encoding
+    from img2gif.encoding import DEFAULT_DITHER, Encoding
     from img2gif.writers import write_animation
 
-    write_animation(path, frames, timing.playback(len(frames), FPS), fps=FPS, encoding=Encoding(quality=quality))
+    encoding = Encoding(quality=quality, dither=dither or DEFAULT_DITHER)
+    write_animation(path, frames, timing.playback(len(frames), FPS), fps=FPS, encoding=encoding)
 
 
 def encode_ffmpeg(frames, path: Path, dither: str) -> None:
@@ -116,7 +118,8 @@ def main() -> None:
         have_liq = True
     except ImportError:
         have_liq = False
-    methods = [f"img2gif q{q}" for q in args.qualities] + ["ffmpeg", "ffmpeg, bayer", "Pillow"]
+    methods = [f"img2gif q{q}" for q in args.qualities] + ["img2gif q90 bayer", "img2gif q90 none"]
+    methods += ["ffmpeg", "ffmpeg, bayer", "Pillow"]
     methods += ["libimagequant"] if have_liq else []
     clips = [(c, False) for c in CASES] + [(GRAY, True)]
     results = []
@@ -129,7 +132,8 @@ def main() -> None:
             for method in methods:
                 path = Path(tmp) / "out.gif"
                 if method.startswith("img2gif"):
-                    encode_img2gif(source, path, int(method.split("q")[-1]))
+                    quality, *dither = method.split("q")[-1].split()
+                    encode_img2gif(source, path, int(quality), dither[0] if dither else None)
                 elif method == "ffmpeg":
                     encode_ffmpeg(source, path, "sierra2_4a")
                 elif method == "ffmpeg, bayer":

@@ -65,6 +65,7 @@ class Fit(str, Enum):
 
 
 class Dither(str, Enum):
+    auto = "auto"
     floyd_steinberg = "floyd-steinberg"
     bayer = "bayer"
     none = "none"
@@ -272,7 +273,7 @@ def _loop_value(value: str) -> str:
 LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|N", help="forever, once, pingpong (there and back, forever), or N: play N times (an MP4 then holds N plays).")
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF = 100 - quality (90 -> CRF 10); WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
 FitOpt = typer.Option(Fit.crop, "--fit", help="When B's size differs from A's: crop (B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said.")
-DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: floyd-steinberg (default; measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
+DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
 CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (about half the size at the same quality; slower to encode, not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
 HoldEndOpt = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame.")

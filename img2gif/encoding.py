@@ -24,8 +24,11 @@ CODECS = {"h264": "libx264", "h265": "libx265"}
 # clips (bench/gif_quality.py): Floyd-Steinberg gives higher PSNR at smaller size than ffmpeg's
 # default sierra2_4a; bayer is a fixed pattern (no crawl from frame to frame, faster, 1-2 dB
 # lower); none has the highest PSNR and the smallest files but bands in smooth gradients.
-DITHERS = {"floyd-steinberg": "floyd_steinberg", "bayer": "bayer:bayer_scale=3", "none": "none"}
-DEFAULT_DITHER = "floyd-steinberg"
+# 'auto' is Floyd-Steinberg up to AUTO_DITHER_PIXELS a frame and bayer above: error diffusion
+# costs ffmpeg about 0.15 s more per 1080p frame (bench/speed.py), which a large GIF feels.
+DITHERS = {"auto": None, "floyd-steinberg": "floyd_steinberg", "bayer": "bayer:bayer_scale=3", "none": "none"}
+DEFAULT_DITHER = "auto"
+AUTO_DITHER_PIXELS = 1_000_000
 MAX_PLAYS = 65535  # GIF, WebP and APNG store the count in 16 bits
 LOSSLESS_FORMATS = ("apng", "frames")
 
@@ -67,6 +70,13 @@ class Encoding:
     def webp(self) -> dict:
         """libwebp settings: lossless at 100, else lossy at this quality."""
         return {"lossless": self.quality == 100, "quality": self.quality}
+
+    def gif_dither(self, frame_pixels: int) -> str:
+        """paletteuse's dither for frames of ``frame_pixels`` (where the palette lacks colours)."""
+        name = self.dither
+        if name == "auto":
+            name = "floyd-steinberg" if frame_pixels < AUTO_DITHER_PIXELS else "bayer"
+        return DITHERS[name]
 
     def gif_colours(self) -> int:
         """Palette size: 256 down to quality 50, then fewer (at least 16)."""

@@ -7,7 +7,8 @@ What keeps GIFs small and clean:
 - a frame identical to the one before only lengthens that one's delay;
 - no dithering where the palette holds every colour of the sample (a grayscale animation
   gets its own grays, exact, and no crosshatch); otherwise Floyd-Steinberg by default
-  (``Encoding.dither``: measured better than ffmpeg's default at a smaller size);
+  (measured better than ffmpeg's default at a smaller size), bayer for frames of a million
+  pixels or more (``Encoding.gif_dither``: error diffusion is slow there);
 - below the default quality, pixels that changed by at most a tolerance keep the colour
   already shown (``Encoding.gif_tolerance``): lossy, and much smaller.
 
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from . import ffmpeg, timing
-from .encoding import DITHERS, Encoding
+from .encoding import Encoding
 from .errors import OutputError
 from .imagefile import Img2GifWarning
 
@@ -211,7 +212,7 @@ def _write_colour(f, source, sample, order, size, delays, encoding, colours, tol
         # palettegen keeps one entry for transparency: the palette holds every colour of
         # the sample when there are fewer than that
         full = distinct_colours(sample, colours - 1) > colours - 1
-        dither = DITHERS[encoding.dither] if full else "none"
+        dither = encoding.gif_dither(size[0] * size[1]) if full else "none"
         streams = []
 
         def add(indices, frame_palette, transparent):

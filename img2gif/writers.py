@@ -133,7 +133,7 @@ def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> Non
 
     ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "-",
-                "-vf", "settb=1/1000",  # millisecond timestamps: WebP delays are whole ms, rounded not cut
+                "-enc_time_base", "1:1000",  # WebP delays are whole ms: each frame's end rounded, not cut
                 "-c:v", "libwebp_anim", "-lossless", "1" if settings["lossless"] else "0",
                 "-quality", str(settings["quality"]), "-compression_level", "4",
                 "-loop", str(encoding.plays), "-f", "webp", str(tmp)], chunks())

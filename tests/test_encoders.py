@@ -126,7 +126,7 @@ def test_gray_gif_with_its_own_levels_is_exact(tmp_path):
     assert all(np.array_equal(got, want) for got, want in zip(frames, fr))
 
 
-@pytest.mark.parametrize("dither", ["floyd-steinberg", "bayer", "none"])
+@pytest.mark.parametrize("dither", ["auto", "floyd-steinberg", "bayer", "none"])
 def test_dithers_all_write_the_picture(tmp_path, dither):
     fr = [blob_image(40, 56, shift=(k, 0)) for k in range(3)]
     path = tmp_path / f"{dither}.gif"
@@ -235,6 +235,12 @@ def test_codec_and_plays_checked():
     for bad in ("0", "-1", "twice", "70000"):
         with pytest.raises(OptionError, match="--loop"):
             plays_of(bad)
+
+
+def test_auto_dither_is_floyd_steinberg_below_a_million_pixels():
+    assert Encoding().gif_dither(256 * 256) == "floyd_steinberg"
+    assert Encoding().gif_dither(1920 * 1080).startswith("bayer")
+    assert Encoding(dither="none").gif_dither(64) == "none"
 
 
 def test_quality_mapping_is_monotone():
