@@ -9,7 +9,7 @@ import warnings
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -266,15 +266,15 @@ def _loop_value(value: str) -> str:
         try:
             plays_of(value)
         except Img2GifError:
-            raise typer.BadParameter(f"{value!r} is not forever, once, pingpong or a number of plays (1 ... 65535)") from None
+            raise typer.BadParameter(f"{value!r} is not forever, once, pingpong, closed or a number of plays (1 ... 65535)") from None
     return value
 
 
-LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|N", help="forever, once, pingpong (there and back, forever), or N: play N times (an MP4 then holds N plays).")
+LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|closed|N", help="forever, once, pingpong (there and back, forever), closed (3+ images: the path returns smoothly to the first), or N: play N times (an MP4 then holds N plays).")
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF = 100 - quality (90 -> CRF 10); WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
 FitOpt = typer.Option(Fit.crop, "--fit", help="When B's size differs from A's: crop (B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said.")
 DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
-CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (about half the size at the same quality; slower to encode, not every browser plays it).")
+CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (compresses better; slower to encode, and not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
 HoldEndOpt = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame.")
 EaseOpt = typer.Option(Ease.linear, "--ease", help="Time remapping: linear, or smooth (eases in and out).")
@@ -316,8 +316,7 @@ def fit_pair_cmd(
 
 @app.command()
 def animate(
-    a: Optional[Path] = typer.Argument(None, metavar="A", help="Start image A."),
-    b: Optional[Path] = typer.Argument(None, metavar="B", help="End image B (made A's size if it differs: see --fit)."),
+    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGES...", help="A and B (the warp from A to B is fitted); A alone with --model; or three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit)."),
     output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = FpsOpt,
@@ -335,6 +334,7 @@ def animate(
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
     fit: Fit = FitOpt,
+    times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
@@ -344,26 +344,32 @@ def animate(
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
 ):
-    """Animate A into B: fit the warp (or load it with --from, or apply a --model to A alone)."""
+    """Animate A into B: fit the warp (or load it with --from, or apply a --model to A alone);
+    with three or more images, one continuous path through all of them."""
     from . import pipeline
+    from .path import parse_times
 
     with _user_errors():
         if blend and warp_only:
             raise Img2GifError("--blend and --warp-only exclude each other")
         chosen = "warp-only" if warp_only else ("blend" if blend else mode.value)
+        images = list(images or [])
         if from_pair is not None:
-            if a is not None or b is not None:
-                raise Img2GifError("give either two images or --from pair.pt, not both")
-        elif a is None or (b is None and model is None):
-            raise Img2GifError("animate needs two images A and B, or A and --model, or --from pair.pt")
+            if images:
+                raise Img2GifError("give either images or --from pair.pt, not both")
+        elif not images or (len(images) == 1 and model is None):
+            raise Img2GifError("animate needs two images A and B, A and --model, three or more keyframes, or --from pair.pt")
         if output is None:
             if from_pair is not None:
                 output = f"{from_pair.stem}.gif"
+            elif len(images) >= 3:
+                output = f"{images[0].stem}_path.gif"
             else:
-                output = f"{a.stem}_to_{b.stem}.gif" if b is not None else f"{a.stem}_{Path(model).stem}.gif"
+                output = f"{images[0].stem}_to_{images[1].stem}.gif" if len(images) == 2 else f"{images[0].stem}_{Path(model).stem}.gif"
         with _job_progress(not quiet) as job:
             result = pipeline.animate(
-                a, b, output, pair=from_pair, model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
+                images if len(images) >= 3 else (images[0] if images else None),
+                images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=fit.value,
                 seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),

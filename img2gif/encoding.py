@@ -90,12 +90,12 @@ class Encoding:
 
 
 def plays_of(loop: str) -> int:
-    """--loop as a play count: 'forever' and 'pingpong' loop (0), 'once' is 1, 'N' is N."""
-    if loop in ("forever", "pingpong"):
+    """--loop as a play count: 'forever', 'pingpong' and 'closed' loop (0), 'once' is 1, 'N' is N."""
+    if loop in ("forever", "pingpong", "closed"):
         return 0
     if loop == "once":
         return 1
     text = str(loop).strip()
     if text.isdigit() and 1 <= int(text) <= MAX_PLAYS:
         return int(text)
-    raise OptionError(f"--loop must be forever, once, pingpong or a number of plays (1 ... {MAX_PLAYS}), got {loop!r}")
+    raise OptionError(f"--loop must be forever, once, pingpong, closed or a number of plays (1 ... {MAX_PLAYS}), got {loop!r}")

@@ -185,6 +185,7 @@ def animate(
     codec: str | None = None,
     dither: str | None = None,
     fit: str = "crop",
+    times=None,
     seed: int = 0,
     device: str = "auto",
     settings: FitSettings | None = None,
@@ -193,6 +194,9 @@ def animate(
 ) -> AnimationResult:
     """Animate A into B and write ``output`` (.gif, .mp4, .webp, .png, or a directory/).
 
+    ``a`` may be a list of three or more images: one continuous path through all of them
+    (``times``: when each is reached, in [0, 1], default evenly spaced; ``loop="closed"``
+    returns to the first; see ``img2gif.path``).
     Give image paths ``a`` and ``b`` (the warp is fitted), a fitted ``pair`` (a Pair or the
     path of a pair file), or ``a`` and a trained ``model`` (a LearnedModel, a name or a path:
     A alone is animated; with ``b`` too, the model's warp starts the pair fit).
@@ -206,6 +210,20 @@ def animate(
     # Everything that can be refused is refused before any work.
     _check_mode(mode)
     check_fit(fit)
+    if isinstance(a, (list, tuple)):
+        if b is not None:
+            raise OptionError("give the images as one list, or as a and b, not both")
+        if len(a) >= 3:
+            return _animate_path(list(a), output, model=model, pair=pair, times=times, frames=frames, fps=fps,
+                                 duration=duration, mode=mode, loop=loop, hold_start=hold_start, hold_end=hold_end,
+                                 ease=ease, size=size, quality=quality, codec=codec, dither=dither, fit=fit,
+                                 seed=seed, device=device, settings=settings, progress=progress,
+                                 job_progress=job_progress)
+        a, b = (list(a) + [None, None])[:2]
+    if times is not None:
+        raise OptionError("--times needs three or more images (a keyframe path)")
+    if loop == "closed":
+        raise OptionError("--loop closed needs three or more images (a keyframe path); use forever or pingpong")
     pair_path = None if pair is None or isinstance(pair, Pair) else pair
     model_path = _model_path(model)
     inputs = [p for p in (a, b, pair_path, model_path) if p is not None and not isinstance(p, np.ndarray)]
@@ -239,6 +257,35 @@ def animate(
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
         plan.check_memory(pair.a, pair_path or "the fitted pair")
     return plan.write(pair.frame_renderer(mode), pair.a.shape, plan.times(), inputs, job_progress)
+
+
+def _animate_path(images, output, *, model, pair, times, frames, fps, duration, mode, loop, hold_start, hold_end,
+                  ease, size, quality, codec, dither, fit, seed, device, settings, progress, job_progress):
+    """Three or more keyframes: fit every gap, bend them through their neighbours, write."""
+    from .path import check_times, fit_path
+
+    if model is not None or pair is not None:
+        raise OptionError("a keyframe path (three or more images) is fitted from the images: --model and --from do not apply")
+    if loop == "pingpong":
+        raise OptionError("--loop pingpong does not apply to a keyframe path; use closed to return to the first image")
+    closed = loop == "closed"
+    times = check_times(times, len(images), closed)
+    inputs = [p for p in images if not isinstance(p, np.ndarray)]
+    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
+                       hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
+                       inputs=inputs)
+    dev = resolve_device(device)
+    first = read_image(images[0]) if not isinstance(images[0], np.ndarray) else images[0]
+    keyframes = [first]
+    for k, source in enumerate(images[1:], start=2):
+        image = read_image(source) if not isinstance(source, np.ndarray) else source
+        name = os.fspath(source) if not isinstance(source, np.ndarray) else f"image {k}"
+        keyframes.append(match_size(first, image, b_name=name, fit=fit))
+    keyframes = [cap_size(k, size) for k in keyframes]
+    plan.check_memory(keyframes[0], images[0] if not isinstance(images[0], np.ndarray) else "the first image")
+    path = fit_path(keyframes, times, closed, settings or FitSettings(seed=seed), device=dev, progress=progress)
+    frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
+    return plan.write(path.frame_renderer(mode), keyframes[0].shape, frame_times, inputs, job_progress)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",

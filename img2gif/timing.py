@@ -21,7 +21,7 @@ MIN_FPS = 0.1             # a frame shown at most 10 s (holds are the way to sho
 MAX_DURATION = 600.0
 MAX_HOLD = 60.0
 EASINGS = ("linear", "smooth")
-LOOPS = ("forever", "once", "pingpong")
+LOOPS = ("forever", "once", "pingpong", "closed")  # closed: a keyframe path that returns to its start
 
 
 @dataclass(frozen=True)
@@ -110,14 +110,16 @@ def ease(t: float, kind: str = "linear") -> float:
     raise OptionError(f"unknown --ease {kind!r}; choose one of {', '.join(EASINGS)}")
 
 
-def frame_times(count: int, kind: str = "linear", direction: float = 1.0) -> list[float]:
+def frame_times(count: int, kind: str = "linear", direction: float = 1.0, closed: bool = False) -> list[float]:
     """Animation times of ``count`` rendered frames: t_0 = 0, t_{n-1} = 1 (``direction`` -1:
-    the way back, t_{n-1} = -1, what ``reverse`` plays from the last frame)."""
+    the way back, t_{n-1} = -1, what ``reverse`` plays from the last frame). ``closed``: a
+    cycle, t_k = k / count, so the frame at 1 (the first again) is not repeated when it loops."""
     if count < 2:
         raise OptionError(f"need at least 2 frames, got {count}")
     if direction not in (1.0, -1.0):
         raise ValueError(f"direction must be 1 or -1, got {direction}")
-    return [direction * ease(i / (count - 1), kind) for i in range(count)]
+    spans = count if closed else count - 1
+    return [direction * ease(i / spans, kind) for i in range(count)]
 
 
 def time_from_b(t):

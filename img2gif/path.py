@@ -1,0 +1,231 @@
+"""Keyframe paths: one continuous animation through three or more images.
+
+Each gap between neighbouring keyframes gets its own fitted warp (a ``Pair``), fitted in order,
+each starting from the gap before's field (motion is coherent in time). On its own, a gap's
+warp moves every point along its own path at its own speed, so motion would turn and change
+speed abruptly at each keyframe. The neighbours fix that: at keyframe k the warps of the gap
+before and the gap after say where each point was at keyframe k-1 and will be at keyframe
+k+1 (f_- and f_+, in keyframe k's pixels), and a quadratic through the three positions
+(Xu et al., Quadratic Video Interpolation, NeurIPS 2019) gives each point an acceleration
+
+    a_k = 2 (f_+ h_- + f_- h_+) / (h_+ h_- (h_+ + h_-))      (h_-, h_+: the two gaps' durations)
+
+Gap k's sampling fields are then bent by it, A's side by keyframe k's and B's side by keyframe
+k+1's, by an amount that is zero at both keyframes (so every keyframe is still shown exactly):
+
+    A side, tau in [0, 1]:   Phi_tau   - a_k     h_k^2 (tau^2 - tau) / 2
+    B side, s = tau - 1:     Phi_s     - a_{k+1} h_k^2 (s^2 + s) / 2
+
+Position and velocity then agree on both sides of each keyframe (to first order). The first
+and last keyframes of an open path have one neighbour: no acceleration there, so the first gap
+starts and the last gap ends on its own warp's motion. A closed path (``closed=True``) is a
+cycle: the last keyframe returns to the first, and every keyframe has two neighbours. An
+acceleration that would fold the warp is halved until it does not (at most 4 times, else 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import OptionError
+from .fit import FitSettings
+from .render import MODES, ode_fields, render, to_tensor
+from .warp import count_folds
+
+MAX_KEYFRAMES = 1000
+
+
+def check_times(times, count: int, closed: bool) -> list[float]:
+    """When each keyframe is reached, in [0, 1]; None: evenly spaced. Open: first 0, last 1.
+    Closed: first 0, all below 1 (the path returns to the first keyframe at 1)."""
+    if count < 3:
+        raise OptionError(f"a keyframe path needs at least 3 images, got {count}")
+    if count > MAX_KEYFRAMES:
+        raise OptionError(f"a keyframe path takes at most {MAX_KEYFRAMES} images, got {count}")
+    if times is None:
+        spans = count if closed else count - 1
+        return [k / spans for k in range(count)]
+    values = [float(t) for t in times]
+    if len(values) != count:
+        raise OptionError(f"--times has {len(values)} values for {count} images; give one per image")
+    if not all(np.isfinite(values)):
+        raise OptionError(f"--times must be finite numbers, got {times}")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise OptionError(f"--times must be strictly increasing, got {','.join(f'{v:g}' for v in values)}")
+    if values[0] != 0.0:
+        raise OptionError(f"--times must start at 0 (the first image), got {values[0]:g}")
+    if closed and values[-1] >= 1.0:
+        raise OptionError(f"with --loop closed the last of --times must be below 1 (1 is the return to the first image), got {values[-1]:g}")
+    if not closed and values[-1] != 1.0:
+        raise OptionError(f"--times must end at 1 (the last image), got {values[-1]:g}")
+    return values
+
+
+def parse_times(text: str | None):
+    """'0,0.2,1' -> [0.0, 0.2, 1.0] (None stays None)."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise OptionError(f"--times must be numbers separated by commas, like 0,0.2,1; got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Gap:
+    start: int       # keyframe index of A
+    end: int         # keyframe index of B
+    t0: float        # path time of A
+    duration: float  # path time from A to B
+
+
+class KeyframePath:
+    """Keyframes ((H, W, 3) uint8, one size), when each is reached, and one fitted Pair per gap."""
+
+    def __init__(self, images, times, pairs, closed: bool, device="cpu"):
+        self.images = list(images)
+        self.times = list(times)
+        self.pairs = list(pairs)
+        self.closed = closed
+        self.device = torch.device(device)
+        count = len(self.images)
+        ends = self.times[1:] + ([1.0] if closed else [])
+        self.gaps = [Gap(k, (k + 1) % count, self.times[k], ends[k] - self.times[k]) for k in range(len(ends))]
+        if len(self.pairs) != len(self.gaps):
+            raise ValueError(f"{len(self.gaps)} gaps need as many fitted pairs, got {len(self.pairs)}")
+        self.softened = 0  # accelerations halved to keep the warp free of folds
+        self.accelerations = [self._acceleration(k) for k in range(count)]
+
+    # --- motion through the keyframes --------------------------------------------------------
+
+    def _neighbour_gaps(self, k: int):
+        """(gap arriving at keyframe k, gap leaving it), None where there is none."""
+        before = k - 1 if k > 0 else (len(self.gaps) - 1 if self.closed else None)
+        after = k if k < len(self.gaps) else None
+        return before, after
+
+    def _acceleration(self, k: int):
+        before, after = self._neighbour_gaps(k)
+        if before is None or after is None:
+            return None
+        f_plus = self.pairs[after].fields([-1.0])[0]    # keyframe k's points at the next keyframe
+        f_minus = self.pairs[before].fields([1.0])[0]   # ... and at the one before
+        hp, hm = self.gaps[after].duration, self.gaps[before].duration
+        accel = 2.0 * (f_plus * hm + f_minus * hp) / (hp * hm * (hp + hm))
+        for _ in range(5):
+            if not self._folds_with(accel, before, after):
+                return accel
+            accel = accel * 0.5
+            self.softened += 1
+        return None
+
+    def _folds_with(self, accel, before: int, after: int) -> bool:
+        """Would bending the two gaps by ``accel`` fold either of them (checked mid-gap)?"""
+        for gap_index, side in ((after, 0.5), (before, -0.5)):
+            gap = self.gaps[gap_index]
+            phi = self.pairs[gap_index].fields([side])[0]
+            bend = 0.5 * gap.duration ** 2 * (side * side - abs(side))
+            if count_folds((phi - bend * accel).unsqueeze(0)) > count_folds(phi.unsqueeze(0)):
+                return True
+        return False
+
+    def _bent_fields(self, gap_index: int, a_tensor):
+        """``fields_at`` of one gap with its keyframes' accelerations applied."""
+        gap = self.gaps[gap_index]
+        base = ode_fields(self.pairs[gap_index].ode, a_tensor, self.pairs[gap_index].field_size)
+        at_a, at_b = self.accelerations[gap.start], self.accelerations[gap.end]
+        h2 = gap.duration ** 2
+
+        def fields(ts: torch.Tensor) -> torch.Tensor:
+            phi = base(ts).clone()
+            for i, t in enumerate(ts.tolist()):
+                if t > 0 and at_a is not None:      # A's side: tau = t
+                    phi[i] -= 0.5 * h2 * (t * t - t) * at_a
+                elif t < 0 and at_b is not None:    # B's side: s = tau - 1
+                    phi[i] -= 0.5 * h2 * (t * t + t) * at_b
+            return phi
+
+        return fields
+
+    # --- frames ------------------------------------------------------------------------------
+
+    def locate(self, u: float) -> tuple[int, float]:
+        """(gap index, tau in [0, 1]) of path time ``u`` in [0, 1]."""
+        u = min(max(float(u), 0.0), 1.0)
+        for index in range(len(self.gaps) - 1, -1, -1):
+            if u >= self.gaps[index].t0:
+                gap = self.gaps[index]
+                return index, min(1.0, (u - gap.t0) / gap.duration)
+        return 0, 0.0
+
+    def frame_renderer(self, mode: str = "blend"):
+        """A callable, path times in [0, 1] -> iterator of frames (what a FrameSource asks)."""
+        if mode not in MODES:
+            raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        tensors: dict[int, torch.Tensor] = {}
+
+        def image(k: int) -> torch.Tensor:
+            if k not in tensors:
+                if len(tensors) >= 3:  # the gaps are asked for in order: keep only the neighbours
+                    tensors.pop(next(iter(tensors)))
+                tensors[k] = to_tensor(self.images[k], self.device)
+            return tensors[k]
+
+        def frames(times):
+            located = [self.locate(u) for u in times]
+            start = 0
+            while start < len(located):
+                gap_index = located[start][0]
+                stop = start
+                while stop < len(located) and located[stop][0] == gap_index:
+                    stop += 1
+                gap = self.gaps[gap_index]
+                a, b = image(gap.start), image(gap.end)
+                yield from render(self._bent_fields(gap_index, a), a, b, [tau for _, tau in located[start:stop]], mode=mode)
+                start = stop
+
+        return frames
+
+    def folds(self) -> int:
+        """Folded pixels of the bent fields, mid-gap and at quarter points, summed over gaps."""
+        total = 0
+        for index, gap in enumerate(self.gaps):
+            fields = self._bent_fields(index, to_tensor(self.images[gap.start], self.device))
+            for phi in fields(torch.tensor([0.25, 0.5, 0.75, -0.75, -0.5, -0.25])):
+                total += count_folds(phi.unsqueeze(0))
+        return total
+
+
+def fit_path(images, times=None, closed: bool = False, settings: FitSettings | None = None, device="auto",
+             progress=None) -> KeyframePath:
+    """Fit a keyframe path through ``images`` ((H, W, 3) uint8 arrays of one size).
+
+    ``times``: when each is reached, in [0, 1] (None: evenly spaced; see ``check_times``);
+    ``closed``: the path returns to the first image. ``progress(step, total, loss)`` over all
+    the gaps' fits together.
+    """
+    from .pair import fit_pair, resolve_device
+
+    images = list(images)
+    times = check_times(times, len(images), closed)
+    for k, image in enumerate(images[1:], start=1):
+        if image.shape != images[0].shape:
+            raise OptionError(f"keyframe {k + 1} is {image.shape[1]}x{image.shape[0]}, the first is "
+                              f"{images[0].shape[1]}x{images[0].shape[0]}; every keyframe must be one size")
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    settings = settings or FitSettings()
+    order = list(range(len(images))) + ([0] if closed else [])
+    gaps = len(order) - 1
+    pairs, start = [], None
+    for index in range(gaps):
+        report = None
+        if progress is not None:
+            def report(step, total, loss, index=index):
+                progress(index * total + step, gaps * total, loss)
+        pair = fit_pair(images[order[index]], images[order[index + 1]], settings, device=dev, progress=report,
+                        initial_field=start)
+        pairs.append(pair)
+        start = pair.fields([1.0])[0]  # the next gap starts from this one's motion
+    return KeyframePath(images, times, pairs, closed, dev)
