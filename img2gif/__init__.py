@@ -7,6 +7,8 @@ Public API::
     pair.save("pair.pt"); img2gif.Pair.load("pair.pt")
     img2gif.animate("a.jpg", "b.jpg", "out.gif", fps=30)
     img2gif.reverse("last.jpg", "back.gif", model="smile")
+    img2gif.animate(["a.jpg", "b.jpg", "c.jpg"], "path.gif")   # a keyframe path
+    img2gif.upconvert("clip.mp4", "smooth.mp4", fps=60)        # raise a video's frame rate
     model = img2gif.load_model("smile")      # a name or a .pt path -> LearnedModel
 
 The names are imported on first use (``import img2gif`` alone does not import torch).
@@ -21,6 +23,7 @@ _API = {
     "read_image": "imagefile",
     "animate": "pipeline",
     "reverse": "pipeline",
+    "upconvert": "pipeline",
     "load_model": "learned",
     "LearnedModel": "learned",
     "train": "training",

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
 # Only light modules here: `--help`, `--version`, usage errors and `inspect out.gif` answer
@@ -205,7 +205,7 @@ class _Job:
 
     def stage(self, stage, done, total):
         self.bar.update(self.task, description=stage, completed=done or 0, total=total,
-                        status="frames" if stage == "rendering" else "")
+                        status={"rendering": "frames", "fitting and rendering": "gaps"}.get(stage, ""))
 
 
 @contextmanager
@@ -214,7 +214,7 @@ def _job_progress(enabled: bool):
         yield None
         return
     columns = [TextColumn("{task.description:<9}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=True) as bar:
         yield _Job(bar, bar.add_task("starting", total=None, status=""))
 
@@ -316,7 +316,7 @@ def fit_pair_cmd(
 
 @app.command()
 def animate(
-    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGES...", help="A and B (the warp from A to B is fitted); A alone with --model; or three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit)."),
+    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGES...", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF) or folder of numbered frames: its frame rate raised to --fps or --multiply."),
     output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = FpsOpt,
@@ -334,6 +334,9 @@ def animate(
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
     fit: Fit = FitOpt,
+    multiply: Optional[int] = typer.Option(None, "--multiply", help="Video: this many output frames per source frame (2 ... 64); instead of --fps."),
+    playback_fps: Optional[float] = typer.Option(None, "--playback-fps", help="Video: play the result at this rate instead of --fps (slower: slow motion). The audio is kept only at an unchanged duration."),
+    source_fps: Optional[float] = typer.Option(None, "--source-fps", help="Video: the frame rate of a folder of numbered frames (a video file's own rate is read from it)."),
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     velocity: str = VelocityOpt,
@@ -354,6 +357,25 @@ def animate(
             raise Img2GifError("--blend and --warp-only exclude each other")
         chosen = "warp-only" if warp_only else ("blend" if blend else mode.value)
         images = list(images or [])
+        from .video import is_video_input
+
+        if len(images) == 1 and model is None and from_pair is None and is_video_input(images[0]):
+            source = images[0]
+            output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
+            with _job_progress(not quiet) as job:
+                result = pipeline.upconvert(
+                    source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
+                    loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
+                    dither=dither and dither.value, seed=seed, device=device.value,
+                    settings=_settings(velocity, solver, loss, working_size, seed), job_progress=job and job.stage)
+            extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
+            extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (the warp did not fit)"
+            extra += ", audio copied" if result.audio else ""
+            _note(_wrote(result) + extra)
+            return
+        for name, value in (("--multiply", multiply), ("--playback-fps", playback_fps), ("--source-fps", source_fps)):
+            if value is not None:
+                raise Img2GifError(f"{name} applies to a video or a folder of frames (one input, no --model)")
         if from_pair is not None:
             if images:
                 raise Img2GifError("give either images or --from pair.pt, not both")

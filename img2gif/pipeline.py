@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,6 +47,9 @@ class AnimationResult:
     duration: float       # seconds one play of the file lasts (holds and pingpong included)
     size: tuple[int, int]
     frames_played: int = 0  # frames one play shows: pingpong's way back included
+    cuts: int = 0           # video: scene cuts found (never warped across)
+    blended: int = 0        # video: gaps the warp could not explain, crossfaded
+    audio: bool = False     # video: the source's audio stream was copied
 
 
 def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop") -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +105,15 @@ class OutputPlan:
 
     def times(self, direction: float = 1.0) -> list[float]:
         return timing.frame_times(self.frames.count, self.ease, direction)
+
+    def write_stream(self, source, audio_from=None) -> AnimationResult:
+        """Write a ``sequence.StreamedSource`` (frames made in order), played at this plan's rate."""
+        shown = timing.playback(self.frames.count, self.frames.fps, self.loop, 0.0, 0.0)
+        written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
+                                  encoding=self.encoding, checked=True, audio_from=audio_from)
+        seconds = written.seconds / max(1, self.encoding.plays) if self.format == "mp4" else written.seconds
+        return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
+                               seconds, written.size, len(shown))
 
     def write(self, render, shape, times, inputs=(), progress=None) -> AnimationResult:
         """Render, encode and write, frame by frame as the encoder asks (memory stays flat).
@@ -286,6 +299,81 @@ def _animate_path(images, output, *, model, pair, times, frames, fps, duration, 
     path = fit_path(keyframes, times, closed, settings or FitSettings(seed=seed), device=dev, progress=progress)
     frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
     return plan.write(path.frame_renderer(mode), keyframes[0].shape, frame_times, inputs, job_progress)
+
+
+def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
+              loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, seed=0, device="auto",
+              settings: FitSettings | None = None, job_progress=None) -> AnimationResult:
+    """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
+
+    ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
+    is at j / fps from the first source frame, so at a whole multiple every source frame is an
+    output frame. ``playback_fps`` plays the result at another rate (slow motion); ``source_fps``
+    is a folder's rate (a file's own rate otherwise). MP4 to MP4 at an unchanged duration copies
+    the source's audio. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
+    """
+    from .sequence import StreamedSource
+    from .video import Report, open_source, target_rate, upconvert_frames
+
+    _check_mode(mode)
+    if loop == "pingpong" or loop == "closed":
+        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once or a number of plays")
+    check_size(size)
+    src = open_source(source, source_fps)
+    out_fps, count = target_rate(src, fps, multiply)
+    if playback_fps is not None and not (timing.MIN_FPS <= playback_fps <= timing.MAX_FPS):
+        raise OptionError(f"--playback-fps must be between {timing.MIN_FPS:g} and {timing.MAX_FPS:g}, got {playback_fps}")
+    rate = float(playback_fps or out_fps)
+    fmt = check_output(output, [src.path, *src.files])
+    timing.check_playback(loop)
+    encoding = replace(check_encoding(fmt, output, quality, codec, dither), plays=plays_of(loop))
+    frame_plan = timing.FramePlan(count, rate)
+    if timing.for_format(frame_plan, fmt)[1] is not None:
+        raise OptionError(f"{os.fspath(output)}: a GIF plays at most {timing.GIF_MAX_FPS:g} fps, this would play at "
+                          f"{rate:g}; give --playback-fps {timing.GIF_MAX_FPS:g} or less, or write .mp4/.webp")
+    w, h = src.size
+    probe = cap_size(np.zeros((h, w, 3), np.uint8), size)
+    shape = probe.shape
+    plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding)
+    plan.check_memory(probe, src.path)
+    dev = resolve_device(device)
+    report = Report()
+    resized = _resized(src, size)
+    progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
+    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress)
+    step = src.fps / out_fps
+
+    def sample(indices):  # the source frames nearest those output frames, for a GIF palette
+        wanted = {min(src.count - 1, round(j * step)): j for j in indices}
+        picked = {}
+        for k, frame in enumerate(resized.frames()):
+            if k in wanted:
+                picked[wanted[k]] = frame
+            if len(picked) == len(wanted):
+                break
+        return [picked.get(j, next(iter(picked.values()))) for j in indices]
+
+    audio = fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov")
+    result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
+    return replace(result, cuts=report.cuts, blended=report.blended, audio=audio)
+
+
+def _resized(src, size):
+    """``src`` whose frames are capped to ``size`` as they are decoded (None: as they are)."""
+    if size is None or max(src.size) <= size:
+        return src
+
+    class Capped:
+        def __init__(self):
+            self.__dict__.update({k: getattr(src, k) for k in ("path", "fps", "count", "has_audio", "files")})
+            probe = cap_size(np.zeros((src.size[1], src.size[0], 3), np.uint8), size)
+            self.size = (probe.shape[1], probe.shape[0])
+
+        def frames(self):
+            for frame in src.frames():
+                yield cap_size(frame, size)
+
+    return Capped()
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",

@@ -24,6 +24,8 @@ BAND_PIXELS = 1 << 22     # ... and rows of one large frame at once: bounds memo
 
 def to_tensor(image: np.ndarray, device) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
+    if not image.flags.writeable:  # decoded frames are read-only buffers; torch wants its own
+        image = np.array(image)
     return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 

@@ -102,3 +102,39 @@ class FrameSource:
                 break
             run.append(index)
         return run
+
+
+class StreamedSource(FrameSource):
+    """Frames that can only be made in order, once (a video being up-converted as it is
+    decoded). Writers ask for them in order, which is all it serves; the GIF palette's sample
+    (``pin``) comes from ``sample(indices)`` instead (source frames near those times).
+
+    Args:
+        stream: iterator of the ``count`` frames, in order.
+        shape: (H, W, 3).
+        sample: callable, indices -> frames standing in for those (for the GIF palette).
+        progress: optional callable(frames made so far).
+    """
+
+    def __init__(self, stream: Iterator[np.ndarray], count: int, shape, sample=None, progress=None):
+        super().__init__(lambda times: iter(()), range(count), shape, progress=progress, keep_bytes=0)
+        self._stream = stream
+        self._sample = sample
+        self._next = 0
+
+    def pin(self, indices: Iterable[int]) -> list[np.ndarray]:
+        indices = list(indices)
+        if self._sample is None:
+            raise ValueError("this stream has no sample for a palette")
+        return list(self._sample(indices))
+
+    def frames(self, indices: Iterable[int], release: bool = True) -> Iterator[np.ndarray]:
+        for index in indices:
+            if index != self._next:
+                raise ValueError(f"a streamed source makes its frames in order: asked for {index}, next is {self._next}")
+            frame = next(self._stream)
+            self._next += 1
+            self.rendered += 1
+            if self._progress is not None:
+                self._progress(self.rendered)
+            yield frame

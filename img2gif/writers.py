@@ -115,6 +115,20 @@ def _write_mp4(tmp: Path, source, shown, fps: float, encoding: Encoding = Encodi
                 "-movflags", "+faststart", "-f", "mp4", str(tmp)], chunks())
 
 
+def _copy_audio(video: Path, source) -> None:
+    """Put ``source``'s first audio stream into the MP4 ``video`` (both streams copied)."""
+    exe = ffmpeg.find()
+    muxed = video.with_name(video.name + ".audio.mp4")
+    try:
+        ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(video), "-i", os.fspath(source),
+                    "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-shortest", "-movflags", "+faststart",
+                    "-f", "mp4", str(muxed)], iter(()))
+        os.replace(muxed, video)
+    finally:
+        if muxed.exists():
+            muxed.unlink()
+
+
 def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> None:
     """libwebp's animation encoder through ffmpeg, fed frame by frame at ``fps`` (holds become
     repeats, which libwebp merges back into one longer frame)."""
@@ -221,13 +235,14 @@ def read_back(path, fmt: str, expected_frames: int | None = None, size=None) -> 
 
 
 def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float, loop: str = "forever",
-                    encoding: Encoding | None = None, inputs=(), checked: bool = False) -> Written:
+                    encoding: Encoding | None = None, inputs=(), checked: bool = False, audio_from=None) -> Written:
     """Write ``frames`` played as ``shown`` ((rendered index, seconds) pairs) to ``path``.
 
     ``frames``: a list of (H, W, 3) uint8 arrays, or a ``sequence.FrameSource`` that renders
     them as the encoder asks (then no writer holds them all). The format comes from the
     extension (see ``output_format``). ``loop``: forever, once, pingpong (the order is already
     in ``shown``: it loops) or a number of plays; ``encoding``: quality and MP4 codec.
+    ``audio_from``: an MP4 gets this file's first audio stream, copied (not re-encoded).
     Returns what the file on disk holds, read back from it.
     """
     from .sequence import FrameSource
@@ -249,6 +264,8 @@ def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
 
     def write(tmp: Path) -> None:
         WRITERS[fmt](tmp, source, shown, fps=fps, encoding=encoding)
+        if audio_from is not None and fmt == "mp4":
+            _copy_audio(tmp, audio_from)
         expected = max(1, encoding.plays) * sum(timing.repeat_counts([s for _, s in shown], fps)) if fmt == "mp4" else None
         result.append(read_back(tmp, fmt, expected, mp4_size(w, h)))
 

@@ -1,0 +1,296 @@
+"""Video in: raise the frame rate of a video file or a folder of numbered frames.
+
+The source frames are keyframes at their own times (i / source fps). The video is decoded,
+fitted and rendered as it goes: each gap between two source frames is fitted once (starting
+from the gap before's field), bent by its neighbours' motion (``img2gif.path``), rendered at
+the output times that fall in it, and dropped; only the frames and fits of a few neighbouring
+gaps are held, so memory does not grow with the length of the clip.
+
+Gaps the warp should not bridge:
+- a scene cut (mean absolute difference over ``CUT_MEAN_DIFF`` levels, or colour histograms
+  further apart than ``CUT_HISTOGRAM_L1``) is never warped across: its output frames are the
+  frame before the cut up to the middle of the gap, then the frame after;
+- a gap whose fitted warp does not bring A closer to B than no warp at all is crossfaded.
+Both are counted and reported.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, OptionError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".gif")
+MAX_SOURCE_FRAMES = 20_000
+MAX_OUTPUT_FRAMES = 100_000
+CUT_MEAN_DIFF = 50.0     # levels (0-255), mean over the frame
+CUT_HISTOGRAM_L1 = 0.4   # half the L1 distance of the normalised 3 x 32-bin colour histograms
+
+
+def is_video_input(path) -> bool:
+    """A folder of frames or a file with a video extension (an animated GIF counts)."""
+    text = os.fspath(path)
+    return os.path.isdir(text) or Path(text).suffix.lower() in VIDEO_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """What was found at ``path``: a video file or a folder of numbered frames."""
+
+    path: str
+    fps: float
+    count: int
+    size: tuple[int, int]          # (width, height)
+    has_audio: bool = False
+    files: tuple[str, ...] = ()    # a folder's frames, in order
+
+    def frames(self):
+        """The source frames, (H, W, 3) uint8, decoded one at a time."""
+        if self.files:
+            yield from _folder_frames(self)
+            return
+        import imageio_ffmpeg
+
+        w, h = self.size
+        reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24")
+        try:
+            next(reader)  # the meta data
+            for raw in reader:
+                yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+        finally:
+            reader.close()
+
+
+def _number(name: str) -> int | None:
+    digits = re.findall(r"\d+", Path(name).stem)
+    return int(digits[-1]) if digits else None
+
+
+def _folder_frames(source: VideoSource):
+    from .imagefile import read_image
+
+    for name in source.files:
+        frame = read_image(name)
+        if (frame.shape[1], frame.shape[0]) != source.size:
+            raise InputError(f"{name}: {frame.shape[1]}x{frame.shape[0]}, but the first frame is "
+                             f"{source.size[0]}x{source.size[1]}; every frame of a folder must be one size")
+        yield frame
+
+
+def open_source(path, source_fps: float | None = None) -> VideoSource:
+    """Probe ``path`` (a video file or a folder of numbered frames) before any work."""
+    text = os.fspath(path)
+    if source_fps is not None and not (0.1 <= source_fps <= 1000 and np.isfinite(source_fps)):
+        raise OptionError(f"--source-fps must be between 0.1 and 1000, got {source_fps}")
+    if os.path.isdir(text):
+        return _open_folder(text, source_fps)
+    if not os.path.exists(text):
+        raise InputError(f"{text}: no such file")
+    if not os.path.isfile(text):
+        raise InputError(f"{text}: not a regular file")
+    import imageio_ffmpeg
+
+    try:
+        reader = imageio_ffmpeg.read_frames(text, pix_fmt="rgb24")
+        meta = next(reader)
+        reader.close()
+    except (OSError, RuntimeError, StopIteration, ValueError):
+        raise InputError(f"{text}: not a video ffmpeg can decode") from None
+    if not meta.get("size") or not meta.get("fps"):
+        raise InputError(f"{text}: holds no video stream")
+    try:
+        count, _ = imageio_ffmpeg.count_frames_and_secs(text)
+    except (OSError, RuntimeError, ValueError):
+        raise InputError(f"{text}: not a video ffmpeg can decode") from None
+    fps = float(source_fps or meta["fps"])
+    source = VideoSource(text, fps, int(count), tuple(meta["size"]), bool(meta.get("audio_codec")))
+    _check_source(source)
+    return source
+
+
+def _open_folder(folder: str, source_fps: float | None) -> VideoSource:
+    from .imagefile import read_image
+
+    if source_fps is None:
+        raise OptionError(f"{folder}: a folder of frames has no frame rate; give --source-fps")
+    names = sorted(os.listdir(folder))
+    files, others = [], []
+    for name in names:
+        if name.startswith("."):
+            continue
+        full = os.path.join(folder, name)
+        (files if _number(name) is not None and os.path.isfile(full) else others).append(full)
+    if others:
+        raise InputError(f"{others[0]}: not a numbered frame; a folder of frames holds only numbered images "
+                         "(frame_0001.png, ...)")
+    files.sort(key=lambda p: (_number(os.path.basename(p)), p))
+    if not files:
+        raise InputError(f"{folder}: holds no frames")
+    first = read_image(files[0])
+    source = VideoSource(folder, float(source_fps), len(files), (first.shape[1], first.shape[0]), False, tuple(files))
+    _check_source(source)
+    return source
+
+
+def _check_source(source: VideoSource) -> None:
+    from .imagefile import max_pixels
+
+    if source.count == 0:
+        raise InputError(f"{source.path}: holds no frames")
+    if source.count == 1:
+        raise InputError(f"{source.path}: holds one frame; raising a frame rate needs two or more")
+    if source.count > MAX_SOURCE_FRAMES:
+        raise InputError(f"{source.path}: {source.count} frames, over the limit of {MAX_SOURCE_FRAMES}")
+    w, h = source.size
+    if w * h > max_pixels():
+        raise InputError(f"{source.path}: frames of {w}x{h} are over the {max_pixels():,}-pixel limit (IMG2GIF_MAX_PIXELS)")
+
+
+def target_rate(source: VideoSource, fps: float | None, multiply: int | None) -> tuple[float, int]:
+    """(output fps, output frame count); frame j is at j / fps from the first source frame."""
+    if (fps is None) == (multiply is None):
+        raise OptionError("raising a frame rate needs --fps (the new rate) or --multiply (how many times), one of them")
+    if multiply is not None:
+        if isinstance(multiply, bool) or int(multiply) != multiply or multiply < 2 or multiply > 64:
+            raise OptionError(f"--multiply must be a whole number from 2 to 64, got {multiply}")
+        fps = source.fps * multiply
+    if not (np.isfinite(fps) and fps > 0):
+        raise OptionError(f"--fps must be a positive number, got {fps}")
+    if fps < source.fps * (1 - 1e-6):
+        raise OptionError(f"--fps {fps:g} is below the source's {source.fps:g} fps; this raises frame rates")
+    if fps > 1000:
+        raise OptionError(f"--fps must be at most 1000, got {fps:g}")
+    count = int(np.floor((source.count - 1) * fps / source.fps + 1e-9)) + 1
+    if count > MAX_OUTPUT_FRAMES:
+        raise OptionError(f"{source.path}: {count} output frames, over the limit of {MAX_OUTPUT_FRAMES}")
+    return float(fps), count
+
+
+def is_cut(a: np.ndarray, b: np.ndarray) -> bool:
+    """A scene cut between consecutive frames (see the module's thresholds)."""
+    if np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() > CUT_MEAN_DIFF:
+        return True
+    distance = 0.0
+    for c in range(3):
+        ha = np.bincount(a[..., c].ravel() >> 3, minlength=32) / a[..., c].size
+        hb = np.bincount(b[..., c].ravel() >> 3, minlength=32) / b[..., c].size
+        distance += 0.5 * np.abs(ha - hb).sum() / 3
+    return distance > CUT_HISTOGRAM_L1
+
+
+@dataclass
+class Report:
+    """What the up-conversion did, for the summary line."""
+
+    gaps: int = 0
+    cuts: int = 0
+    blended: int = 0
+
+
+class _Gap:
+    def __init__(self, index: int, a: np.ndarray, b: np.ndarray, cut: bool):
+        self.index, self.a, self.b, self.cut = index, a, b, cut
+        self.pair = None
+        self.blend = False
+
+
+def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None, device="cpu", mode="blend",
+                     report: Report | None = None, progress=None):
+    """Yield the ``count`` output frames at j / fps, in order, as the source is decoded.
+
+    ``progress(gaps done, gaps in all)`` after each gap; ``report`` is filled as it goes.
+    """
+    from .fit import FitSettings
+    from .pair import fit_pair
+    from .path import KeyframePath
+
+    report = report if report is not None else Report()
+    settings = settings or FitSettings()
+    total_gaps = source.count - 1
+    step = source.fps / fps        # output frame j sits at source position j * step
+    gaps: deque[_Gap] = deque()    # fitted gaps not yet rendered, and the one before them
+    frames = source.frames()
+    previous_frame = next(frames)
+    start_field = None
+    produced = 0
+    next_index = 0
+
+    def fit(gap: _Gap):
+        nonlocal start_field
+        if gap.cut:
+            report.cuts += 1
+            start_field = None
+            return
+        gap.pair = fit_pair(gap.a, gap.b, settings, device=device, initial_field=start_field)
+        warped = gap.pair.frames([1.0], mode="warp-only")[0]
+        before = np.abs(gap.a.astype(np.int16) - gap.b.astype(np.int16)).mean()
+        after = np.abs(warped.astype(np.int16) - gap.b.astype(np.int16)).mean()
+        if after >= before and before > 0:  # the warp explains nothing: crossfade instead
+            gap.blend = True
+            report.blended += 1
+            start_field = None
+        else:
+            start_field = gap.pair.fields([1.0])[0]
+
+    def render(position: int):
+        """The output frames of gaps[position]: bent by the fitted neighbours on either side."""
+        nonlocal produced
+        gap = gaps[position]
+        end = gap.index + 1
+        wanted = []
+        while produced < count and produced * step <= end + 1e-9:
+            wanted.append(produced * step - gap.index)
+            produced += 1
+        if not wanted:
+            return
+        if gap.cut:
+            for tau in wanted:
+                yield gap.a if tau < 0.5 else gap.b
+            return
+        if gap.blend:
+            for tau in wanted:
+                yield np.round(gap.a * (1 - tau) + gap.b * tau).astype(np.uint8)
+            return
+        usable = lambda g: g is not None and g.pair is not None and not g.blend and not g.cut  # noqa: E731
+        before = gaps[position - 1] if position > 0 else None
+        after = gaps[position + 1] if position + 1 < len(gaps) else None
+        chain = [g for g in (before, gap, after) if g is gap or usable(g)]
+        if before not in chain:
+            before = None
+        images = ([before.a] if before else []) + [gap.a, gap.b] + ([after.b] if after in chain else [])
+        pairs = [g.pair for g in chain]
+        n = len(images) - 1
+        path = KeyframePath(images, [k / n for k in range(len(images))], pairs, closed=False, device=device)
+        offset = 1 if before else 0
+        # path time of this gap's tau: (offset + tau) / n
+        yield from path.frame_renderer(mode)([(offset + tau) / n for tau in wanted])
+
+    for frame in frames:
+        if (frame.shape[1], frame.shape[0]) != source.size:
+            raise InputError(f"{source.path}: frame {next_index + 2} is {frame.shape[1]}x{frame.shape[0]}, "
+                             f"the first {source.size[0]}x{source.size[1]}")
+        gap = _Gap(next_index, previous_frame, frame, is_cut(previous_frame, frame))
+        next_index += 1
+        fit(gap)
+        gaps.append(gap)
+        report.gaps += 1
+        # the gap before the newest now has both neighbours fitted: render it
+        if len(gaps) >= 2:
+            yield from render(len(gaps) - 2)
+            if progress is not None:
+                progress(next_index - 1, total_gaps)
+            if len(gaps) > 2:
+                gaps.popleft()
+        previous_frame = frame
+    if gaps:
+        yield from render(len(gaps) - 1)
+    if progress is not None:
+        progress(total_gaps, total_gaps)
+    while produced < count:  # a container that held fewer frames than it said: repeat the last
+        produced += 1
+        yield previous_frame
