@@ -220,10 +220,8 @@ def fit_path(images, times=None, closed: bool = False, settings: FitSettings | N
     gaps = len(order) - 1
     pairs, start = [], None
     for index in range(gaps):
-        report = None
-        if progress is not None:
-            def report(step, total, loss, index=index):
-                progress(index * total + step, gaps * total, loss)
+        report = None if progress is None else (
+            lambda step, total, loss, index=index: progress(index * total + step, gaps * total, loss))
         pair = fit_pair(images[order[index]], images[order[index + 1]], settings, device=dev, progress=report,
                         initial_field=start)
         pairs.append(pair)

@@ -37,3 +37,21 @@ def image_files(tmp_path, pair_images):
     Image.fromarray(a).save(pa)
     Image.fromarray(b).save(pb)
     return pa, pb
+
+
+def cli(*args):
+    """Run the CLI in-process (Typer's CliRunner); a traceback in its output fails the test."""
+    from typer.testing import CliRunner
+
+    from img2gif.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in (result.output or "")
+    return result
+
+
+def one_error(result) -> str:
+    """The one line of a refused command (exit 2)."""
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    return lines[0]

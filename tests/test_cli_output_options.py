@@ -1,28 +1,18 @@
 """The output options from the command line: --quality, --codec, --dither, --loop N, --fit."""
 import os
 
-import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from img2gif.cli import app
 from img2gif.gif import read_blocks
 
-runner = CliRunner()
+from conftest import cli, one_error
+
 FAST = ["--working-size", "32", "-q", "--frames", "4"]
 
 
-def run(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in (result.output or "")
-    return result
 
 
-def one_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 2 and len(lines) == 1, result.output
-    return lines[0]
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def pair(tmp_path):
 
 def test_loop_count_reaches_the_gif(tmp_path, pair):
     out = tmp_path / "three.gif"
-    result = run("animate", *pair, "-o", out, "--loop", "3", *FAST)
+    result = cli("animate", *pair, "-o", out, "--loop", "3", *FAST)
     assert result.exit_code == 0, result.output
     assert read_blocks(out.read_bytes())[2] == 2
 
@@ -49,7 +39,7 @@ def test_loop_count_reaches_the_gif(tmp_path, pair):
 def test_options_a_format_cannot_use_are_one_line_and_write_nothing(tmp_path, pair, args, words, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = sorted(os.listdir(tmp_path))
-    line = one_error(run("animate", *pair, *args, *FAST))
+    line = one_error(cli("animate", *pair, *args, *FAST))
     assert words in line
     assert sorted(os.listdir(tmp_path)) == before
 
@@ -62,14 +52,14 @@ def test_options_a_format_cannot_use_are_one_line_and_write_nothing(tmp_path, pa
 def test_bad_output_values_are_usage_errors(tmp_path, pair, args, words, monkeypatch):
     """Refused while parsing (the console script prints these on one line: test_cli)."""
     monkeypatch.chdir(tmp_path)
-    result = run("animate", *pair, *args, "-o", "x.gif", *FAST)
+    result = cli("animate", *pair, *args, "-o", "x.gif", *FAST)
     assert result.exit_code == 2 and words in result.output
     assert sorted(os.listdir(tmp_path)) == ["a.png", "b.png"]
 
 
 def test_quality_on_a_lossless_format_is_a_warning(tmp_path, pair):
     out = tmp_path / "anim.png"
-    result = run("animate", *pair, "-o", out, "--quality", "50", *FAST)
+    result = cli("animate", *pair, "-o", out, "--quality", "50", *FAST)
     assert result.exit_code == 0 and "lossless" in result.output and out.exists()
 
 
@@ -77,7 +67,7 @@ def test_lower_quality_gives_a_smaller_mp4(tmp_path, pair):
     sizes = []
     for q in ("30", "95"):
         out = tmp_path / f"q{q}.mp4"
-        assert run("animate", *pair, "-o", out, "--quality", q, *FAST).exit_code == 0
+        assert cli("animate", *pair, "-o", out, "--quality", q, *FAST).exit_code == 0
         sizes.append(out.stat().st_size)
     assert sizes[0] < sizes[1]
 
@@ -90,13 +80,13 @@ def test_fit_says_what_was_done(tmp_path, pair):
     Image.fromarray(blob_image(32, 80)).save(wide)
     for fit, words in (("crop", "cropped to its middle"), ("pad", "padded with black"), ("stretch", "stretched")):
         out = tmp_path / f"{fit}.gif"
-        result = run("animate", a, wide, "-o", out, "--fit", fit, *FAST)
+        result = cli("animate", a, wide, "-o", out, "--fit", fit, *FAST)
         assert result.exit_code == 0 and words in result.output, result.output
         with Image.open(out) as im:
             assert im.size == (40, 32)
 
 
 def test_help_explains_the_output_options():
-    text = run("animate", "--help").output
+    text = cli("animate", "--help").output
     for words in ("--quality", "--codec", "--dither", "--fit", "CRF", "lossless", "pingpong"):
         assert words in text

@@ -6,29 +6,19 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from img2gif import timing
-from img2gif.cli import app
 from img2gif.errors import InputError, OptionError
 from img2gif.video import is_cut, open_source, target_rate
 from img2gif.writers import write_animation
 
-from conftest import blob_image
+from conftest import blob_image, cli, one_error
 
 FAST = ["--working-size", "32", "-q"]
 
 
-def run(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert "Traceback" not in (result.output or "")
-    return result
 
 
-def one_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 2 and len(lines) == 1, result.output
-    return lines[0]
 
 
 def moving_frames(n=6, h=40, w=48):
@@ -58,7 +48,7 @@ def read_folder(path):
 
 def test_folder_doubled_keeps_every_source_frame(tmp_path, folder):
     out = tmp_path / "out"
-    result = run("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", f"{out}/", *FAST)
+    result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", f"{out}/", *FAST)
     assert result.exit_code == 0, result.output
     frames, source = read_folder(out), moving_frames()
     assert len(frames) == 2 * (len(source) - 1) + 1
@@ -69,7 +59,7 @@ def test_folder_doubled_keeps_every_source_frame(tmp_path, folder):
 
 def test_video_file_to_a_higher_rate(tmp_path, clip):
     out = tmp_path / "smooth.mp4"
-    result = run("animate", clip, "--fps", "30", "-o", out, *FAST)
+    result = cli("animate", clip, "--fps", "30", "-o", out, *FAST)
     assert result.exit_code == 0, result.output
     count, seconds = imageio_ffmpeg.count_frames_and_secs(str(out))
     assert count == 22 and seconds == pytest.approx(22 / 30, abs=0.05)  # 7 gaps of 1/10 s at 30 fps, + 1
@@ -77,7 +67,7 @@ def test_video_file_to_a_higher_rate(tmp_path, clip):
 
 def test_slow_motion_plays_at_the_playback_rate(tmp_path, clip):
     out = tmp_path / "slow.gif"
-    result = run("animate", clip, "--multiply", "3", "--playback-fps", "10", "-o", out, *FAST)
+    result = cli("animate", clip, "--multiply", "3", "--playback-fps", "10", "-o", out, *FAST)
     assert result.exit_code == 0, result.output
     with Image.open(out) as im:
         assert im.n_frames == 22
@@ -95,13 +85,13 @@ def test_audio_is_copied_at_an_unchanged_duration(tmp_path):
                     "-f", "lavfi", "-i", "sine=frequency=440:duration=0.6", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                     "-c:a", "aac", "-shortest", str(src)], check=True)
     out = tmp_path / "av2.mp4"
-    result = run("animate", src, "--multiply", "2", "-o", out, *FAST)
+    result = cli("animate", src, "--multiply", "2", "-o", out, *FAST)
     assert result.exit_code == 0 and "audio copied" in result.output, result.output
     reader = imageio_ffmpeg.read_frames(str(out))
     assert next(reader).get("audio_codec") == "aac"
     reader.close()
     slow = tmp_path / "slow.mp4"
-    result = run("animate", src, "--multiply", "2", "--playback-fps", "5", "-o", slow, *FAST)
+    result = cli("animate", src, "--multiply", "2", "--playback-fps", "5", "-o", slow, *FAST)
     assert result.exit_code == 0 and "audio copied" not in result.output
 
 
@@ -114,7 +104,7 @@ def test_a_scene_cut_is_never_warped_across(tmp_path):
         Image.fromarray(frame).save(folder / f"{k:03d}.png")
     assert is_cut(first[-1], second[0]) and not is_cut(first[0], first[1])
     out = tmp_path / "out"
-    result = run("animate", folder, "--source-fps", "10", "--multiply", "4", "-o", f"{out}/", *FAST)
+    result = cli("animate", folder, "--source-fps", "10", "--multiply", "4", "-o", f"{out}/", *FAST)
     assert result.exit_code == 0 and "1 scene cut " in result.output, result.output
     frames = read_folder(out)
     # the cut gap is source frames 2 -> 3, output frames 8 ... 12: the two sides, nothing between
@@ -141,7 +131,7 @@ def test_rate_checks(folder):
 def test_undecodable_video_is_one_line(tmp_path, make, words):
     bad = tmp_path / "bad.mp4"
     make(bad)
-    line = one_error(run("animate", bad, "--fps", "30", "-o", tmp_path / "x.mp4", *FAST))
+    line = one_error(cli("animate", bad, "--fps", "30", "-o", tmp_path / "x.mp4", *FAST))
     assert words in line and str(bad) in line
     assert sorted(os.listdir(tmp_path)) == ["bad.mp4"]
 
@@ -149,20 +139,20 @@ def test_undecodable_video_is_one_line(tmp_path, make, words):
 def test_one_frame_video_is_refused(tmp_path):
     one = tmp_path / "one.mp4"
     write_animation(one, moving_frames(1) * 1, timing.playback(1, 10), fps=10)
-    line = one_error(run("animate", one, "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
+    line = one_error(cli("animate", one, "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
     assert "one frame" in line
 
 
 def test_folder_problems_are_one_line(tmp_path, folder):
     (folder / "notes.txt").write_text("hello")
-    line = one_error(run("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
+    line = one_error(cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
     assert "notes.txt" in line and "not a numbered frame" in line
     (folder / "notes.txt").unlink()
     Image.fromarray(blob_image(30, 30)).save(folder / "frame_9999.png")
-    line = one_error(run("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
+    line = one_error(cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
     assert "frame_9999.png" in line and "one size" in line
     assert not (tmp_path / "x.mp4").exists()
-    line = one_error(run("animate", folder, "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
+    line = one_error(cli("animate", folder, "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST))
     assert "--source-fps" in line
 
 
@@ -175,7 +165,7 @@ def test_folder_problems_are_one_line(tmp_path, folder):
 def test_video_option_errors(tmp_path, clip, extra, words, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["animate", clip, *extra] + ([] if "-o" in extra else ["-o", "x.mp4"])
-    line = one_error(run(*args, *FAST))
+    line = one_error(cli(*args, *FAST))
     assert words in line
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4"]
 
@@ -184,7 +174,7 @@ def test_video_options_on_images_are_refused(tmp_path):
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(blob_image()).save(a)
     Image.fromarray(blob_image(shift=(2, 0))).save(b)
-    line = one_error(run("animate", a, b, "--multiply", "2", "-o", tmp_path / "x.gif", *FAST))
+    line = one_error(cli("animate", a, b, "--multiply", "2", "-o", tmp_path / "x.gif", *FAST))
     assert "--multiply applies to a video" in line
 
 
