@@ -7,8 +7,9 @@ The mapping (README, "Output options", has the measured costs):
 |---|---|---|---|
 | 100 | CRF 0 | lossless | 256 colours, exact |
 | 90 (default) | CRF 10 | lossy, quality 90 | 256 colours, exact |
-| 50 | CRF 50 | lossy, quality 50 | 256 colours, pixels that change by <= 20 levels kept |
-| 10 | CRF 51 | lossy, quality 10 | 51 colours, pixels that change by <= 40 levels kept |
+| 70 | CRF 19 | lossy, quality 70 | 256 colours, pixels that change by <= 10 levels kept |
+| 50 | CRF 28 | lossy, quality 50 | 256 colours, pixels that change by <= 20 levels kept |
+| 10 | CRF 46 | lossy, quality 10 | 51 colours, pixels that change by <= 40 levels kept |
 
 APNG and frame folders are lossless: quality does not apply to them.
 """
@@ -61,8 +62,12 @@ class Encoding:
     # --- per format ---------------------------------------------------------------------
 
     def mp4_crf(self) -> int:
-        """x264/x265 constant rate factor: lower is better; 90 -> 10 (what earlier versions wrote)."""
-        return min(51, 100 - self.quality)
+        """x264/x265 constant rate factor, lower is better: 100 -> 0, 90 -> 10 (what earlier
+        versions wrote), then 0.45 per step down: 70 -> 19, 50 -> 28, 1 -> 50. (CRF = 100 - quality,
+        tried first, made quality 50 unwatchable: CRF 50, 23 dB in bench/output_costs.py.)"""
+        if self.quality >= DEFAULT_QUALITY:
+            return 100 - self.quality
+        return min(51, round(10 + (DEFAULT_QUALITY - self.quality) * 0.45))
 
     def mp4_encoder(self) -> str:
         return CODECS[self.codec]
