@@ -2,6 +2,7 @@
 
 Importing the CLI imports torch (seconds): an interruption then must not be a traceback.
 """
+import os
 import sys
 
 
@@ -13,9 +14,10 @@ def main() -> None:
     except KeyboardInterrupt:
         try:
             sys.stderr.write("interrupted; no output written\n")
+            sys.stderr.flush()
         except (OSError, ValueError, AttributeError):
             pass
-        sys.exit(130)
+        os._exit(130)  # not sys.exit: see cli._exit_interrupted
 
 
 if __name__ == "__main__":

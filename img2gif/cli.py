@@ -553,11 +553,11 @@ def main():
         code = app(prog_name="img2gif", standalone_mode=False)
     except KeyboardInterrupt:
         _note("interrupted; no output written")
-        sys.exit(130)
+        _exit_interrupted()
     except Exception as exc:  # noqa: BLE001
         if type(exc).__name__ == "Abort":  # click's form of a Ctrl-C outside a command's own handling
             _note("interrupted; no output written")
-            sys.exit(130)
+            _exit_interrupted()
         # Click's usage errors (duck-typed: typer vendors click in some versions, not in others)
         if not (hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)):
             raise
@@ -574,7 +574,22 @@ def main():
             stream.flush()
         except OSError:
             _silence(stream)
+    if code == 130:
+        _exit_interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 now. Why not sys.exit: a KeyboardInterrupt that a signal raised inside an import
+    (torch's, at start-up) can leave the interpreter to kill itself with SIGINT at the very end
+    (exit -2 instead of 130; seen once in CI). Every writer has cleaned up by the time we are
+    here (their handlers ran while the interrupt unwound); only the streams need flushing."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 if __name__ == "__main__":
