@@ -327,6 +327,10 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     fmt = check_output(output, [src.path, *src.files])
     timing.check_playback(loop)
     encoding = replace(check_encoding(fmt, output, quality, codec, dither), plays=plays_of(loop))
+    if fmt == "mp4" and encoding.plays > 1:
+        # an MP4 holds N plays one after another, and a video is up-converted once, as it goes
+        raise OptionError(f"{os.fspath(output)}: --loop {loop} would repeat an up-converted video inside the MP4; "
+                          "write it once (players loop it) or choose GIF/WebP/APNG, which store a play count")
     frame_plan = timing.FramePlan(count, rate)
     if timing.for_format(frame_plan, fmt)[1] is not None:
         raise OptionError(f"{os.fspath(output)}: a GIF plays at most {timing.GIF_MAX_FPS:g} fps, this would play at "

@@ -65,6 +65,15 @@ def test_video_file_to_a_higher_rate(tmp_path, clip):
     assert count == 22 and seconds == pytest.approx(22 / 30, abs=0.05)  # 7 gaps of 1/10 s at 30 fps, + 1
 
 
+def test_a_play_count_reaches_a_gif_from_a_video(tmp_path, clip):
+    from img2gif.gif import read_blocks
+
+    out = tmp_path / "three.gif"
+    result = cli("animate", clip, "--multiply", "2", "--loop", "3", "-o", out, *FAST)
+    assert result.exit_code == 0, result.output
+    assert read_blocks(out.read_bytes())[2] == 2
+
+
 def test_slow_motion_plays_at_the_playback_rate(tmp_path, clip):
     out = tmp_path / "slow.gif"
     result = cli("animate", clip, "--multiply", "3", "--playback-fps", "10", "-o", out, *FAST)
@@ -161,6 +170,7 @@ def test_folder_problems_are_one_line(tmp_path, folder):
     (["--multiply", "1"], "--multiply"),
     (["--loop", "pingpong", "--multiply", "2"], "does not apply to a video"),
     (["--multiply", "2", "--playback-fps", "100", "-o", "fast.gif"], "at most 50"),
+    (["--multiply", "2", "--loop", "3"], "would repeat an up-converted video"),
 ])
 def test_video_option_errors(tmp_path, clip, extra, words, monkeypatch):
     monkeypatch.chdir(tmp_path)
