@@ -17,6 +17,7 @@ from PIL import Image
 from . import timing
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_DELAY_MS = 10 * 0xFFFF  # the longest delay fcTL holds: 65535/100 s = 655,350 ms
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -62,7 +63,12 @@ class ApngStream:
             changed = (frame != self.previous).any(axis=2)
             if not changed.any():
                 crop, offset, before = self.pending
-                self.pending = (crop, offset, before + ms)
+                if before + ms <= MAX_DELAY_MS:
+                    self.pending = (crop, offset, before + ms)
+                    return
+                # past what one fcTL delay holds, the same picture goes on as a one-pixel frame
+                self._flush()
+                self.pending = (np.ascontiguousarray(frame[:1, :1]), (0, 0), ms)
                 return
             rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
             box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
@@ -96,6 +102,8 @@ class ApngStream:
         self.written += 1
 
     def close(self) -> None:
+        if self.pending is None and self.written == 0:
+            raise ValueError("an APNG needs at least one frame")
         self._flush()
         self.f.write(_chunk(b"IEND", b""))
         end = self.f.tell()

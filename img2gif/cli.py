@@ -360,6 +360,12 @@ def animate(
         from .video import is_video_input
 
         if len(images) == 1 and model is None and from_pair is None and is_video_input(images[0]):
+            unused = {"--duration": duration is not None, "--frames": frames is not None, "--times": times is not None,
+                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear"}
+            for name, given in unused.items():
+                if given:
+                    raise Img2GifError(f"{name} does not apply to a video: its length is the source's "
+                                       "(--fps or --multiply set the rate, --playback-fps the speed)")
             source = images[0]
             output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
             with _job_progress(not quiet) as job:

@@ -31,6 +31,7 @@ from .imagefile import Img2GifWarning
 
 SAMPLE_FRAMES = 16
 GRAY_LEVELS = 255  # one entry of 256 stays free: the transparent index
+MAX_DELAY_CS = 65535
 
 
 def palette_sample(count: int) -> list[int]:
@@ -92,7 +93,14 @@ class GifStream:
                 changed &= moved > self.tolerance
             if not changed.any():  # the same picture: it only lengthens the frame before
                 crop, offset, before, clear = self.pending
-                self.pending = (crop, offset, before + delay, clear)
+                if before + delay <= MAX_DELAY_CS:
+                    self.pending = (crop, offset, before + delay, clear)
+                    return
+                # a GIF delay is 16 bits: past 655.35 s the same picture goes on as a new frame
+                # of one pixel that changes nothing
+                self._flush()
+                keep = np.full((1, 1), clear if clear is not None else self.shown[0, 0], np.uint8)
+                self.pending = (Image.fromarray(keep, mode="P"), (0, 0), delay, clear)
                 return
             rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
             top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1

@@ -155,9 +155,11 @@ class KeyframePath:
         """(gap index, tau in [0, 1]) of path time ``u`` in [0, 1]."""
         u = min(max(float(u), 0.0), 1.0)
         for index in range(len(self.gaps) - 1, -1, -1):
-            if u >= self.gaps[index].t0:
+            if u >= self.gaps[index].t0 - 1e-12:
                 gap = self.gaps[index]
-                return index, min(1.0, (u - gap.t0) / gap.duration)
+                tau = min(1.0, max(0.0, (u - gap.t0) / gap.duration))
+                # float error must not turn a keyframe (tau 0 or 1) into a resampled frame
+                return index, 0.0 if tau < 1e-9 else 1.0 if tau > 1 - 1e-9 else tau
         return 0, 0.0
 
     def frame_renderer(self, mode: str = "blend"):

@@ -357,7 +357,9 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
                 break
         return [picked.get(j, next(iter(picked.values()))) for j in indices]
 
-    audio = fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov")
+    # the sound fits only a video of the source's own length and rate
+    audio = (fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
+             and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
     return replace(result, cuts=report.cuts, blended=report.blended, audio=audio)
 

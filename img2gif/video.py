@@ -58,12 +58,24 @@ class VideoSource:
 
         w, h = self.size
         reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24")
+        decoded = 0
         try:
             next(reader)  # the meta data
-            for raw in reader:
+            while True:
+                try:
+                    raw = next(reader)
+                except StopIteration:
+                    break
+                except (RuntimeError, OSError):  # a cut or corrupt file: ffmpeg stopped mid-way
+                    raise InputError(f"{self.path}: cannot decode frame {decoded + 1} (the file is cut or corrupt)") from None
+                if len(raw) != w * h * 3:
+                    raise InputError(f"{self.path}: frame {decoded + 1} is not {w}x{h} (rotated or changing size)")
+                decoded += 1
                 yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
         finally:
             reader.close()
+        if decoded == 0:
+            raise InputError(f"{self.path}: no frame could be decoded")
 
 
 def _number(name: str) -> int | None:
@@ -164,7 +176,8 @@ def target_rate(source: VideoSource, fps: float | None, multiply: int | None) ->
     if fps < source.fps * (1 - 1e-6):
         raise OptionError(f"--fps {fps:g} is below the source's {source.fps:g} fps; this raises frame rates")
     if fps > 1000:
-        raise OptionError(f"--fps must be at most 1000, got {fps:g}")
+        given = f"--multiply {multiply} makes {fps:g} fps" if multiply is not None else f"got {fps:g}"
+        raise OptionError(f"the output rate must be at most 1000 fps; {given}")
     count = int(np.floor((source.count - 1) * fps / source.fps + 1e-9)) + 1
     if count > MAX_OUTPUT_FRAMES:
         raise OptionError(f"{source.path}: {count} output frames, over the limit of {MAX_OUTPUT_FRAMES}")
@@ -215,7 +228,9 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     step = source.fps / fps        # output frame j sits at source position j * step
     gaps: deque[_Gap] = deque()    # fitted gaps not yet rendered, and the one before them
     frames = source.frames()
-    previous_frame = next(frames)
+    previous_frame = next(frames, None)
+    if previous_frame is None:
+        raise InputError(f"{source.path}: holds no frames")
     start_field = None
     produced = 0
     next_index = 0
@@ -244,7 +259,9 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         end = gap.index + 1
         wanted = []
         while produced < count and produced * step <= end + 1e-9:
-            wanted.append(produced * step - gap.index)
+            tau = produced * step - gap.index
+            # float error must not turn a source frame (tau 0 or 1) into a resampled one
+            wanted.append(0.0 if abs(tau) < 1e-9 else 1.0 if abs(tau - 1) < 1e-9 else tau)
             produced += 1
         if not wanted:
             return

@@ -116,14 +116,23 @@ def _write_mp4(tmp: Path, source, shown, fps: float, encoding: Encoding = Encodi
 
 
 def _copy_audio(video: Path, source) -> None:
-    """Put ``source``'s first audio stream into the MP4 ``video`` (both streams copied)."""
+    """Put ``source``'s first audio stream into the MP4 ``video`` (both streams copied). An
+    audio stream the MP4 muxer refuses leaves the video as it is, with a warning: the frames
+    are never lost for the sound."""
+    import warnings
+
+    from .imagefile import Img2GifWarning
+
     exe = ffmpeg.find()
     muxed = video.with_name(video.name + ".audio.mp4")
     try:
         ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(video), "-i", os.fspath(source),
-                    "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-shortest", "-movflags", "+faststart",
+                    "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-movflags", "+faststart",
                     "-f", "mp4", str(muxed)], iter(()))
         os.replace(muxed, video)
+    except OutputError as exc:
+        warnings.warn(f"{os.fspath(source)}: its audio could not be copied into the MP4 ({exc}); "
+                      "written without audio", Img2GifWarning, stacklevel=2)
     finally:
         if muxed.exists():
             muxed.unlink()

@@ -267,3 +267,17 @@ def test_streamed_writers_render_each_frame_once(tmp_path):
         source = FrameSource(render, range(5), fr[0].shape, keep_bytes=0)
         write_animation(tmp_path / name, source, timing.playback(5, 10), fps=10)
         assert asked == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_merged_delays_past_16_bits_go_on_as_new_frames(tmp_path):
+    """An unchanging picture held for 700 s: more than one GIF/APNG delay can hold."""
+    still = [blob_image(20, 24)] * 2
+    shown = [(0, 350.0), (1, 350.0)]  # identical frames: merged until the delay would overflow
+    for name in ("long.gif", "long.png"):
+        path = tmp_path / name
+        written = write_animation(path, still, shown, fps=1)
+        assert written.seconds == pytest.approx(700.0, abs=0.1)
+        frames, delays, _ = decoded(path)
+        assert sum(delays) == pytest.approx(700_000, abs=100) and len(frames) == 2
+        error = max(np.abs(f - still[0].astype(int)).mean() for f in frames)
+        assert error == 0 if name.endswith(".png") else error < 6  # the GIF is quantised

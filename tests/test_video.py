@@ -199,3 +199,26 @@ def test_api_upconvert(tmp_path, folder):
 def test_errors_name_the_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         open_source(tmp_path / "missing.mp4")
+
+
+def test_a_cut_off_video_is_one_line(tmp_path, clip):
+    cut = tmp_path / "cut.mp4"
+    data = clip.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    result = cli("animate", cut, "--multiply", "2", "-o", tmp_path / "x.mp4", *FAST)
+    assert result.exit_code == 2 and str(cut) in one_error(result)
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_source_frames_stay_exact_at_an_odd_rate(tmp_path, folder):
+    out = tmp_path / "odd"
+    result = cli("animate", folder, "--source-fps", "29.97", "--multiply", "3", "-o", f"{out}/", *FAST)
+    assert result.exit_code == 0, result.output
+    frames = read_folder(out)
+    assert all(np.array_equal(frames[3 * k], f) for k, f in enumerate(moving_frames()))
+
+
+@pytest.mark.parametrize("extra", [["--duration", "3"], ["--frames", "9"], ["--hold-end", "1"], ["--ease", "smooth"]])
+def test_options_a_video_cannot_use_are_refused(tmp_path, clip, extra):
+    line = one_error(cli("animate", clip, "--multiply", "2", *extra, "-o", tmp_path / "x.mp4", *FAST))
+    assert "does not apply to a video" in line
