@@ -15,6 +15,7 @@ Both are counted and reported.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections import deque
@@ -24,6 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, OptionError
+
+# imageio-ffmpeg logs a warning for every rotated video ("the frame size for reading is
+# different from the source frame size"): ffmpeg turns the frames upright, which is what we
+# want, so it is not news to the user.
+logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".gif")
 MAX_SOURCE_FRAMES = 20_000

@@ -222,3 +222,25 @@ def test_source_frames_stay_exact_at_an_odd_rate(tmp_path, folder):
 def test_options_a_video_cannot_use_are_refused(tmp_path, clip, extra):
     line = one_error(cli("animate", clip, "--multiply", "2", *extra, "-o", tmp_path / "x.mp4", *FAST))
     assert "does not apply to a video" in line
+
+
+def test_a_rotated_video_comes_out_upright(tmp_path):
+    """A phone's portrait clip: stored 64x48 with a 90-degree display rotation."""
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    flat, rotated = tmp_path / "flat.mp4", tmp_path / "rot.mp4"
+    subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=10:duration=0.4", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(flat)],
+                   check=True)
+    subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-display_rotation", "90", "-i", str(flat),
+                    "-c", "copy", str(rotated)], check=True)
+    out = tmp_path / "up"
+    import sys  # the installed command in a process of its own: pytest would catch a library's log line
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-m", "img2gif", "animate", str(rotated), "--multiply", "2", "-o", f"{out}/",
+                           *FAST], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("wrote"), lines  # no library warning
+    assert Image.open(out / "frame_0001.png").size == (48, 64)
