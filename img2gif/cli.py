@@ -350,7 +350,7 @@ def animate(
     """Animate A into B: fit the warp (or load it with --from, or apply a --model to A alone);
     with three or more images, one continuous path through all of them."""
     from . import pipeline
-    from .path import parse_times
+    from .timing import parse_times
 
     with _user_errors():
         if blend and warp_only:

@@ -192,6 +192,12 @@ def _read(path: str, limit: int) -> np.ndarray:
 FITS = ("crop", "stretch", "pad")
 
 
+def check_fit(fit: str) -> None:
+    """Refuse an unknown --fit (before any work)."""
+    if fit not in FITS:
+        raise OptionError(f"unknown --fit {fit!r}; choose one of {', '.join(FITS)}")
+
+
 def match_size(a: np.ndarray, b: np.ndarray, b_name: str = "B", fit: str = "crop") -> np.ndarray:
     """B made A's size when they differ, and a warning saying how (``fit``):
 
@@ -199,8 +205,7 @@ def match_size(a: np.ndarray, b: np.ndarray, b_name: str = "B", fit: str = "crop
     - ``stretch``: B resized to A's size (aspect ratios that differ are distorted);
     - ``pad``: B resized to fit inside A's size, the rest black (nothing cut, nothing stretched).
     """
-    if fit not in FITS:
-        raise OptionError(f"unknown --fit {fit!r}; choose one of {', '.join(FITS)}")
+    check_fit(fit)
     if a.shape == b.shape:
         return b
     ha, wa = a.shape[:2]
@@ -229,13 +234,18 @@ def match_size(a: np.ndarray, b: np.ndarray, b_name: str = "B", fit: str = "crop
     return np.array(out)
 
 
+def capped_size(width: int, height: int, longest: int | None) -> tuple[int, int]:
+    """(width, height) once the longer side is at most ``longest`` (None: unchanged)."""
+    if longest is None or max(height, width) <= longest:
+        return width, height
+    scale = longest / max(height, width)
+    return max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale))  # as read_image requires
+
+
 def cap_size(image: np.ndarray, longest: int | None) -> np.ndarray:
     """Downscale so the longer side is at most ``longest`` (None: unchanged)."""
-    if longest is None:
-        return image
     h, w = image.shape[:2]
-    if max(h, w) <= longest:
+    size = capped_size(w, h, longest)
+    if size == (w, h):
         return image
-    scale = longest / max(h, w)
-    size = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))  # as read_image requires
     return np.array(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))

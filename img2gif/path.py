@@ -26,52 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from .errors import OptionError
 from .fit import FitSettings
+from .timing import keyframe_times
 from .render import MODES, ode_fields, render, to_tensor
 from .warp import count_folds
-
-MAX_KEYFRAMES = 1000
-
-
-def check_times(times, count: int, closed: bool) -> list[float]:
-    """When each keyframe is reached, in [0, 1]; None: evenly spaced. Open: first 0, last 1.
-    Closed: first 0, all below 1 (the path returns to the first keyframe at 1)."""
-    if count < 3:
-        raise OptionError(f"a keyframe path needs at least 3 images, got {count}")
-    if count > MAX_KEYFRAMES:
-        raise OptionError(f"a keyframe path takes at most {MAX_KEYFRAMES} images, got {count}")
-    if times is None:
-        spans = count if closed else count - 1
-        return [k / spans for k in range(count)]
-    values = [float(t) for t in times]
-    if len(values) != count:
-        raise OptionError(f"--times has {len(values)} values for {count} images; give one per image")
-    if not all(np.isfinite(values)):
-        raise OptionError(f"--times must be finite numbers, got {times}")
-    if any(b <= a for a, b in zip(values, values[1:])):
-        raise OptionError(f"--times must be strictly increasing, got {','.join(f'{v:g}' for v in values)}")
-    if values[0] != 0.0:
-        raise OptionError(f"--times must start at 0 (the first image), got {values[0]:g}")
-    if closed and values[-1] >= 1.0:
-        raise OptionError(f"with --loop closed the last of --times must be below 1 (1 is the return to the first image), got {values[-1]:g}")
-    if not closed and values[-1] != 1.0:
-        raise OptionError(f"--times must end at 1 (the last image), got {values[-1]:g}")
-    return values
-
-
-def parse_times(text: str | None):
-    """'0,0.2,1' -> [0.0, 0.2, 1.0] (None stays None)."""
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise OptionError(f"--times must be numbers separated by commas, like 0,0.2,1; got {text!r}") from None
-
 
 @dataclass(frozen=True)
 class Gap:
@@ -204,14 +165,14 @@ def fit_path(images, times=None, closed: bool = False, settings: FitSettings | N
              progress=None) -> KeyframePath:
     """Fit a keyframe path through ``images`` ((H, W, 3) uint8 arrays of one size).
 
-    ``times``: when each is reached, in [0, 1] (None: evenly spaced; see ``check_times``);
+    ``times``: when each is reached, in [0, 1] (None: evenly spaced; see ``timing.keyframe_times``);
     ``closed``: the path returns to the first image. ``progress(step, total, loss)`` over all
     the gaps' fits together.
     """
     from .pair import fit_pair, resolve_device
 
     images = list(images)
-    times = check_times(times, len(images), closed)
+    times = keyframe_times(times, len(images), closed)
     for k, image in enumerate(images[1:], start=1):
         if image.shape != images[0].shape:
             raise OptionError(f"keyframe {k + 1} is {image.shape[1]}x{image.shape[0]}, the first is "

@@ -15,7 +15,7 @@ import numpy as np
 from . import timing
 from .errors import OptionError
 from .fit import FitSettings
-from .imagefile import FITS, Img2GifWarning, cap_size, env_limit, match_size, read_image
+from .imagefile import Img2GifWarning, cap_size, check_fit, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
 from .render import MODES
 from .encoding import LOSSLESS_FORMATS, Encoding, plays_of
@@ -62,11 +62,6 @@ def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop") -> tup
     return cap_size(a, size), cap_size(b, size)
 
 
-def check_fit(fit: str) -> None:
-    if fit not in FITS:
-        raise OptionError(f"unknown --fit {fit!r}; choose one of {', '.join(FITS)}")
-
-
 def check_size(size):
     if size is not None and not 2 <= size <= MAX_SIZE:
         raise OptionError(f"--size must be between 2 and {MAX_SIZE}, got {size}")
@@ -111,6 +106,10 @@ class OutputPlan:
         shown = timing.playback(self.frames.count, self.frames.fps, self.loop, 0.0, 0.0)
         written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
                                   encoding=self.encoding, checked=True, audio_from=audio_from)
+        return self._result(written, shown)
+
+    def _result(self, written, shown) -> AnimationResult:
+        # an MP4 holds its N plays one after another: the result is per play, as for the others
         seconds = written.seconds / max(1, self.encoding.plays) if self.format == "mp4" else written.seconds
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
                                seconds, written.size, len(shown))
@@ -133,10 +132,7 @@ class OutputPlan:
         source = FrameSource(render, times, (h, w, 3), progress=report)
         written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
                                   encoding=self.encoding, checked=True)
-        # an MP4 holds its N plays one after another: the result is per play, as for the others
-        seconds = written.seconds / max(1, self.encoding.plays) if self.format == "mp4" else written.seconds
-        return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
-                               seconds, written.size, len(shown))
+        return self._result(written, shown)
 
 
 def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever", hold_start=0.0, hold_end=0.0,
@@ -275,27 +271,24 @@ def animate(
 def _animate_path(images, output, *, model, pair, times, frames, fps, duration, mode, loop, hold_start, hold_end,
                   ease, size, quality, codec, dither, fit, seed, device, settings, progress, job_progress):
     """Three or more keyframes: fit every gap, bend them through their neighbours, write."""
-    from .path import check_times, fit_path
+    from .path import fit_path
 
     if model is not None or pair is not None:
         raise OptionError("a keyframe path (three or more images) is fitted from the images: --model and --from do not apply")
     if loop == "pingpong":
         raise OptionError("--loop pingpong does not apply to a keyframe path; use closed to return to the first image")
     closed = loop == "closed"
-    times = check_times(times, len(images), closed)
+    times = timing.keyframe_times(times, len(images), closed)
     inputs = [p for p in images if not isinstance(p, np.ndarray)]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
                        hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
                        inputs=inputs)
     dev = resolve_device(device)
-    first = read_image(images[0]) if not isinstance(images[0], np.ndarray) else images[0]
-    keyframes = [first]
-    for k, source in enumerate(images[1:], start=2):
-        image = read_image(source) if not isinstance(source, np.ndarray) else source
-        name = os.fspath(source) if not isinstance(source, np.ndarray) else f"image {k}"
-        keyframes.append(match_size(first, image, b_name=name, fit=fit))
+    names = [os.fspath(p) if not isinstance(p, np.ndarray) else f"image {k}" for k, p in enumerate(images, start=1)]
+    first, *others = [p if isinstance(p, np.ndarray) else read_image(p) for p in images]
+    keyframes = [first] + [match_size(first, image, b_name=name, fit=fit) for image, name in zip(others, names[1:])]
     keyframes = [cap_size(k, size) for k in keyframes]
-    plan.check_memory(keyframes[0], images[0] if not isinstance(images[0], np.ndarray) else "the first image")
+    plan.check_memory(keyframes[0], names[0] if not isinstance(images[0], np.ndarray) else "the first image")
     path = fit_path(keyframes, times, closed, settings or FitSettings(seed=seed), device=dev, progress=progress)
     frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
     return plan.write(path.frame_renderer(mode), keyframes[0].shape, frame_times, inputs, job_progress)
@@ -335,14 +328,13 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     if timing.for_format(frame_plan, fmt)[1] is not None:
         raise OptionError(f"{os.fspath(output)}: a GIF plays at most {timing.GIF_MAX_FPS:g} fps, this would play at "
                           f"{rate:g}; give --playback-fps {timing.GIF_MAX_FPS:g} or less, or write .mp4/.webp")
-    w, h = src.size
-    probe = cap_size(np.zeros((h, w, 3), np.uint8), size)
-    shape = probe.shape
+    resized = src.capped(size)
+    w, h = resized.frame_size
+    shape = (h, w, 3)
     plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding)
-    plan.check_memory(probe, src.path)
+    plan.check_memory(np.zeros(shape, np.uint8), src.path)
     dev = resolve_device(device)
     report = Report()
-    resized = _resized(src, size)
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
     stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress)
     step = src.fps / out_fps
@@ -362,24 +354,6 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
              and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
     return replace(result, cuts=report.cuts, blended=report.blended, audio=audio)
-
-
-def _resized(src, size):
-    """``src`` whose frames are capped to ``size`` as they are decoded (None: as they are)."""
-    if size is None or max(src.size) <= size:
-        return src
-
-    class Capped:
-        def __init__(self):
-            self.__dict__.update({k: getattr(src, k) for k in ("path", "fps", "count", "has_audio", "files")})
-            probe = cap_size(np.zeros((src.size[1], src.size[0], 3), np.uint8), size)
-            self.size = (probe.shape[1], probe.shape[0])
-
-        def frames(self):
-            for frame in src.frames():
-                yield cap_size(frame, size)
-
-    return Capped()
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",

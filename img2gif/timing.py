@@ -20,6 +20,7 @@ MAX_FPS = 240.0
 MIN_FPS = 0.1             # a frame shown at most 10 s (holds are the way to show one longer)
 MAX_DURATION = 600.0
 MAX_HOLD = 60.0
+MAX_KEYFRAMES = 1000
 EASINGS = ("linear", "smooth")
 LOOPS = ("forever", "once", "pingpong", "closed")  # closed: a keyframe path that returns to its start
 
@@ -178,3 +179,41 @@ def delays_ms(seconds: list[float]) -> list[int]:
 def repeat_counts(seconds: list[float], fps: float) -> list[int]:
     """For constant-rate video: how many times to write each frame (holds become repeats)."""
     return _accumulated(seconds, fps, 1)
+
+
+# --- keyframe paths: when each keyframe is reached ------------------------------------------
+
+def keyframe_times(times, count: int, closed: bool) -> list[float]:
+    """When each keyframe is reached, in [0, 1]; None: evenly spaced. Open: first 0, last 1.
+    Closed: first 0, all below 1 (the path returns to the first keyframe at 1)."""
+    if count < 3:
+        raise OptionError(f"a keyframe path needs at least 3 images, got {count}")
+    if count > MAX_KEYFRAMES:
+        raise OptionError(f"a keyframe path takes at most {MAX_KEYFRAMES} images, got {count}")
+    if times is None:
+        spans = count if closed else count - 1
+        return [k / spans for k in range(count)]
+    values = [float(t) for t in times]
+    if len(values) != count:
+        raise OptionError(f"--times has {len(values)} values for {count} images; give one per image")
+    if not all(math.isfinite(v) for v in values):
+        raise OptionError(f"--times must be finite numbers, got {times}")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise OptionError(f"--times must be strictly increasing, got {','.join(f'{v:g}' for v in values)}")
+    if values[0] != 0.0:
+        raise OptionError(f"--times must start at 0 (the first image), got {values[0]:g}")
+    if closed and values[-1] >= 1.0:
+        raise OptionError(f"with --loop closed the last of --times must be below 1 (1 is the return to the first image), got {values[-1]:g}")
+    if not closed and values[-1] != 1.0:
+        raise OptionError(f"--times must end at 1 (the last image), got {values[-1]:g}")
+    return values
+
+
+def parse_times(text: str | None):
+    """'0,0.2,1' -> [0.0, 0.2, 1.0] (None stays None)."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise OptionError(f"--times must be numbers separated by commas, like 0,0.2,1; got {text!r}") from None

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +54,27 @@ class VideoSource:
     size: tuple[int, int]          # (width, height)
     has_audio: bool = False
     files: tuple[str, ...] = ()    # a folder's frames, in order
+    longest: int | None = None     # frames are capped to this longer side as they are decoded
+
+    def capped(self, longest: int | None) -> "VideoSource":
+        """The same source, its frames capped to ``longest`` (None: as they are)."""
+        return replace(self, longest=longest)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the frames ``frames()`` yields."""
+        from .imagefile import capped_size
+
+        return capped_size(*self.size, self.longest)
 
     def frames(self):
-        """The source frames, (H, W, 3) uint8, decoded one at a time."""
+        """The source frames, (H, W, 3) uint8, decoded one at a time (capped to ``longest``)."""
+        from .imagefile import cap_size
+
+        for frame in self._decoded():
+            yield cap_size(frame, self.longest)
+
+    def _decoded(self):
         if self.files:
             yield from _folder_frames(self)
             return
@@ -294,9 +312,9 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         yield from path.frame_renderer(mode)([(offset + tau) / n for tau in wanted])
 
     for frame in frames:
-        if (frame.shape[1], frame.shape[0]) != source.size:
+        if (frame.shape[1], frame.shape[0]) != source.frame_size:
             raise InputError(f"{source.path}: frame {next_index + 2} is {frame.shape[1]}x{frame.shape[0]}, "
-                             f"the first {source.size[0]}x{source.size[1]}")
+                             f"the first {source.frame_size[0]}x{source.frame_size[1]}")
         gap = _Gap(next_index, previous_frame, frame, is_cut(previous_frame, frame))
         next_index += 1
         fit(gap)

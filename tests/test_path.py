@@ -6,7 +6,8 @@ from PIL import Image
 
 from img2gif.errors import OptionError
 from img2gif.fit import FitSettings
-from img2gif.path import check_times, fit_path, parse_times
+from img2gif.path import fit_path
+from img2gif.timing import keyframe_times as check_times, parse_times
 
 from conftest import blob_image, cli, one_error
 

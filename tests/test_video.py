@@ -244,3 +244,11 @@ def test_a_rotated_video_comes_out_upright(tmp_path):
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("wrote"), lines  # no library warning
     assert Image.open(out / "frame_0001.png").size == (48, 64)
+
+
+def test_size_caps_the_frames_as_they_are_decoded(tmp_path, folder):
+    out = tmp_path / "small"
+    result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "--size", "24", "-o", f"{out}/", *FAST)
+    assert result.exit_code == 0, result.output
+    frames = read_folder(out)
+    assert len(frames) == 11 and all(f.shape == (20, 24, 3) for f in frames)
