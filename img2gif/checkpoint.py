@@ -42,7 +42,7 @@ from .errors import InputError, PluginError
 from .safefile import atomic_replace_file, save_torch
 
 FORMAT_VERSION = 1
-KINDS = ("img2gif.pair", "img2gif.model")
+KINDS = ("img2gif.pair", "img2gif.model", "img2gif.prior")
 
 # --- limits on what a checkpoint may hold (checked before anything is built from it) -----
 MAX_UNPACKED_BYTES = 4 << 30   # a pair of two 50 Mpx images is 300 MB; a model well under 100 MB

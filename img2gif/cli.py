@@ -470,6 +470,8 @@ def train(
     cycle: float = typer.Option(10.0, "--cycle", help="Weight of the cycle term: x^1 warped back by Phi_-1 (from x^1 alone) must return to x0. 0 turns it off."),
     fold_weight: float = typer.Option(100.0, "--fold-weight", help="Weight of the folding penalty: mean of relu(margin - det dPhi_t)."),
     fold_margin: float = typer.Option(0.1, "--fold-margin", help="Local area ratio (det dPhi_t) below which the folding penalty acts; higher keeps the warp further from folds and easier to reverse."),
+    still_weight: float = typer.Option(0.0, "--still-weight", help="Weight of a penalty on displacement (mean |Phi_t|^2 in px^2): the warp moves only what it must. 0: off."),
+    still_mask: Optional[Path] = typer.Option(None, "--still-mask", help="Grayscale image (any size, stretched to --size): where --still-weight applies, white = keep still, black = free to move."),
     velocity: str = typer.Option("unet", "--velocity", help="Velocity backend."),
     solver: str = typer.Option("compose", "--solver", help="Solver backend: compose (exact composition steps of --step-size, no folds) by default; euler, midpoint, rk4, dopri5 integrate the ODE form."),
     step_size: float = typer.Option(0.25, "--step-size", help="Step of fixed-step solvers."),
@@ -500,6 +502,7 @@ def train(
         settings = TrainSettings(paired=paired, size=size, channels=channels, batch_size=batch_size, learning_rate=lr,
                                  critic_iters=critic_iters, loss=loss, cycle_weight=cycle, velocity=velocity, solver=solver,
                                  jacobian_weight=fold_weight, jacobian_margin=fold_margin,
+                                 still_weight=still_weight, still_mask=str(still_mask) if still_mask else None,
                                  solver_config={"step_size": step_size} if solver != "scaling-squaring" else {},
                                  sample_every=sample_every, checkpoint_every=checkpoint_every, seed=seed,
                                  steps=steps if steps is not None else 1000)  # --steps 0 is refused, not the default

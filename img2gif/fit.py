@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from . import registry
-from .ode import WarpODE, warp_record
+from .ode import refuse_pair_velocity, WarpODE, warp_record
 from .velocity.base import has_hook
 from .warp import check_image, pixels_to_normalised, sample
 
@@ -39,7 +39,7 @@ class FitSettings:
         """Refuse settings a fit cannot use (OptionError), before any work."""
         from .errors import OptionError
 
-        if self.loss in ("jacobian", "outgrid", "smoothness"):
+        if self.loss in ("jacobian", "outgrid", "smoothness", "displacement"):
             raise OptionError(f"--loss {self.loss!r} is a penalty on the field, not a data loss; "
                               "choose charbonnier, l2 or a plugin's")
         if not 16 <= int(self.working_size) <= 2048:
@@ -128,8 +128,10 @@ def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float
 def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> WarpODE:
     """The warp a fit of a ``channels``-channel image at working ``shape`` (h, w) starts from."""
     record = warp_record(settings.velocity, settings.solver, settings.velocity_config, settings.solver_config)
-    return WarpODE.from_record(record, channels=channels, field_shape=tuple(shape),
-                               pyramid_levels=max(1, settings.pyramid_levels), cell=settings.grid_spacing)
+    ode = WarpODE.from_record(record, channels=channels, field_shape=tuple(shape),
+                              pyramid_levels=max(1, settings.pyramid_levels), cell=settings.grid_spacing)
+    refuse_pair_velocity(ode)
+    return ode
 
 
 def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | None = None, progress=None,

@@ -80,3 +80,11 @@ def warp_record(velocity: str, solver: str, velocity_config: dict | None = None,
     """A record for :meth:`WarpODE.from_record` from backend names and their options."""
     return {"velocity": {"name": velocity, "config": dict(velocity_config or {})},
             "solver": {"name": solver, "config": dict(solver_config or {})}}
+
+
+def refuse_pair_velocity(ode: WarpODE) -> None:
+    """A velocity that sees two images (a pair prior) cannot be fitted or trained on one."""
+    inner = getattr(ode.velocity, "module", ode.velocity)
+    if getattr(inner, "sees_pair", False):
+        raise OptionError(f"velocity {inner.name!r} sees both images of a pair: it is a learned prior "
+                          f"(bench/train_prior.py), not a velocity to fit or train on one image")

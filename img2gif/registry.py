@@ -35,6 +35,7 @@ _SOURCE_BUILTINS = {
     "img2gif.velocity": {
         "svf": "img2gif.velocity.svf:SVF",
         "unet": "img2gif.velocity.unet:UNetVelocity",
+        "pair-unet": "img2gif.velocity.pair_unet:PairUNetVelocity",
     },
     "img2gif.losses": {
         "l2": "img2gif.losses.data:l2",
@@ -42,6 +43,7 @@ _SOURCE_BUILTINS = {
         "jacobian": "img2gif.losses.penalties:jacobian",
         "outgrid": "img2gif.losses.penalties:outgrid",
         "smoothness": "img2gif.losses.penalties:smoothness",
+        "displacement": "img2gif.losses.penalties:displacement",
     },
 }
 

@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
@@ -18,7 +19,7 @@ from PIL import Image
 from . import checkpoint, registry
 from .critic import Critic, gradient_penalty
 from .errors import Img2GifError, OptionError, OutputError
-from .ode import IncompatibleBackends, WarpODE, warp_record
+from .ode import IncompatibleBackends, WarpODE, refuse_pair_velocity, warp_record
 from .warp import sample
 
 SAMPLE_TIMES = (0.25, 0.5, 0.75, 1.0)  # where penalties are taken and sample sheets drawn
@@ -46,6 +47,10 @@ class TrainSettings:
     jacobian_weight: float = 100.0
     jacobian_margin: float = 0.1     # det below this is penalised: keeps clear of folds
     outgrid_weight: float = 1.0
+    # "move only what must move": weight of mean(mask * |Phi_t|^2 px^2); the mask (a grayscale
+    # image, white = keep still) says where; none = everywhere
+    still_weight: float = 0.0
+    still_mask: str | None = None
     velocity: str = "unet"
     velocity_config: dict = field(default_factory=dict)  # unet: width 16, depth 2 unless given
     # compose: exact composition steps keep the Eulerian unet's warp from folding (see solvers/compose.py)
@@ -78,6 +83,10 @@ class TrainSettings:
                 raise OptionError(f"{option} must be > 0 and at most 1, got {value}")
         if self.cycle_weight < 0 or self.outgrid_weight < 0 or self.gp_weight < 0:
             raise OptionError(f"--cycle and the penalty weights must be >= 0, got cycle {self.cycle_weight}")
+        if self.still_weight < 0:
+            raise OptionError(f"--still-weight must be >= 0, got {self.still_weight}")
+        if self.still_mask is not None and not self.still_weight:
+            raise OptionError("--still-mask says where --still-weight applies: give --still-weight too")
         if self.checkpoint_every < 1:
             raise OptionError(f"--checkpoint-every must be >= 1, got {self.checkpoint_every}")
         if self.sample_every < 0:
@@ -124,11 +133,11 @@ def _shown(key, value):
 MAX_CRITIC_ITERS = 100
 MAX_SEED = 2**63 - 1
 MIN_STEP_SIZE = 1e-3
-PENALTIES = ("jacobian", "outgrid", "smoothness")
+PENALTIES = ("jacobian", "outgrid", "smoothness", "displacement")
 
 
 _OPTION = {"learning_rate": "--lr", "cycle_weight": "--cycle", "jacobian_weight": "--fold-weight",
-           "jacobian_margin": "--fold-margin"}
+           "jacobian_margin": "--fold-margin", "still_weight": "--still-weight"}
 
 
 def _check_numbers(settings) -> None:
@@ -155,15 +164,25 @@ def load_resumable(output, settings: TrainSettings) -> tuple[dict, list[str]]:
     return record, settings.check_resume(saved, output)
 
 
+def load_still_mask(path, size: int) -> torch.Tensor:
+    """(size, size) weights in [0, 1] from a grayscale image: white = keep still, black = free."""
+    from .imagefile import read_image
+
+    gray = Image.fromarray(read_image(path)).convert("L").resize((size, size), Image.Resampling.BILINEAR)
+    return torch.from_numpy(np.asarray(gray, dtype=np.float32) / 255.0)
+
+
 def build_model(settings: TrainSettings) -> WarpODE:
     """The warp a training run starts from: its backends told the images' channels and size."""
     record = warp_record(settings.velocity, settings.solver, settings.velocity_config, settings.solver_config)
     try:
-        return WarpODE.from_record(record, channels=settings.channels, field_shape=(settings.size, settings.size))
+        ode = WarpODE.from_record(record, channels=settings.channels, field_shape=(settings.size, settings.size))
     except IncompatibleBackends:
         raise
     except (TypeError, ValueError) as exc:  # a plugin refusing these settings is a user error
         raise OptionError(f"--velocity {settings.velocity} / --solver {settings.solver}: {exc}") from None
+    refuse_pair_velocity(ode)
+    return ode
 
 
 def model_record(ode: WarpODE, settings: TrainSettings, step: int) -> dict:
@@ -218,11 +237,13 @@ def save_sample_sheet(path: Path, ode: WarpODE, x0: torch.Tensor) -> None:
 
 
 def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, output, *,
-                     resume: bool = False, device="cpu", progress=None, log=None) -> WarpODE:
+                     resume: bool = False, device="cpu", progress=None, log=None,
+                     still_map: torch.Tensor | None = None) -> WarpODE:
     """Train on start images ``x0_all`` and end images ``x1_all`` ((N, C, S, S) in [0, 1]).
 
     Paired: x0_all[i] goes to x1_all[i]. Writes ``output`` (a checkpoint) as it goes and
     returns the trained WarpODE. ``progress(step, total, losses: dict)`` is called per step.
+    ``still_map`` (S, S): where ``settings.still_weight`` applies (None: everywhere).
     """
     settings.check()
     rank, world = _distributed()
@@ -264,6 +285,9 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
     loss_fn = registry.load("losses", settings.loss)
     jacobian = registry.load("losses", "jacobian")
     outgrid = registry.load("losses", "outgrid")
+    displacement = registry.load("losses", "displacement")
+    if still_map is not None:
+        still_map = still_map.to(device)
     times = list(SAMPLE_TIMES)
     x0_all, x1_all = x0_all.to(device), x1_all.to(device)
     n0, n1 = x0_all.shape[0], x1_all.shape[0]
@@ -315,6 +339,10 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
             data = -critic(x1_hat).mean()
         total = data + settings.jacobian_weight * jacobian(phi, margin=settings.jacobian_margin)
         total = total + settings.outgrid_weight * outgrid(phi)
+        if settings.still_weight:
+            still = displacement(phi, still_map)
+            total = total + settings.still_weight * still
+            losses["still"] = float(still.detach())
         if settings.cycle_weight:
             # the way back from x^1 alone must return to x0: what `reverse` relies on
             back = train_ode.fields(x1_hat, [-1.0], field_size)
@@ -381,6 +409,7 @@ def train(data, output=None, settings: TrainSettings | None = None, *, start_dir
         raise OptionError(f"{samples}: sample sheets go in this folder, but it is a file (or --sample-every 0)")
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     settings.check()
+    still_map = load_still_mask(settings.still_mask, settings.size) if settings.still_mask else None
     build_model(settings)  # backends that do not fit together fail here, before any data is read
     if resume:
         load_resumable(output, settings)  # a changed --size or --velocity: refused before the data is read
@@ -390,7 +419,7 @@ def train(data, output=None, settings: TrainSettings | None = None, *, start_dir
         settings.steps = max(1, math.ceil(epochs * x0.shape[0] / settings.batch_size))
     settings.check()
     log(f"training on {x0.shape[0]} start and {x1.shape[0]} end images, {settings.steps} steps, device {dev}")
-    train_on_tensors(x0, x1, settings, output, resume=resume, device=dev, progress=progress, log=log)
+    train_on_tensors(x0, x1, settings, output, resume=resume, device=dev, progress=progress, log=log, still_map=still_map)
     log(f"saved {output}")
     if name is not None:
         try:

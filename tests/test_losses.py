@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from img2gif.losses.data import charbonnier, l2
-from img2gif.losses.penalties import jacobian, outgrid, smoothness
+from img2gif.losses.penalties import displacement, jacobian, outgrid, smoothness
 from img2gif.warp import identity_grid
 
 
@@ -44,3 +44,25 @@ def test_penalty_gradcheck():
     for fn in (smoothness, outgrid):
         assert torch.autograd.gradcheck(fn, (phi + 0.0,))
     assert torch.autograd.gradcheck(lambda p: charbonnier(p, torch.zeros_like(p)), (phi,))
+
+
+def test_displacement_in_pixels_weighted_and_summed_over_times():
+    phi = torch.zeros(1, 2, 9, 5)
+    phi[:, 0] = 2 * 2 / (5 - 1)  # 2 px right
+    assert torch.isclose(displacement(phi), torch.tensor(4.0))  # 4 px^2 everywhere
+    assert torch.isclose(displacement(torch.stack([phi, phi])), torch.tensor(8.0))
+    weight = torch.zeros(9, 5)
+    weight[:, :2] = 1.0  # only the left two columns cost
+    assert torch.isclose(displacement(phi, weight), torch.tensor(4.0 * 2 / 5))
+    assert displacement(phi, torch.zeros(1, 1, 3, 3)) == 0  # a coarser map is resized
+    assert displacement(torch.zeros(1, 2, 4, 4)) == 0
+
+
+def test_displacement_bad_weight_and_gradcheck():
+    with pytest.raises(ValueError, match="weight must be"):
+        displacement(torch.zeros(2, 2, 4, 4), torch.ones(3, 1, 4, 4))
+    with pytest.raises(ValueError):
+        displacement(torch.zeros(2, 3, 4, 4))
+    phi = (0.05 * torch.randn(2, 2, 5, 5, dtype=torch.float64)).requires_grad_()
+    weight = torch.rand(5, 5, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda p: displacement(p, weight), (phi,))

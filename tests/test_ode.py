@@ -32,7 +32,8 @@ def test_record_round_trips_for_every_registered_backend(velocity, solver):
     rebuilt = WarpODE.from_record(saved)  # no hints: a saved record is complete
     assert rebuilt.record() == saved
     assert saved["velocity"]["name"] == velocity and saved["solver"]["name"] == solver
-    x0 = torch.rand(1, 3, 12, 16)
+    # a pair prior's "image" is A and B stacked (its default: 3 channels each)
+    x0 = torch.rand(1, 6 if getattr(rebuilt.velocity, "sees_pair", False) else 3, 12, 16)
     phi = rebuilt.fields(x0, [0.0, 0.5, -0.5], (12, 16))
     assert phi.shape == (3, 1, 2, 12, 16) and torch.equal(phi[0], torch.zeros_like(phi[0]))
 

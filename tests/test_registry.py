@@ -23,7 +23,7 @@ def test_source_builtins_match_pyproject():
 def test_builtins_available_and_load():
     for kind, names in {"solvers": ["euler", "midpoint", "rk4", "dopri5", "scaling-squaring"],
                         "velocity": ["svf", "unet"],
-                        "losses": ["l2", "charbonnier", "jacobian", "outgrid", "smoothness"]}.items():
+                        "losses": ["l2", "charbonnier", "jacobian", "outgrid", "smoothness", "displacement"]}.items():
         assert set(names) <= set(registry.available(kind))
         for name in names:
             assert registry.load(kind, name) is not None

@@ -128,6 +128,44 @@ def test_cli_train_name_animate_and_reverse(tmp_path, monkeypatch):
     assert "unknown model 'nosuch'" in runner.invoke(app, ["reverse", str(face), "--model", "nosuch"]).output
 
 
+def test_still_mask_keeps_the_masked_part_still(tmp_path):
+    """Paired, a shift of everything; with the right half marked still it moves far less there."""
+    x0, x1 = blobs(32, 0, 8), blobs(32, 2, 8)
+    mask = np.zeros((16, 16), np.uint8)
+    mask[:, 8:] = 255
+    Image.fromarray(mask).resize((40, 40)).save(tmp_path / "mask.png")  # any size: stretched to --size
+    from img2gif.training import load_still_mask
+
+    still = load_still_mask(tmp_path / "mask.png", 16)
+    assert still.shape == (16, 16) and float(still[:, :6].max()) == 0.0 and float(still[:, 10:].min()) == 1.0
+    moved = {}
+    for name, weight in (("free", 0.0), ("still", 0.03)):
+        settings = TrainSettings(paired=True, steps=40, learning_rate=3e-3, still_weight=weight, **SMALL)
+        ode = train(x0, x1, settings, tmp_path / f"{name}.pt", still_map=still if weight else None)
+        with torch.no_grad():
+            phi = ode.fields(x0, [1.0], (16, 16))[0] * 7.5  # px
+        moved[name] = (float(phi[..., :6].norm(dim=1).mean()), float(phi[..., 10:].norm(dim=1).mean()))
+    kept_free = moved["still"][0] / moved["free"][0]
+    kept_still = moved["still"][1] / moved["free"][1]
+    assert kept_free > 0.5  # the free half still moves (40 steps, seed 0: 0.69 of its motion)
+    assert kept_still < 0.5 * kept_free  # the marked half loses far more of its motion (0.22)
+
+
+def test_cli_still_mask_errors(tmp_path):
+    runner = CliRunner()
+    base = ["train", "--data", str(tmp_path), "--unpaired", "-o", str(tmp_path / "m.pt")]
+    result = runner.invoke(app, [*base, "--still-mask", str(tmp_path / "mask.png")])
+    assert result.exit_code == 2 and "give --still-weight too" in result.output
+    result = runner.invoke(app, [*base, "--still-weight", "-1"])
+    assert result.exit_code == 2 and "--still-weight must be >= 0" in result.output
+    (tmp_path / "start").mkdir()
+    (tmp_path / "end").mkdir()
+    (tmp_path / "mask.png").write_bytes(b"not a png")
+    result = runner.invoke(app, [*base, "--still-weight", "1", "--still-mask", str(tmp_path / "mask.png")])
+    assert result.exit_code == 2 and "mask.png" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m.pt").exists()
+
+
 def test_cli_train_bad_input(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--unpaired", "-o", str(tmp_path / "m.pt")])

@@ -36,3 +36,31 @@ def smoothness(phi: torch.Tensor) -> torch.Tensor:
         u = p * scale
         total = total + ((u[..., :, 1:] - u[..., :, :-1]) ** 2).mean() + ((u[..., 1:, :] - u[..., :-1, :]) ** 2).mean()
     return total
+
+
+def displacement(phi: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of weight(p) * |phi(p)|^2 in pixel units, summed over times: "move only what must move".
+
+    ``weight`` (H, W), (1, 1, H, W) or (B, 1, H, W), >= 0, says where motion costs (1: keep
+    still, 0: free); it is resized to phi's grid if it differs. None weighs every pixel 1.
+    """
+    total = 0.0
+    for p in _as_batches(phi):
+        h, w = p.shape[-2:]
+        scale = p.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0]).view(1, 2, 1, 1)
+        squared = ((p * scale) ** 2).sum(1, keepdim=True)  # (B, 1, h, w) px^2
+        if weight is not None:
+            squared = squared * _weight_map(weight, p)
+        total = total + squared.mean()
+    return total
+
+
+def _weight_map(weight: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    if weight.dim() == 2:
+        weight = weight[None, None]
+    if weight.dim() != 4 or weight.shape[1] != 1 or weight.shape[0] not in (1, like.shape[0]):
+        raise ValueError(f"weight must be (H, W), (1, 1, H, W) or (B, 1, H, W) for B = {like.shape[0]}, got {tuple(weight.shape)}")
+    weight = weight.to(device=like.device, dtype=like.dtype)
+    if weight.shape[-2:] != like.shape[-2:]:
+        weight = torch.nn.functional.interpolate(weight, size=like.shape[-2:], mode="bilinear", align_corners=True)
+    return weight

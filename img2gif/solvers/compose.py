@@ -46,7 +46,7 @@ class Compose(Solver):
             for target in wanted:
                 while now < target - 1e-9:
                     h = min(self.options["step_size"], target - now)
-                    phi = self._step(velocity, x0, phi, sign * h)
+                    phi = self._step(velocity, x0, phi, sign * h, sign * now)
                     now += h
                 reached[target] = phi
             for i, t in enumerate(times.tolist()):
@@ -55,7 +55,7 @@ class Compose(Solver):
         return out
 
     @staticmethod
-    def _step(velocity, x0, phi, h):
+    def _step(velocity, x0, phi, h, t):
         check_field(phi)
-        move = h * velocity(None, phi, x0, frame_only=True)
+        move = h * velocity(t, phi, x0, frame_only=True)  # u at the step's start time (unet ignores t)
         return move + sample(phi, move)

@@ -18,6 +18,8 @@ class Velocity(nn.Module):
             as a (B, 2, h, w) grid, and ``scaling-squaring`` can integrate it.
         eulerian: ``forward(t, phi, x0, frame_only=True)`` returns u, the velocity of the
             current frame ``x0 o (id + phi)``; the ``compose`` solver steps with it.
+        sees_pair: x0 is two images stacked on the channels (A and B): a prior for a pair
+            (``pair-unet``), which ``fit-pair`` and ``train`` (one image each) refuse.
 
     Optional hooks the pair fit uses when a velocity has them (see :func:`has_hook`):
         set_translation(dx, dy): start from a pure translation (normalised units); the fit's
@@ -31,6 +33,7 @@ class Velocity(nn.Module):
     name = "velocity"
     stationary = False
     eulerian = False
+    sees_pair = False
     levels: int | None = None
 
     @classmethod

@@ -1,0 +1,284 @@
+"""Layered scenes with known motion: training pairs that cost nothing.
+
+A scene is a background photo and a few textured cut-outs (random smooth blobs cut from
+other photos), each moving with its own large affine motion (shift up to a quarter of the
+frame, rotation, zoom) plus an optional smooth non-rigid bend, in front of each other, with a
+global brightness change and sensor noise. Because every layer's motion is known, so is
+everything a warp is trained on: the true frames at any t in [0, 1] and the true fields
+
+    frames[k] ~= sample(a, fields[k])   where valid[k]   (img2gif.warp conventions)
+
+``fields[k]`` (2, H, W), normalised units, is where the point seen at p at time ``times[k]``
+was at t = 0; ``valid[k]`` is False where that point was hidden at t = 0 (behind a layer in
+front, or outside A's frame) and on layer edges, where two layers blend. ``b`` is the frame at
+t = 1, so ``fields`` at t = 1 warps A onto B where nothing is occluded.
+
+The photos are the sample photos scikit-image ships (:func:`package_photos`, all CC0 or
+public domain), found without importing it; any photos can be given instead.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+# scikit-image's sample photos with no copyright restrictions (CC0 or public domain; its
+# data/_fetchers.py docstrings say which). Its Middlebury stereo pair is left out (research use).
+PACKAGE_PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "rocket.jpg", "brick.png",
+                  "grass.png", "gravel.png", "hubble_deep_field.jpg", "retina.jpg")
+
+
+def package_photos() -> list[Path]:
+    """The sample photos of the installed scikit-image (``pip install img2gif[prior]``)."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("scene photos come from scikit-image's sample data: pip install 'img2gif[prior]' "
+                                  "(or give photos=[...])")
+    folder = Path(spec.origin).parent / "data"
+    found = [folder / name for name in PACKAGE_PHOTOS if (folder / name).is_file()]
+    if len(found) < 2:
+        raise FileNotFoundError(f"{folder}: scikit-image's sample photos are missing (found {len(found)})")
+    return found
+
+
+@dataclass
+class SceneSettings:
+    """How the scenes vary. Lengths are fractions of the frame's width; angles in degrees."""
+
+    size: tuple[int, int] = (128, 128)     # (H, W)
+    layers: tuple[int, int] = (1, 4)       # foreground cut-outs per scene, inclusive range
+    max_shift: float = 0.25                # a cut-out's largest move, fraction of the width
+    max_rotation: float = 30.0
+    max_zoom: float = 1.25                 # scale change within [1/max_zoom, max_zoom]
+    background_shift: float = 0.08         # the camera: a smaller pan and zoom of the background
+    nonrigid: float = 0.03                 # amplitude of the smooth bend, fraction of the width
+    brightness: float = 0.15               # B's gain within 1 +- this (linear in t)
+    noise: float = 0.01                    # std of Gaussian noise per frame, in [0, 1] units
+
+    def __post_init__(self):
+        h, w = (int(v) for v in self.size)
+        if h < 16 or w < 16:
+            raise ValueError(f"size must be at least 16x16, got {self.size}")
+        lo, hi = self.layers
+        if not 0 <= lo <= hi <= 8:
+            raise ValueError(f"layers must be a range within 0 ... 8, got {self.layers}")
+        for name in ("max_shift", "background_shift", "nonrigid", "brightness", "noise"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0 <= self.max_rotation <= 90 or not 1 <= self.max_zoom <= 2:
+            raise ValueError(f"max_rotation must be in [0, 90] and max_zoom in [1, 2], got {self.max_rotation}, {self.max_zoom}")
+        self.size = (h, w)
+
+
+@dataclass
+class Scene:
+    """One generated pair. Images (C, H, W) float in [0, 1]; see the module docstring."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    times: torch.Tensor    # (T,)
+    frames: torch.Tensor   # (T, C, H, W) the true frames at ``times``
+    fields: torch.Tensor   # (T, 2, H, W) true fields: frames[k] ~= sample(a, fields[k]) where valid[k]
+    valid: torch.Tensor    # (T, 1, H, W) bool
+
+
+@dataclass
+class _Motion:
+    """q -> c + M(t) (q - c) + t d + t bend(q): where a layer's point q (at t = 0) is at time t."""
+
+    centre: torch.Tensor   # (2,) normalised
+    angle: float           # radians at t = 1
+    log_zoom: float
+    shift: torch.Tensor    # (2,) normalised
+    bend: torch.Tensor | None  # (2, h, w) coarse smooth field, normalised
+
+    def matrix(self, t: float) -> torch.Tensor:
+        a, s = self.angle * t, math.exp(self.log_zoom * t)
+        return s * torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=torch.float64)
+
+    def inverse(self, points: torch.Tensor, t: float, aspect: float) -> torch.Tensor:
+        """Where the points (N, 2) at time t were at t = 0 (a fixed-point iteration for the bend)."""
+        # rotate in square units (x scaled by the aspect ratio) so a rotation stays a rotation
+        unit = points.new_tensor([aspect, 1.0])
+        m_inv = torch.linalg.inv(self.matrix(t)).to(points.dtype)
+        base = points - self.centre - t * self.shift
+        q = self.centre + ((base * unit) @ m_inv.T) / unit
+        if self.bend is None or t == 0:
+            return q
+        for _ in range(8):  # the bend is small and smooth: the iteration contracts
+            q = self.centre + (((base - t * _bend_at(self.bend, q)) * unit) @ m_inv.T) / unit
+        return q
+
+
+def _bend_at(bend: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    grid = points.view(1, 1, -1, 2).to(bend.dtype)
+    out = F.grid_sample(bend[None], grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return out[0, :, 0].T.to(points.dtype)
+
+
+class SceneGenerator:
+    """Scenes from ``photos`` (paths; default: :func:`package_photos`), one per seed.
+
+    ``scene(seed, times)`` is deterministic: the same seed gives the same scene, bit for bit.
+    """
+
+    def __init__(self, settings: SceneSettings | None = None, photos=None, channels: int = 3):
+        self.settings = settings or SceneSettings()
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.channels = channels
+        paths = [Path(p) for p in (photos if photos is not None else package_photos())]
+        if len(paths) < 2:
+            raise ValueError(f"need at least 2 photos (a background and a cut-out), got {len(paths)}")
+        h, w = self.settings.size
+        side = 2 * max(h, w)  # textures at twice the frame: zooms in stay sharp
+        self.photos = []
+        for path in paths:
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                scale = side / min(im.size)
+                im = im.resize((max(side, round(im.width * scale)), max(side, round(im.height * scale))), Image.Resampling.LANCZOS)
+                arr = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1)
+            self.photos.append(arr.mean(0, keepdim=True) if channels == 1 else arr)
+
+    def scene(self, seed: int, times=(0.5,)) -> Scene:
+        s = self.settings
+        rng = np.random.default_rng(seed)
+        times = torch.as_tensor([float(t) for t in times] + [1.0], dtype=torch.float32)
+        if times.numel() < 1 or bool(((times < 0) | (times > 1)).any()):
+            raise ValueError(f"times must be in [0, 1], got {times[:-1].tolist()}")
+        h, w = s.size
+        aspect = w / h
+        n_layers = int(rng.integers(s.layers[0], s.layers[1] + 1))
+        order = rng.permutation(len(self.photos))
+        background = self._texture(order[0], rng, cover=1.0 + 2 * s.background_shift + 0.3)
+        layers = [(background, None, self._motion(rng, s.background_shift, 0.25 * s.max_rotation, s.max_zoom ** 0.25, None))]
+        for k in range(n_layers):
+            photo = order[1 + k % (len(order) - 1)]
+            texture = self._texture(photo, rng, cover=1.0)
+            mask = self._blob(rng)
+            layers.append((texture, mask, self._motion(rng, s.max_shift, s.max_rotation, s.max_zoom, rng)))
+        grid = _pixel_grid(h, w)  # (H*W, 2) normalised x, y
+        at_zero = self._render(layers, grid, 0.0, aspect)
+        gain = 1.0 + float(rng.uniform(-s.brightness, s.brightness))
+        noise_gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        a = self._finish(at_zero[0], 1.0, noise_gen)
+        frames, fields, valid = [], [], []
+        for t in times.tolist():
+            image, top, source, solid = self._render(layers, grid, t, aspect)
+            frames.append(self._finish(image, 1.0 + (gain - 1.0) * t, noise_gen))
+            fields.append((source - grid).T.reshape(2, h, w))
+            # the point seen here was visible at t = 0: the same layer on top there, solidly, inside A
+            top0 = _read_frame_map(at_zero[1], source, (h, w)).round().long()
+            solid0 = _read_frame_map(at_zero[3], source, (h, w)) > 0.5
+            inside = (source.abs() <= 1.0).all(1)
+            valid.append((solid & solid0 & inside & (top0 == top)).reshape(1, h, w))
+        return Scene(a=a, b=frames[-1], times=times[:-1], frames=torch.stack(frames[:-1]),
+                     fields=torch.stack(fields[:-1]).float(), valid=torch.stack(valid[:-1]))
+
+    def batch(self, seeds, times=(0.5,)) -> Scene:
+        """Scenes for ``seeds`` stacked: a, b (B, C, H, W); frames (T, B, C, H, W); fields (T, B, 2, H, W)."""
+        scenes = [self.scene(int(seed), times) for seed in seeds]
+        return Scene(a=torch.stack([x.a for x in scenes]), b=torch.stack([x.b for x in scenes]), times=scenes[0].times,
+                     frames=torch.stack([x.frames for x in scenes], 1), fields=torch.stack([x.fields for x in scenes], 1),
+                     valid=torch.stack([x.valid for x in scenes], 1))
+
+    # -- parts -------------------------------------------------------------------------------
+
+    def _texture(self, index: int, rng, cover: float) -> torch.Tensor:
+        """A random crop of a photo covering ``cover`` x the frame (C, h, w), possibly mirrored."""
+        h, w = self.settings.size
+        photo = self.photos[index]
+        ch, cw = min(photo.shape[1], round(cover * 2 * h)), min(photo.shape[2], round(cover * 2 * w))
+        y = int(rng.integers(0, photo.shape[1] - ch + 1))
+        x = int(rng.integers(0, photo.shape[2] - cw + 1))
+        crop = photo[:, y:y + ch, x:x + cw]
+        if rng.random() < 0.5:
+            crop = crop.flip(-1)
+        return crop.contiguous()
+
+    def _blob(self, rng) -> torch.Tensor:
+        """A smooth random shape (1, 2h, 2w) alpha in [0, 1], 15-40 % of the frame across."""
+        h, w = self.settings.size
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, 2 * h), torch.linspace(-1, 1, 2 * w), indexing="ij")
+        cx, cy = rng.uniform(-0.4, 0.4, size=2)
+        radius = rng.uniform(0.15, 0.40)
+        angle = torch.atan2(ys - cy, (xs - cx) * w / h)
+        r = torch.hypot((xs - cx) * w / h, ys - cy)
+        edge = torch.full_like(angle, radius)
+        for k in range(2, 6):  # a few lobes: not a disc
+            edge = edge + radius * float(rng.uniform(0, 0.25)) / k * torch.cos(k * angle + float(rng.uniform(0, 2 * math.pi)))
+        softness = 1.0 / h  # about one output pixel of anti-aliased edge
+        return ((edge - r) / softness).clamp(-0.5, 0.5).add(0.5)[None]
+
+    def _motion(self, rng, max_shift, max_rotation, max_zoom, bend_rng) -> _Motion:
+        s = self.settings
+        shift = torch.tensor(rng.uniform(-1, 1, size=2) * 2 * max_shift, dtype=torch.float64)  # normalised: 2 = frame
+        shift[1] *= s.size[1] / s.size[0]  # the same fraction of the width, vertically
+        centre = torch.tensor(rng.uniform(-0.4, 0.4, size=2), dtype=torch.float64)
+        bend = None
+        if bend_rng is not None and s.nonrigid > 0:
+            # a 4x4 field of random moves, bilinear between: smooth, Lipschitz well below 1
+            bend = torch.tensor(bend_rng.normal(0, 2 * s.nonrigid, size=(2, 4, 4)), dtype=torch.float64)
+        return _Motion(centre=centre, angle=math.radians(float(rng.uniform(-max_rotation, max_rotation))),
+                       log_zoom=float(rng.uniform(-math.log(max_zoom), math.log(max_zoom))), shift=shift, bend=bend)
+
+    def _render(self, layers, grid, t, aspect):
+        """The frame at t (C, H*W), the top layer per pixel, where it came from, and solidity."""
+        h, w = self.settings.size
+        image = torch.zeros(self.channels, grid.shape[0])
+        top = torch.zeros(grid.shape[0], dtype=torch.long)
+        source = torch.zeros_like(grid)
+        alpha_top = torch.zeros(grid.shape[0])
+        covered_above = torch.zeros(grid.shape[0])
+        for index, (texture, mask, motion) in enumerate(layers):
+            q = motion.inverse(grid, t, aspect)
+            # the background mirrors at its edges (it must fill the frame); a cut-out ends at its mask
+            colour = _read_texture(texture, q, (h, w), "reflection" if mask is None else "zeros")
+            alpha = torch.ones(grid.shape[0]) if mask is None else _read_texture(mask, q, (h, w), "zeros")[0]
+            image = image * (1 - alpha) + colour * alpha
+            on_top = alpha > 0.5
+            top = torch.where(on_top, index, top)
+            source = torch.where(on_top[:, None], q, source)
+            # solid: the top layer is opaque here and nothing above it is half there
+            covered_above = torch.where(on_top, torch.zeros_like(alpha), torch.maximum(covered_above, alpha))
+            alpha_top = torch.where(on_top, alpha, alpha_top)
+        solid = (alpha_top > 0.99) & (covered_above < 0.01)
+        return image, top, source, solid
+
+    def _finish(self, image, gain, generator) -> torch.Tensor:
+        h, w = self.settings.size
+        out = image.reshape(self.channels, h, w) * gain
+        if self.settings.noise:
+            out = out + self.settings.noise * torch.randn(out.shape, generator=generator)
+        return out.clamp(0, 1)
+
+
+def _pixel_grid(h: int, w: int) -> torch.Tensor:
+    """(H*W, 2) pixel centres in normalised x, y (align_corners=True: -1 and 1 are the outer pixels)."""
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, dtype=torch.float64), torch.linspace(-1, 1, w, dtype=torch.float64), indexing="ij")
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], 1)
+
+
+def _read_texture(texture: torch.Tensor, points: torch.Tensor, frame: tuple[int, int], padding: str) -> torch.Tensor:
+    """(C, N): ``texture`` (C, th, tw), held at twice the frame's resolution and centred on it,
+    read at ``points`` (N, 2) in frame coordinates (-1 ... 1 spans the frame)."""
+    h, w = frame
+    extent = points.new_tensor([texture.shape[2] / (2 * w), texture.shape[1] / (2 * h)])  # in frames
+    grid = (points / extent).to(torch.float32).view(1, 1, -1, 2)
+    return F.grid_sample(texture[None], grid, mode="bilinear", padding_mode=padding, align_corners=True)[0, :, 0]
+
+
+def _read_frame_map(values: torch.Tensor, points: torch.Tensor, frame: tuple[int, int]) -> torch.Tensor:
+    """(N,): a per-pixel map (H*W,) of the frame read at ``points`` by the nearest pixel."""
+    h, w = frame
+    grid = points.to(torch.float32).view(1, 1, -1, 2)
+    out = F.grid_sample(values.reshape(1, 1, h, w).to(torch.float32), grid, mode="nearest", padding_mode="zeros",
+                        align_corners=True)
+    return out.view(-1)

@@ -1,0 +1,155 @@
+"""The pair prior: pair-unet (smoke, shapes, bad input, gradcheck), its training loop and checkpoint."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from img2gif import checkpoint
+from img2gif.errors import InputError, OptionError
+from img2gif.ode import WarpODE, warp_record
+from img2gif.velocity.pair_unet import PairUNetVelocity
+from img2gif.warp import count_folds
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pair_ode(width=8, depth=2):
+    return WarpODE.from_record(warp_record("pair-unet", "compose", {"image_channels": 3, "width": width, "depth": depth},
+                                           {"step_size": 0.25}))
+
+
+def test_untrained_is_identity_and_shapes():
+    ode = pair_ode()
+    x = torch.rand(2, 6, 20, 28)
+    with torch.no_grad():
+        phi = ode.fields(x, [0.5, 1.0], (20, 28))
+    assert phi.shape == (2, 2, 2, 20, 28) and float(phi.abs().max()) == 0.0
+    assert ode.record()["velocity"] == {"name": "pair-unet", "config": {"image_channels": 3, "width": 8, "depth": 2}}
+
+
+def test_sees_b_and_time():
+    velocity = PairUNetVelocity(image_channels=1, width=8, depth=1)
+    torch.nn.init.normal_(velocity.out.weight, std=0.1)  # trained-like: not zero
+    a, b = torch.rand(1, 1, 12, 12), torch.rand(1, 1, 12, 12)
+    phi = torch.zeros(1, 2, 12, 12)
+    u = velocity(0.0, phi, torch.cat([a, b], 1), frame_only=True)
+    assert u.shape == (1, 2, 12, 12)
+    assert not torch.allclose(u, velocity(0.0, phi, torch.cat([a, torch.rand(1, 1, 12, 12)], 1), frame_only=True))
+    assert not torch.allclose(u, velocity(0.75, phi, torch.cat([a, b], 1), frame_only=True))
+    # a coarser field: B is resized to it
+    assert velocity(0.5, torch.zeros(1, 2, 6, 6), torch.cat([a, b], 1)).shape == (1, 2, 6, 6)
+
+
+def test_compose_passes_each_steps_start_time():
+    seen = []
+
+    class Spy(PairUNetVelocity):
+        def forward(self, t, phi, x0, frame_only=False):
+            seen.append(t)
+            return super().forward(t, phi, x0, frame_only)
+
+    from img2gif.solvers.compose import Compose
+
+    WarpODE(Spy(image_channels=1, width=4, depth=1), Compose(0.25)).fields(torch.rand(1, 2, 8, 8), [1.0], (8, 8))
+    assert seen == [0.0, 0.25, 0.5, 0.75]
+
+
+def test_bad_input():
+    velocity = PairUNetVelocity(image_channels=3, width=8, depth=1)
+    with pytest.raises(ValueError, match="A and B stacked"):
+        velocity(0.0, torch.zeros(1, 2, 8, 8), torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError):
+        velocity(0.0, torch.zeros(1, 3, 8, 8), torch.rand(1, 6, 8, 8))
+    with pytest.raises(ValueError, match="image_channels"):
+        PairUNetVelocity(image_channels=9)
+
+
+def test_gradcheck():
+    velocity = PairUNetVelocity(image_channels=1, width=4, depth=1).double()
+    torch.nn.init.normal_(velocity.out.weight, std=0.1)
+    x = torch.rand(1, 2, 6, 6, dtype=torch.float64)
+    phi = (0.05 * torch.randn(1, 2, 6, 6, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda p: velocity(0.5, p, x, frame_only=True), (phi,))
+
+
+def test_fit_pair_and_train_refuse_it(tmp_path):
+    from img2gif.fit import FitSettings, fit_pair_tensors
+    from img2gif.training import TrainSettings, build_model
+
+    with pytest.raises(OptionError, match="sees both images"):
+        fit_pair_tensors(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16),
+                         FitSettings(velocity="pair-unet", solver="compose", solver_config={"step_size": 0.25}))
+    with pytest.raises(OptionError, match="sees both images"):
+        build_model(TrainSettings(velocity="pair-unet", size=16))
+
+
+pytest.importorskip("skimage", reason="the prior's scenes come from scikit-image's sample photos")
+
+
+def test_training_lowers_the_loss_and_saves_a_prior(tmp_path):
+    from img2gif.prior import PairPrior, PriorSettings, _batches, prior_losses, train_prior
+
+    scenes = {"layers": [1, 1], "noise": 0.0, "brightness": 0.0}
+    settings = PriorSettings(size=32, steps=60, batch_size=4, learning_rate=3e-3, width=8, depth=2, scene_pool=4,
+                             field_weight=0.1, checkpoint_every=30, scenes=scenes)
+    batch = next(_batches(settings, 0))  # the pool's 4 scenes
+    with torch.no_grad():
+        before = float(prior_losses(pair_ode(), *batch, settings)["total"])
+    ode = train_prior(settings, tmp_path / "prior.pt")
+    with torch.no_grad():
+        after = prior_losses(ode, *batch, settings)
+    assert float(after["total"]) < 0.7 * before
+    a, frames = batch[0], batch[1]
+    with torch.no_grad():
+        phi = ode.fields(torch.cat([a, frames[-1]], 1), [0.25, 0.5, 0.75, 1.0], (32, 32))
+    assert sum(count_folds(p) for p in phi) == 0
+    record = checkpoint.load(tmp_path / "prior.pt", "img2gif.prior")
+    assert record["step"] == 60 and record["prior"]["size"] == 32 and "training_state" in record
+    prior = PairPrior.load(tmp_path / "prior.pt")
+    field = prior.fields(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64))
+    assert field.shape == (1, 1, 2) + prior.working_shape(48, 64)
+
+
+def test_resume_continues_exactly(tmp_path):
+    from img2gif.prior import PriorSettings, train_prior
+
+    common = dict(size=32, batch_size=2, width=4, depth=1, checkpoint_every=2, scenes={"layers": [1, 1]})
+    train_prior(PriorSettings(steps=4, **common), tmp_path / "full.pt")
+    train_prior(PriorSettings(steps=2, **common), tmp_path / "part.pt")
+    train_prior(PriorSettings(steps=4, **common), tmp_path / "part.pt", resume=True)
+    full, part = checkpoint.load(tmp_path / "full.pt"), checkpoint.load(tmp_path / "part.pt")
+    assert part["step"] == 4
+    for name, value in full["state_dict"].items():
+        assert torch.allclose(value, part["state_dict"][name], atol=1e-6), name
+    with pytest.raises(OptionError, match="width"):
+        train_prior(PriorSettings(steps=6, **{**common, "width": 8}), tmp_path / "part.pt", resume=True)
+
+
+def test_bad_settings_and_files(tmp_path):
+    from img2gif.prior import PairPrior, PriorSettings
+
+    for bad in ({"size": 20}, {"times": (0.5, 0.25)}, {"times": (1.0,)}, {"learning_rate": 0.0},
+                {"scenes": {"max_shift": 2.0}}, {"scenes": {"nonsense": 1}}):
+        with pytest.raises(OptionError):
+            PriorSettings(**bad).check()
+    model = tmp_path / "model.pt"
+    checkpoint.save(model, {"velocity": {"name": "unet", "config": {}}, "solver": {"name": "compose", "config": {}},
+                            "state_dict": {}, "image_size": 32}, "img2gif.model")
+    with pytest.raises(InputError, match="expected img2gif.prior"):
+        PairPrior.load(model)
+
+
+def test_the_training_command_runs(tmp_path):
+    """The command a device run uses, at a tiny size."""
+    out = tmp_path / "p.pt"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "train_prior.py"), "-o", str(out), "--size", "32",
+                           "--steps", "3", "--batch-size", "2", "--width", "4", "--depth", "1", "--log-every", "1",
+                           "--device", "cpu", "--workers", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "step 3/3" in done.stdout and "saved" in done.stdout
+    assert checkpoint.load(out, "img2gif.prior")["step"] == 3
+    bad = subprocess.run([sys.executable, str(ROOT / "bench" / "train_prior.py"), "-o", str(tmp_path / "q.pt"),
+                          "--size", "30"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "multiple of 8" in bad.stderr and "Traceback" not in bad.stderr
