@@ -11,6 +11,12 @@ in-betweens at t = k/G (k = 1..G-1) are predicted by
   ``pair.frames(times, mode='blend')`` (the pieces the default ``animate`` runs);
 * crossfade: ``round((1 - t) A + t B)``.
 
+With ``--prior PRIOR.pt`` (a pair prior from bench/train_prior.py) two more methods run:
+
+* prior+fit: the same fit, started from the prior's Phi_1 (what ``animate --prior`` does);
+* prior: the prior alone, two-sided: (1 - t) A o Phi^{AB}_t + t B o Phi^{BA}_{1-t}, its
+  fields (at the prior's working size) upsampled to the frame.
+
 Predictions go to bench/out/vfi/<method>/<case>/frame_XXX.png and are scored by
 ../shared/tools/vfi_score.py (PSNR, SSIM, detail). Also measured, per case:
 
@@ -68,6 +74,43 @@ def save_frames(folder: Path, frames, ks) -> None:
         Image.fromarray(fr).save(folder / f"frame_{k:03d}.png")
 
 
+def prior_frames(prior, a: np.ndarray, b: np.ndarray, times) -> list[np.ndarray]:
+    """The prior alone, two-sided: A carried forward, B carried back, blended by t."""
+    import torch.nn.functional as F
+
+    from img2gif.pair import to_tensor
+    from img2gif.warp import sample
+
+    ta, tb = to_tensor(a, torch.device("cpu")), to_tensor(b, torch.device("cpu"))
+    forward = prior.fields(ta, tb, times)[:, 0]
+    backward = prior.fields(tb, ta, [1 - t for t in times])[:, 0]
+    size = ta.shape[-2:]
+    out = []
+    for k, t in enumerate(times):
+        fa = F.interpolate(forward[k:k + 1], size=size, mode="bilinear", align_corners=True)
+        fb = F.interpolate(backward[k:k + 1], size=size, mode="bilinear", align_corners=True)
+        frame = (1 - t) * sample(ta, fa) + t * sample(tb, fb)
+        out.append((frame[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy())
+    return out
+
+
+def run_prior_case(case: dict, pred_root: Path, settings: img2gif.FitSettings, prior) -> dict:
+    G = case["G"]
+    a = img2gif.read_image(case["path"] / "frame_000.png")
+    b = img2gif.read_image(case["path"] / f"frame_{G:03d}.png")
+    ks = list(range(1, G))
+    times = [k / G for k in ks]
+    t0 = time.perf_counter()
+    alone = prior_frames(prior, a, b, times)
+    t1 = time.perf_counter()
+    save_frames(pred_root / "prior" / case["name"], alone, ks)
+    t2 = time.perf_counter()
+    pair = img2gif.fit_pair(a, b, settings, device="cpu", prior=prior)
+    t3 = time.perf_counter()
+    save_frames(pred_root / "prior+fit" / case["name"], pair.frames(times, mode="blend"), ks)
+    return {"prior_s": t1 - t0, "prior_fit_s": t3 - t2, "prior_fit_folds": pair.folds()}
+
+
 def run_case(case: dict, pred_root: Path, settings: img2gif.FitSettings) -> dict:
     G = case["G"]
     a = img2gif.read_image(case["path"] / "frame_000.png")
@@ -110,6 +153,7 @@ def main(argv=None) -> None:
                     help="override a FitSettings field for an experiment, e.g. --fit grid_spacing=2 "
                          "--fit 'steps=[80,50,60]' (the default is what animate uses)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (2 = this machine's cores)")
+    ap.add_argument("--prior", type=Path, help="a pair prior (.pt): also score prior+fit and the prior alone")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = {}
@@ -127,7 +171,13 @@ def main(argv=None) -> None:
     if not cases:
         sys.exit(f"no cases in {set_dir}")
     work = OUT / "vfi"
-    for sub in (*METHODS, "subset"):
+    methods = METHODS + (("prior+fit", "prior") if args.prior else ())
+    prior = None
+    if args.prior:
+        from img2gif.prior import PairPrior
+
+        prior = PairPrior.load(args.prior)
+    for sub in (*methods, "subset"):
         shutil.rmtree(work / sub, ignore_errors=True)
     score_set = set_dir
     if len(cases) < len(all_cases):  # the scorer scores a whole set: give it a view of the chosen cases
@@ -145,11 +195,13 @@ def main(argv=None) -> None:
     per_case = []
     for i, case in enumerate(cases, 1):
         r = run_case(case, work, settings)
+        if prior is not None:
+            r.update(run_prior_case(case, work, settings, prior))
         per_case.append(r)
         print(f"[{i}/{len(cases)}] {r['case']}: fit {r['fit_s']:.2f} s, render60 {r['render60_s']:.2f} s, "
               f"folds {r['folds']}", file=sys.stderr, flush=True)
     rss = peak_rss_mb()
-    scores = {m: score(scorer, score_set, work / m, work / f"scores_{m}.json") for m in METHODS}
+    scores = {m: score(scorer, score_set, work / m, work / f"scores_{m}.json") for m in methods}
     total = time.perf_counter() - started
 
     summary = {
@@ -159,6 +211,10 @@ def main(argv=None) -> None:
                     "folds_total": sum(r["folds"] for r in per_case), "peak_rss_mb": rss},
         "crossfade": {"s_per_pair_median": median([r["crossfade60_s"] for r in per_case])},
     }
+    if prior is not None:  # s/pair: the prior's in-betweens alone; the fit from it (no 60-frame render)
+        summary["prior"] = {"s_per_pair_median": median([r["prior_s"] for r in per_case])}
+        summary["prior+fit"] = {"s_per_pair_median": median([r["prior_fit_s"] for r in per_case]),
+                                "folds_total": sum(r["prior_fit_folds"] for r in per_case)}
     result = {"benchmark": "vfi", "set": str(set_dir), "n_cases": len(cases), "of_cases": len(all_cases),
               "every": args.every, "limit": args.limit, "fit_overrides": overrides, "fit_settings": settings.to_dict(), "render_frames": RENDER_FRAMES, "wall_s": total,
               "warmup_fit_s": warmup_s, "other_load_cores": other.cores(), "environment": environment(),
@@ -167,7 +223,7 @@ def main(argv=None) -> None:
 
     headers = ["method", "PSNR all", "G=4", "G=8", "G=16", "SSIM", "detail", "s/pair (median)", "folded px", "peak RSS"]
     rows = []
-    for m in METHODS:
+    for m in methods:
         s = scores[m]
         per_g = [fmt(s["per_G"].get(g, {}).get("psnr")) for g in ("4", "8", "16")]
         rows.append([m, fmt(s["psnr"]), *per_g, fmt(s["ssim"], ".4f"), fmt(s["detail"], ".3f"),

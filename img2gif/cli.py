@@ -246,6 +246,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """Two images in, a smooth continuous animation out."""
 
 
+PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit, for large motion. Two images only.")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
 LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
@@ -288,6 +289,7 @@ def fit_pair_cmd(
     output: Path = typer.Option(Path("pair.pt"), "-o", "--output", help="Where to save the fitted pair (.pt)."),
     size: Optional[int] = typer.Option(None, "--size", help="Cap the images' longer side (pixels) before fitting."),
     fit: Fit = FitOpt,
+    prior: Optional[Path] = PriorOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -309,7 +311,7 @@ def fit_pair_cmd(
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size, fit.value)
         with _fit_progress(not quiet) as progress:
-            pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress)
+            pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress, prior=prior)
         pair.save(output)
         _note(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels)")
 
@@ -339,6 +341,7 @@ def animate(
     source_fps: Optional[float] = typer.Option(None, "--source-fps", help="Video: the frame rate of a folder of numbered frames (a video file's own rate is read from it)."),
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
+    prior: Optional[Path] = PriorOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -361,7 +364,7 @@ def animate(
 
         if len(images) == 1 and model is None and from_pair is None and is_video_input(images[0]):
             unused = {"--duration": duration is not None, "--frames": frames is not None, "--times": times is not None,
-                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear"}
+                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear", "--prior": prior is not None}
             for name, given in unused.items():
                 if given:
                     raise Img2GifError(f"{name} does not apply to a video: its length is the source's "
@@ -397,7 +400,7 @@ def animate(
         with _job_progress(not quiet) as job:
             result = pipeline.animate(
                 images if len(images) >= 3 else (images[0] if images else None),
-                images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, frames=frames, fps=fps, duration=duration, mode=chosen,
+                images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=fit.value,
                 seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),

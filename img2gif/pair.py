@@ -168,10 +168,12 @@ def _same_kind(value, default) -> bool:
 
 
 def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, device="auto", progress=None,
-             initial_field=None) -> Pair:
+             initial_field=None, prior=None) -> Pair:
     """Fit the warp from A to B ((H, W, 3) uint8 arrays of one size) and return a Pair.
 
     ``initial_field``: an optional (2, h, w) displacement to start from (a model's Phi_1).
+    ``prior``: a pair prior (``img2gif.prior.PairPrior`` or its .pt path) whose Phi_1 for
+    (A, B) starts the fit instead.
     """
     check_image_array(a, "fit_pair", "image A")  # arrays from the API obey the image files' limits too
     check_image_array(b, "fit_pair", "image B")
@@ -181,5 +183,10 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
     settings = settings or FitSettings()
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     ta, tb = to_tensor(a, dev), to_tensor(b, dev)
+    if prior is not None and initial_field is None:
+        from .prior import PairPrior
+
+        prior = prior if isinstance(prior, PairPrior) else PairPrior.load(prior, device=dev)
+        initial_field = prior.start_field(ta, tb)
     ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field)
     return Pair(a, b, ode, settings, dev)

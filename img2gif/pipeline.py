@@ -181,6 +181,7 @@ def animate(
     *,
     pair: Pair | None = None,
     model=None,
+    prior=None,
     frames: int | None = None,
     fps: float | None = None,
     duration: float | None = None,
@@ -208,7 +209,8 @@ def animate(
     returns to the first; see ``img2gif.path``).
     Give image paths ``a`` and ``b`` (the warp is fitted), a fitted ``pair`` (a Pair or the
     path of a pair file), or ``a`` and a trained ``model`` (a LearnedModel, a name or a path:
-    A alone is animated; with ``b`` too, the model's warp starts the pair fit).
+    A alone is animated; with ``b`` too, the model's warp starts the pair fit). ``prior``: a
+    pair prior's .pt path (``img2gif.prior``): its Phi_1 for (A, B) starts the pair fit.
     ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
     ``loop``: forever, once, pingpong or a number of plays; ``quality`` 1-100, ``codec``
     (MP4: h264, h265) and ``dither`` (GIF) as in ``img2gif.encoding``. ``fit``: how B of
@@ -223,6 +225,8 @@ def animate(
         if b is not None:
             raise OptionError("give the images as one list, or as a and b, not both")
         if len(a) >= 3:
+            if prior is not None:
+                raise OptionError("--prior starts the fit of two images A and B, not a keyframe path")
             return _animate_path(list(a), output, model=model, pair=pair, times=times, frames=frames, fps=fps,
                                  duration=duration, mode=mode, loop=loop, hold_start=hold_start, hold_end=hold_end,
                                  ease=ease, size=size, quality=quality, codec=codec, dither=dither, fit=fit,
@@ -234,12 +238,18 @@ def animate(
     if loop == "closed":
         raise OptionError("--loop closed needs three or more images (a keyframe path); use forever or pingpong")
     pair_path = None if pair is None or isinstance(pair, Pair) else pair
+    if prior is not None and (model is not None or pair is not None or b is None):
+        raise OptionError("--prior starts the fit of two images A and B (not with --model or --from)")
     model_path = _model_path(model)
-    inputs = [p for p in (a, b, pair_path, model_path) if p is not None and not isinstance(p, np.ndarray)]
+    inputs = [p for p in (a, b, pair_path, model_path, prior) if p is not None and not isinstance(p, np.ndarray)]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
                        hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
                        inputs=inputs)
     dev = resolve_device(device)
+    if prior is not None:
+        from .prior import PairPrior
+
+        prior = PairPrior.load(prior, device=dev)  # a bad file is refused before any work
     if pair_path is not None:
         pair = Pair.load(pair_path)
     model = _as_model(model if model_path is None else model_path, dev)
@@ -259,7 +269,7 @@ def animate(
         plan.check_memory(img_a, a)
         settings = settings or FitSettings(seed=seed)
         start = model.fields(img_a, [1.0])[0] if model is not None else None
-        pair = fit_pair(img_a, img_b, settings, device=dev, progress=progress, initial_field=start)
+        pair = fit_pair(img_a, img_b, settings, device=dev, progress=progress, initial_field=start, prior=prior)
     else:
         pair = pair.to(dev)
         if size is not None and max(pair.a.shape[:2]) > size:

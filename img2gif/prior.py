@@ -214,6 +214,10 @@ class PairPrior:
         scale = math.sqrt(self.size * self.size / (height * width))
         return max(16, round(height * scale / 8) * 8), max(16, round(width * scale / 8) * 8)
 
+    def start_field(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """(1, 2, h, w): Phi_1 for A, B (1, 3, H, W), the field a pair fit starts from."""
+        return self.fields(a, b, (1.0,))[0]
+
     @torch.no_grad()
     def fields(self, a: torch.Tensor, b: torch.Tensor, times=(1.0,)) -> torch.Tensor:
         """(T, N, 2, h, w) fields at the working shape for A, B (N, 3, H, W) in [0, 1]."""

@@ -153,3 +153,61 @@ def test_the_training_command_runs(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "bench" / "train_prior.py"), "-o", str(tmp_path / "q.pt"),
                           "--size", "30"], capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "multiple of 8" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_prior_starts_the_pair_fit_from_the_cli(tmp_path):
+    """--prior on fit-pair and animate: the prior's field is the fit's start; bad uses are one line, exit 2."""
+    from typer.testing import CliRunner
+
+    from img2gif.cli import app
+    from img2gif.prior import PriorSettings, train_prior
+
+    train_prior(PriorSettings(size=32, steps=2, batch_size=2, width=4, depth=1, scenes={"layers": [1, 1]}),
+                tmp_path / "prior.pt")
+    from PIL import Image
+
+    from conftest import blob_image
+
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(blob_image(24, 32)).save(a)
+    Image.fromarray(blob_image(24, 32, shift=(3.0, 1.0))).save(b)
+    runner = CliRunner()
+    result = runner.invoke(app, ["fit-pair", str(a), str(b), "--prior", str(tmp_path / "prior.pt"),
+                                 "-o", str(tmp_path / "pair.pt"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["animate", str(a), str(b), "--prior", str(tmp_path / "prior.pt"), "--frames", "3",
+                                 "-o", str(tmp_path / "out.gif"), "--quiet"])
+    assert result.exit_code == 0 and (tmp_path / "out.gif").exists(), result.output
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    for extra, says in ((["--prior", str(tmp_path / "junk.pt")], "junk.pt"),
+                        (["--prior", str(tmp_path / "pair.pt")], "expected img2gif.prior")):
+        result = runner.invoke(app, ["animate", str(a), str(b), *extra, "-o", str(tmp_path / "z.gif")])
+        assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output, result.output
+        assert not (tmp_path / "z.gif").exists()
+    result = runner.invoke(app, ["animate", str(a), str(b), str(a), "--prior", str(tmp_path / "prior.pt"),
+                                 "-o", str(tmp_path / "z.gif")])
+    assert result.exit_code == 2 and "keyframe path" in result.output
+
+
+def test_fit_pair_starts_from_the_priors_field(monkeypatch):
+    """The field the fit starts from is the prior's Phi_1 (checked by catching what the fit is given)."""
+    import numpy as np
+
+    import img2gif.pair as pair_module
+    from img2gif.prior import PairPrior
+
+    prior = PairPrior(pair_ode(), 32, {})
+    torch.nn.init.normal_(prior.ode.velocity.out.weight, std=0.05)
+    given = {}
+
+    def spy(ta, tb, settings, progress=None, initial_field=None):
+        given["field"] = initial_field
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(pair_module, "fit_pair_tensors", spy)
+    a = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    with pytest.raises(RuntimeError, match="stop here"):
+        pair_module.fit_pair(a, a[::-1].copy(), device="cpu", prior=prior)
+    expected = prior.start_field(pair_module.to_tensor(a, torch.device("cpu")),
+                                 pair_module.to_tensor(a[::-1].copy(), torch.device("cpu")))
+    assert torch.equal(given["field"], expected) and float(expected.abs().max()) > 0
