@@ -155,6 +155,20 @@ def test_the_training_command_runs(tmp_path):
     assert bad.returncode != 0 and "multiple of 8" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_the_device_script_runs_on_cpu(tmp_path):
+    """bench/device_train_prior.sh, the one command a device run makes, at a tiny size on CPU."""
+    import os
+
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PRIOR": str(tmp_path / "prior.pt"), "MINUTES": "2",
+           "PYTHON": sys.executable, "SIZE": "32", "STEPS": "3", "BATCH": "2", "WORKERS": "0", "DEVICE": "cpu"}
+    done = subprocess.run(["bash", str(ROOT / "bench" / "device_train_prior.sh")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exit status: 0" in done.stdout and "checkpoint step 3" in done.stdout
+    assert checkpoint.load(tmp_path / "out" / "prior.pt", "img2gif.prior")["step"] == 3
+    assert "step 3/3" in (tmp_path / "out" / "train_prior.log").read_text()
+
+
 def test_a_prior_starts_the_pair_fit_from_the_cli(tmp_path):
     """--prior on fit-pair and animate: the prior's field is the fit's start; bad uses are one line, exit 2."""
     from typer.testing import CliRunner
