@@ -70,23 +70,13 @@ def psnr(a, b) -> float:
     return 100.0 if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["digits", "smile"])
-    parser.add_argument("model", type=Path)
-    parser.add_argument("data", type=Path)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    model = LearnedModel.load(args.model)
+def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end) -> dict:
+    """Every figure for one model, judged by the classifier ``net``."""
+    model = LearnedModel.load(model_path)
     size, ch = model.size, model.channels
-    load = lambda folder: load_folder(list_images(folder), size, ch)[0]  # noqa: E731
-    train_start, train_end = load(args.data / "start"), load(args.data / "end")
-    held_start, held_end = load(args.data / "heldout" / "start"), load(args.data / "heldout" / "end")
-    net = train_classifier(train_start, train_end)
     # digits_3_4 repeats images: keep only held-out starts that training never saw
     seen = {x.numpy().tobytes() for x in train_start}
     unseen = torch.tensor([x.numpy().tobytes() not in seen for x in held_start])
-
     with torch.no_grad():
         phi = model.ode.fields(held_start, [0.25, 0.5, 0.75, 1.0], (size, size))
         warped = sample(held_start, phi[-1])
@@ -106,7 +96,7 @@ def main() -> None:
                                      (-half).expand(len(held_start), -1, -1, -1))
     folds = sum(count_folds(p) for p in phi)
     outside = None
-    if args.task == "smile":
+    if task == "smile":
         from bench.smile_mask import MOUTH_BOX
 
         top, bottom, left, right = (round(f * size) for f in MOUTH_BOX)
@@ -118,8 +108,8 @@ def main() -> None:
                    "box_area_share": float(inside.float().mean()),
                    "mean_px_inside": float(magnitude[:, inside].mean()), "mean_px_outside": float(magnitude[:, ~inside].mean())}
     result = {
-        "task": args.task,
-        "model": str(args.model),
+        "task": task,
+        "model": str(model_path),
         "warped_start_called_end": share_end(net, warped),
         "warped_unseen_start_called_end": share_end(net, warped[unseen]) if unseen.any() else None,
         "unseen_heldout": int(unseen.sum()),
@@ -143,22 +133,48 @@ def main() -> None:
         times.append(time.perf_counter() - t0)
     result["seconds_60_frames"] = float(np.median(times))
     result["environment"] = environment()
+    result["sample_count"] = phi[:, :, 0].numel()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["digits", "smile"])
+    parser.add_argument("model", type=Path, nargs="+", help="one or more models, all judged by one classifier")
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    first = LearnedModel.load(args.model[0])
+    size, ch = first.size, first.channels
+    load = lambda folder: load_folder(list_images(folder), size, ch)[0]  # noqa: E731
+    train_start, train_end = load(args.data / "start"), load(args.data / "end")
+    held_start, held_end = load(args.data / "heldout" / "start"), load(args.data / "heldout" / "end")
+    net = train_classifier(train_start, train_end)
+    results = [evaluate(args.task, path, net, train_start, held_start, held_end) for path in args.model]
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"models_eval_{args.task}.json").write_text(json.dumps(result, indent=2))
-    unseen_share = result["warped_unseen_start_called_end"]
-    print("| model | warped held-out start called end (all / never in training) | real start / real end called end | folded pixels | round trip PSNR | half-pixel there and back | 60 frames (s) |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| {args.task} | {100 * result['warped_start_called_end']:.1f} % of {len(held_start)} / "
-          f"{'n/a' if unseen_share is None else f'{100 * unseen_share:.1f} %'} of {result['unseen_heldout']} | "
-          f"{100 * result['real_start_called_end']:.1f} % / "
-          f"{100 * result['real_end_called_end']:.1f} % | {folds} of {phi[:, :, 0].numel():,} | {result['roundtrip_psnr_db']:.1f} dB | "
-          f"{result['half_pixel_there_and_back_psnr_db']:.1f} dB | {result['seconds_60_frames']:.2f} |")
-    if outside is not None:
-        print(f"\nDisplacement outside the mouth region ({100 * outside['box_area_share']:.1f} % of the crop): "
-              f"median {100 * outside['median']:.1f} % of the warp's |Phi_1| per face (mean {outside['mean_px_inside']:.2f} px "
-              f"inside, {outside['mean_px_outside']:.2f} px outside).")
-    print(f"\nWith bicubic sampling instead of bilinear: round trip {result['roundtrip_bicubic_psnr_db']:.1f} dB, "
-          f"half a pixel there and back {result['half_pixel_there_and_back_bicubic_psnr_db']:.1f} dB.")
+    (OUT / f"models_eval_{args.task}.json").write_text(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    print("| model | warped held-out start called end (all / never in training) | real start / real end called end | folded pixels | round trip PSNR | half-pixel there and back | displacement outside the mouth | 60 frames (s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for result in results:
+        unseen_share = result["warped_unseen_start_called_end"]
+        outside = result["displacement_outside_mouth"]
+        outside_text = "—" if outside is None else f"{100 * outside['median']:.1f} %"
+        print(f"| {result['model']} | {100 * result['warped_start_called_end']:.1f} % of {result['heldout']} / "
+              f"{'n/a' if unseen_share is None else f'{100 * unseen_share:.1f} %'} of {result['unseen_heldout']} | "
+              f"{100 * result['real_start_called_end']:.1f} % / "
+              f"{100 * result['real_end_called_end']:.1f} % | {result['folded_pixels']} of {result['sample_count']:,} | "
+              f"{result['roundtrip_psnr_db']:.1f} dB | {result['half_pixel_there_and_back_psnr_db']:.1f} dB | "
+              f"{outside_text} | "
+              f"{result['seconds_60_frames']:.2f} |")
+    for result in results:
+        outside = result["displacement_outside_mouth"]
+        if outside is not None:
+            print(f"\n{result['model']}: displacement outside the mouth region ({100 * outside['box_area_share']:.1f} % of the crop): "
+                  f"median {100 * outside['median']:.1f} % of the warp's |Phi_1| per face (mean {outside['mean_px_inside']:.2f} px "
+                  f"inside, {outside['mean_px_outside']:.2f} px outside).")
+        print(f"{result['model']}: with bicubic sampling instead of bilinear: round trip {result['roundtrip_bicubic_psnr_db']:.1f} dB, "
+              f"half a pixel there and back {result['half_pixel_there_and_back_bicubic_psnr_db']:.1f} dB.")
 
 
 if __name__ == "__main__":
