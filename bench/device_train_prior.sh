@@ -7,8 +7,9 @@
 # Needs no install: the device image has torch, torchdiffeq, scikit-image and pillow, and the
 # plugin registry falls back to the source tree's table. Trains for MINUTES of wall time at most
 # (--steps is the cap: a run stopped by the clock keeps its last checkpoint, written every
-# 100 steps), then copies the checkpoint and the log to $OUT. A second try continues the first:
-# copy its $OUT/prior.pt to ./prior.pt here, then run with carry=["prior.pt"] and RESUME=1.
+# 100 steps; a run stopped by the clock saves its last step too), then copies the checkpoint and
+# the log to $OUT. A second try continues the first: copy its $OUT/prior.pt to ./prior.pt here
+# and run again with carry=["prior.pt"] (an existing checkpoint is always resumed, never replaced).
 # PRIOR=path writes the checkpoint elsewhere than ./prior.pt (the tests do).
 set -uo pipefail
 OUT=${OUT:-/tmp/prior-out}
@@ -22,10 +23,11 @@ SIZE=${SIZE:-128} STEPS=${STEPS:-20000} BATCH=${BATCH:-64} WORKERS=${WORKERS:-14
 "$PY" -c "import torch, skimage; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'skimage', skimage.__version__)"
 timeout --signal=INT "$("$PY" -c "print(int(float('$MINUTES') * 60))")" \
   "$PY" bench/train_prior.py -o "$PRIOR" --size "$SIZE" --steps "$STEPS" --batch-size "$BATCH" \
-    --workers "$WORKERS" --device "$DEVICE" --checkpoint-every 100 --log-every 50 ${RESUME:+--resume} 2>&1 | tee "$OUT/train_prior.log"
+    --workers "$WORKERS" --device "$DEVICE" --checkpoint-every 100 --log-every 50 $([ -f "$PRIOR" ] && echo --resume) 2>&1 | tee "$OUT/train_prior.log"
 status=${PIPESTATUS[0]}
-echo "train_prior exit status: $status (124 or 130: stopped by the clock, the last checkpoint is kept)"
+echo "train_prior exit status: $status (124 or 130: stopped by the clock, its last step saved)"
 if [ -f "$PRIOR" ]; then
   cp "$PRIOR" "$OUT/prior.pt"
   "$PY" -c "import sys, torch; r = torch.load(sys.argv[1], weights_only=True); print('checkpoint step', r['step'])" "$PRIOR"
 fi
+case $status in 0|124|130) exit 0 ;; *) exit "$status" ;; esac

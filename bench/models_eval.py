@@ -147,6 +147,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     first = LearnedModel.load(args.model[0])
     size, ch = first.size, first.channels
+    for path in args.model[1:]:  # one classifier judges them all: one image size and channel count
+        other = LearnedModel.load(path)
+        if (other.size, other.channels) != (size, ch):
+            sys.exit(f"{path}: {other.size}px x {other.channels} channel(s), but {args.model[0]} is {size}px x {ch}")
     load = lambda folder: load_folder(list_images(folder), size, ch)[0]  # noqa: E731
     train_start, train_end = load(args.data / "start"), load(args.data / "end")
     held_start, held_end = load(args.data / "heldout" / "start"), load(args.data / "heldout" / "end")

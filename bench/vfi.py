@@ -76,10 +76,8 @@ def save_frames(folder: Path, frames, ks) -> None:
 
 def prior_frames(prior, a: np.ndarray, b: np.ndarray, times) -> list[np.ndarray]:
     """The prior alone, two-sided: A carried forward, B carried back, blended by t."""
-    import torch.nn.functional as F
-
     from img2gif.pair import to_tensor
-    from img2gif.warp import sample
+    from img2gif.warp import resize_field, sample
 
     ta, tb = to_tensor(a, torch.device("cpu")), to_tensor(b, torch.device("cpu"))
     forward = prior.fields(ta, tb, times)[:, 0]
@@ -87,8 +85,7 @@ def prior_frames(prior, a: np.ndarray, b: np.ndarray, times) -> list[np.ndarray]
     size = ta.shape[-2:]
     out = []
     for k, t in enumerate(times):
-        fa = F.interpolate(forward[k:k + 1], size=size, mode="bilinear", align_corners=True)
-        fb = F.interpolate(backward[k:k + 1], size=size, mode="bilinear", align_corners=True)
+        fa, fb = resize_field(forward[k:k + 1], *size), resize_field(backward[k:k + 1], *size)
         frame = (1 - t) * sample(ta, fa) + t * sample(tb, fb)
         out.append((frame[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy())
     return out
@@ -242,6 +239,9 @@ def main(argv=None) -> None:
           f"{scores['img2gif']['detail'] / scores['crossfade']['detail']:.3f}x, time per pair {speed_ratio:.0f}x. "
           f"s/pair = fit + 60 frames at 256 px (median fit {summary['img2gif']['fit_s_median']:.2f} s, "
           f"render {summary['img2gif']['render60_s_median']:.2f} s). Peak RSS: whole benchmark process. " + other.note())
+    if prior is not None:
+        print("\ns/pair of prior: its in-between frames alone; of prior+fit: the prior and the fit, without the "
+              "60-frame render img2gif's s/pair includes.")
     print(f"\nRaw results: {path.relative_to(ROOT)}; took {total:.0f} s.", file=sys.stderr)
 
 

@@ -266,12 +266,16 @@ def rebuild_warp(record: dict, path, **hints):
         if not isinstance(section, dict) or not isinstance(section.get("name"), str) or not isinstance(section.get("config"), dict):
             raise InputError(f"{path}: field {key!r} must be {{'name': text, 'config': {{...}}}}, got {shorten(section)}")
     try:
-        return WarpODE.from_record(record, **hints)
+        ode = WarpODE.from_record(record, **hints)
     except PluginError as exc:
         raise InputError(f"{path}: {exc}") from None
     except (TypeError, ValueError) as exc:  # unknown keyword, a refused value, incompatible backends
         names = f"velocity {record['velocity']['name']!r} / solver {record['solver']['name']!r}"
         raise InputError(f"{path}: {names} config: {str(exc)[:160]}") from None
+    if getattr(ode.velocity, "sees_pair", False) and record.get("format") != "img2gif.prior":
+        raise InputError(f"{path}: velocity {ode.velocity.name!r} sees both images of a pair: only a prior "
+                         f"(img2gif.prior) file can hold it")
+    return ode
 
 
 def shorten(value, limit=160) -> str:

@@ -246,7 +246,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """Two images in, a smooth continuous animation out."""
 
 
-PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit, for large motion. Two images only.")
+PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
 LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
@@ -306,7 +306,7 @@ def fit_pair_cmd(
         if output.suffix.lower() != ".pt":
             raise Img2GifError(f"{output}: a pair file must end in .pt")
         check_writable_file(output)
-        check_not_an_input(output, [a, b])
+        check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
         settings = _settings(velocity, solver, loss, working_size, seed)
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size, fit.value)
@@ -364,11 +364,13 @@ def animate(
 
         if len(images) == 1 and model is None and from_pair is None and is_video_input(images[0]):
             unused = {"--duration": duration is not None, "--frames": frames is not None, "--times": times is not None,
-                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear", "--prior": prior is not None}
+                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear"}
             for name, given in unused.items():
                 if given:
                     raise Img2GifError(f"{name} does not apply to a video: its length is the source's "
                                        "(--fps or --multiply set the rate, --playback-fps the speed)")
+            if prior is not None:
+                raise Img2GifError("--prior starts the fit of two images A and B; it does not apply to a video")
             source = images[0]
             output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
             with _job_progress(not quiet) as job:
@@ -473,7 +475,7 @@ def train(
     cycle: float = typer.Option(10.0, "--cycle", help="Weight of the cycle term: x^1 warped back by Phi_-1 (from x^1 alone) must return to x0. 0 turns it off."),
     fold_weight: float = typer.Option(100.0, "--fold-weight", help="Weight of the folding penalty: mean of relu(margin - det dPhi_t)."),
     fold_margin: float = typer.Option(0.1, "--fold-margin", help="Local area ratio (det dPhi_t) below which the folding penalty acts; higher keeps the warp further from folds and easier to reverse."),
-    still_weight: float = typer.Option(0.0, "--still-weight", help="Weight of a penalty on displacement (mean |Phi_t|^2 in px^2): the warp moves only what it must. 0: off."),
+    still_weight: float = typer.Option(0.0, "--still-weight", help="Weight of a penalty on displacement, the sum over t = 0.25, 0.5, 0.75, 1 of mean |Phi_t|^2 (pixels at --size): the warp moves only what it must. 0: off."),
     still_mask: Optional[Path] = typer.Option(None, "--still-mask", help="Grayscale image (any size, stretched to --size): where --still-weight applies, white = keep still, black = free to move."),
     velocity: str = typer.Option("unet", "--velocity", help="Velocity backend."),
     solver: str = typer.Option("compose", "--solver", help="Solver backend: compose (exact composition steps of --step-size, no folds) by default; euler, midpoint, rk4, dopri5 integrate the ODE form."),

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from . import registry
-from .ode import refuse_pair_velocity, WarpODE, warp_record
+from .losses.penalties import PENALTIES
+from .ode import WarpODE, refuse_pair_velocity, warp_record
 from .velocity.base import has_hook
 from .warp import check_image, pixels_to_normalised, sample
 
@@ -39,7 +40,7 @@ class FitSettings:
         """Refuse settings a fit cannot use (OptionError), before any work."""
         from .errors import OptionError
 
-        if self.loss in ("jacobian", "outgrid", "smoothness", "displacement"):
+        if self.loss in PENALTIES:
             raise OptionError(f"--loss {self.loss!r} is a penalty on the field, not a data loss; "
                               "choose charbonnier, l2 or a plugin's")
         if not 16 <= int(self.working_size) <= 2048:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .fit import FitSettings, fit_pair_tensors, working_shape
+from .fit import FitSettings, build_ode, fit_pair_tensors, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
@@ -183,9 +183,14 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
     settings = settings or FitSettings()
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     ta, tb = to_tensor(a, dev), to_tensor(b, dev)
-    if prior is not None and initial_field is None:
+    if prior is not None:
         from .prior import PairPrior
+        from .velocity.base import has_hook
 
+        if initial_field is not None:
+            raise OptionError("give a prior or an initial field to start the fit from, not both")
+        if not has_hook(build_ode(settings, 3, (8, 8)).velocity, "set_field"):
+            raise OptionError(f"--prior needs a velocity that can start from a field (svf), not {settings.velocity!r}")
         prior = prior if isinstance(prior, PairPrior) else PairPrior.load(prior, device=dev)
         initial_field = prior.start_field(ta, tb)
     ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field)

@@ -210,7 +210,7 @@ def animate(
     Give image paths ``a`` and ``b`` (the warp is fitted), a fitted ``pair`` (a Pair or the
     path of a pair file), or ``a`` and a trained ``model`` (a LearnedModel, a name or a path:
     A alone is animated; with ``b`` too, the model's warp starts the pair fit). ``prior``: a
-    pair prior's .pt path (``img2gif.prior``): its Phi_1 for (A, B) starts the pair fit.
+    pair prior (``img2gif.prior.PairPrior`` or its .pt path): its Phi_1 for (A, B) starts the fit.
     ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
     ``loop``: forever, once, pingpong or a number of plays; ``quality`` 1-100, ``codec``
     (MP4: h264, h265) and ``dither`` (GIF) as in ``img2gif.encoding``. ``fit``: how B of
@@ -241,15 +241,16 @@ def animate(
     if prior is not None and (model is not None or pair is not None or b is None):
         raise OptionError("--prior starts the fit of two images A and B (not with --model or --from)")
     model_path = _model_path(model)
-    inputs = [p for p in (a, b, pair_path, model_path, prior) if p is not None and not isinstance(p, np.ndarray)]
+    prior_path = prior if isinstance(prior, (str, os.PathLike)) else None
+    inputs = [p for p in (a, b, pair_path, model_path, prior_path) if p is not None and not isinstance(p, np.ndarray)]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
                        hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
                        inputs=inputs)
     dev = resolve_device(device)
-    if prior is not None:
+    if prior_path is not None:
         from .prior import PairPrior
 
-        prior = PairPrior.load(prior, device=dev)  # a bad file is refused before any work
+        prior = PairPrior.load(prior_path, device=dev)  # a bad file is refused before any work
     if pair_path is not None:
         pair = Pair.load(pair_path)
     model = _as_model(model if model_path is None else model_path, dev)
@@ -347,10 +348,10 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     report = Report()
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
     stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress)
-    step = src.fps / out_fps
+    positions = src.positions(out_fps, range(count))
 
     def sample(indices):  # the source frames nearest those output frames, for a GIF palette
-        wanted = {min(src.count - 1, round(j * step)): j for j in indices}
+        wanted = {min(src.count - 1, round(float(positions[j]))): j for j in indices}
         picked = {}
         for k, frame in enumerate(resized.frames()):
             if k in wanted:

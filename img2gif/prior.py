@@ -132,32 +132,43 @@ def prior_losses(ode: WarpODE, a, frames, fields, valid, settings: PriorSettings
     return {"total": total, "frames": data, "epe_px": epe, "folds": folds, "outgrid": out}
 
 
+# What a resumed run must keep: the model's shape and the data stream (scene k of step s).
+RESUME_KEEPS = ("size", "width", "depth", "step_size", "seed", "batch_size", "times", "scenes", "scene_pool")
+
+
 def train_prior(settings: PriorSettings, output, *, device="cpu", resume: bool = False, progress=None,
-                photos=None) -> WarpODE:
+                photos=None, log=None) -> WarpODE:
     """Train a pair prior; writes ``output`` (kind ``img2gif.prior``) every ``checkpoint_every`` steps.
 
-    ``progress(step, total, losses: dict of floats)`` per step. ``photos``: the scenes' photos
-    (default: scikit-image's sample photos). Returns the trained warp.
+    ``progress(step, total, losses: dict of floats)`` per step; ``log(text)`` for changed options on
+    resume. ``photos``: the scenes' photos (default: scikit-image's sample photos). An existing
+    ``output`` is continued with ``resume`` and refused without it. An interruption (Ctrl-C, the
+    clock of a device run) saves the last finished step first. Returns the trained warp.
     """
+    from .safefile import check_writable_file
+
     settings.check()
     output = Path(os.fspath(output))
     if output.suffix != ".pt":
         raise OptionError(f"{output}: a checkpoint must end in .pt")
+    check_writable_file(output)
+    if not resume and output.exists():
+        raise OptionError(f"{output}: exists; continue it with --resume, or give another -o")
+    if resume and not output.is_file():
+        raise OptionError(f"{output}: no checkpoint to resume")
+    torch.manual_seed(settings.seed)  # the first weights, before anything else draws
+    try:
+        SceneGenerator(settings.scene_settings(), photos=photos)  # the photos are there: now, not in a worker
+        ode = WarpODE.from_record(settings.warp_record())
+    except (ModuleNotFoundError, FileNotFoundError, ValueError, TypeError) as exc:
+        raise OptionError(str(exc)) from None
     device = torch.device(device)
-    torch.manual_seed(settings.seed)
-    ode = WarpODE.from_record(settings.warp_record()).to(device)
+    ode = ode.to(device)
     opt = torch.optim.Adam(ode.velocity.parameters(), lr=settings.learning_rate)
     start = 0
     if resume:
-        record = checkpoint.load(output, KIND)
-        saved = record.get("prior", {})
-        for key in ("size", "width", "depth", "step_size"):
-            if saved.get(key) != getattr(settings, key):
-                raise OptionError(f"{output}: cannot resume with {key} {getattr(settings, key)}: it was trained with {saved.get(key)}")
-        ode.velocity.load_state_dict(record["state_dict"])
-        opt.load_state_dict(record["training_state"]["optimiser"])
-        torch.set_rng_state(record["training_state"]["torch_rng"])
-        start = int(record["step"])
+        start = _resume(output, settings, ode, opt, log)
+
 
     def save(step):
         checkpoint.save(output, {
@@ -167,21 +178,55 @@ def train_prior(settings: PriorSettings, output, *, device="cpu", resume: bool =
             "training_state": {"optimiser": opt.state_dict(), "torch_rng": torch.get_rng_state()},
         }, KIND)
 
-    step = start
-    for a, frames, fields, valid in _batches(settings, start, photos):
-        step += 1
-        a, frames, fields, valid = (x.to(device, non_blocking=True) for x in (a, frames, fields, valid))
-        losses = prior_losses(ode, a, frames, fields, valid, settings)
-        if not torch.isfinite(losses["total"]):
-            raise OptionError(f"loss became {float(losses['total'])} at step {step}; the last checkpoint is kept; try a lower --lr")
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        opt.step()
-        if progress is not None:
-            progress(step, settings.steps, {k: float(v.detach()) for k, v in losses.items()})
-        if step % settings.checkpoint_every == 0 or step == settings.steps:
+    step = last_saved = start
+    try:
+        for a, frames, fields, valid in _batches(settings, start, photos):
+            a, frames, fields, valid = (x.to(device, non_blocking=True) for x in (a, frames, fields, valid))
+            losses = prior_losses(ode, a, frames, fields, valid, settings)
+            if not torch.isfinite(losses["total"]):
+                raise OptionError(f"loss became {float(losses['total'])} at step {step + 1}; the last checkpoint is kept; "
+                                  "try a lower --lr")
+            opt.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            opt.step()
+            step += 1
+            if progress is not None:
+                progress(step, settings.steps, {k: float(v.detach()) for k, v in losses.items()})
+            if step % settings.checkpoint_every == 0 or step == settings.steps:
+                save(step)
+                last_saved = step
+    except KeyboardInterrupt:
+        if step > last_saved:  # a stopped device run keeps every finished step
             save(step)
+        raise
     return ode.eval()
+
+
+def _resume(output: Path, settings: PriorSettings, ode: WarpODE, opt, log) -> int:
+    """Load ``output``'s weights and optimiser into ``ode``/``opt``; its step. Refuses what cannot go on."""
+    record = checkpoint.load(output, KIND)
+    saved, state, step = record.get("prior"), record.get("training_state"), record.get("step")
+    if not isinstance(saved, dict) or not isinstance(state, dict) or not isinstance(step, int) \
+            or not {"optimiser", "torch_rng"} <= set(state):
+        raise OptionError(f"{output}: holds no training state to resume from (a shipped prior?)")
+    ours = _jsonable(asdict(settings))
+    for key in RESUME_KEEPS:
+        if saved.get(key) != ours[key]:
+            raise OptionError(f"{output}: cannot resume with {key} {ours[key]}: it was trained with {saved.get(key)}")
+    if step >= settings.steps:
+        raise OptionError(f"{output}: already trained {step} steps; give --steps above {step} to go on")
+    changed = [f"{k} {saved.get(k)} -> {v}" for k, v in ours.items() if k not in RESUME_KEEPS and saved.get(k) != v]
+    if changed and log is not None:
+        log(f"resuming {output} at step {step} with changed options: {'; '.join(changed)}")
+    try:
+        ode.velocity.load_state_dict(record["state_dict"])
+        opt.load_state_dict(state["optimiser"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise OptionError(f"{output}: its weights or optimiser do not fit these settings ({str(exc)[:160]})") from None
+    for group in opt.param_groups:  # the saved optimiser brings its own rate: this run's wins
+        group["lr"] = settings.learning_rate
+    torch.set_rng_state(state["torch_rng"])
+    return step
 
 
 def _jsonable(d: dict) -> dict:
@@ -203,14 +248,17 @@ class PairPrior:
         ode = checkpoint.rebuild_warp(record, path)
         if not getattr(ode.velocity, "sees_pair", False):
             raise InputError(f"{path}: a prior's velocity must see both images (pair-unet), not {ode.velocity.name!r}")
+        if ode.velocity.config().get("image_channels") != 3:
+            raise InputError(f"{path}: a prior must take RGB images (image_channels 3), not {ode.velocity.config().get('image_channels')}")
         try:
             ode.velocity.load_state_dict(record["state_dict"])
         except (RuntimeError, KeyError, TypeError) as exc:
             raise InputError(f"{path}: the weights do not fit the velocity ({str(exc)[:160]})") from None
         return cls(ode.to(device), size, record)
 
-    def working_shape(self, height: int, width: int) -> tuple[int, int]:
-        """The size it runs at: about ``size`` x ``size`` pixels in all, the pair's aspect, multiples of 8."""
+    def prior_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The (h, w) it runs at: about ``size`` x ``size`` pixels in all (an area, not a longest side),
+        the pair's aspect, multiples of 8."""
         scale = math.sqrt(self.size * self.size / (height * width))
         return max(16, round(height * scale / 8) * 8), max(16, round(width * scale / 8) * 8)
 
@@ -225,6 +273,6 @@ class PairPrior:
         check_image(b, "b")
         if a.shape != b.shape or a.shape[1] != 3:
             raise ValueError(f"a and b must be (N, 3, H, W) of one size, got {tuple(a.shape)} and {tuple(b.shape)}")
-        shape = self.working_shape(*a.shape[-2:])
+        shape = self.prior_shape(*a.shape[-2:])
         small = [F.interpolate(x, size=shape, mode="bilinear", align_corners=False, antialias=True) for x in (a, b)]
         return self.ode.fields(torch.cat(small, 1), list(times), shape)

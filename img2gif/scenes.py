@@ -150,9 +150,9 @@ class SceneGenerator:
     def scene(self, seed: int, times=(0.5,)) -> Scene:
         s = self.settings
         rng = np.random.default_rng(seed)
-        times = torch.as_tensor([float(t) for t in times] + [1.0], dtype=torch.float32)
-        if times.numel() < 1 or bool(((times < 0) | (times > 1)).any()):
-            raise ValueError(f"times must be in [0, 1], got {times[:-1].tolist()}")
+        wanted = [float(t) for t in times]
+        if not wanted or any(not 0 <= t <= 1 for t in wanted):
+            raise ValueError(f"times must be one or more values in [0, 1], got {wanted}")
         h, w = s.size
         aspect = w / h
         n_layers = int(rng.integers(s.layers[0], s.layers[1] + 1))
@@ -169,18 +169,18 @@ class SceneGenerator:
         gain = 1.0 + float(rng.uniform(-s.brightness, s.brightness))
         noise_gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         a = self._finish(at_zero[0], 1.0, noise_gen)
-        frames, fields, valid = [], [], []
-        for t in times.tolist():
+        at = {}  # each time rendered once (with its own noise): B is the frame at t = 1
+        for t in sorted(set(wanted) | {1.0}):
             image, top, source, solid = self._render(layers, grid, t, aspect)
-            frames.append(self._finish(image, 1.0 + (gain - 1.0) * t, noise_gen))
-            fields.append((source - grid).T.reshape(2, h, w))
             # the point seen here was visible at t = 0: the same layer on top there, solidly, inside A
             top0 = _read_frame_map(at_zero[1], source, (h, w)).round().long()
             solid0 = _read_frame_map(at_zero[3], source, (h, w)) > 0.5
             inside = (source.abs() <= 1.0).all(1)
-            valid.append((solid & solid0 & inside & (top0 == top)).reshape(1, h, w))
-        return Scene(a=a, b=frames[-1], times=times[:-1], frames=torch.stack(frames[:-1]),
-                     fields=torch.stack(fields[:-1]).float(), valid=torch.stack(valid[:-1]))
+            at[t] = (self._finish(image, 1.0 + (gain - 1.0) * t, noise_gen), (source - grid).T.reshape(2, h, w).float(),
+                     (solid & solid0 & inside & (top0 == top)).reshape(1, h, w))
+        return Scene(a=a, b=at[1.0][0], times=torch.tensor(wanted, dtype=torch.float32),
+                     frames=torch.stack([at[t][0] for t in wanted]), fields=torch.stack([at[t][1] for t in wanted]),
+                     valid=torch.stack([at[t][2] for t in wanted]))
 
     def batch(self, seeds, times=(0.5,)) -> Scene:
         """Scenes for ``seeds`` stacked: a, b (B, C, H, W); frames (T, B, C, H, W); fields (T, B, 2, H, W)."""

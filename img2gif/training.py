@@ -18,6 +18,7 @@ from PIL import Image
 
 from . import checkpoint, registry
 from .critic import Critic, gradient_penalty
+from .losses.penalties import PENALTIES
 from .errors import Img2GifError, OptionError, OutputError
 from .ode import IncompatibleBackends, WarpODE, refuse_pair_velocity, warp_record
 from .warp import sample
@@ -133,7 +134,6 @@ def _shown(key, value):
 MAX_CRITIC_ITERS = 100
 MAX_SEED = 2**63 - 1
 MIN_STEP_SIZE = 1e-3
-PENALTIES = ("jacobian", "outgrid", "smoothness", "displacement")
 
 
 _OPTION = {"learning_rate": "--lr", "cycle_weight": "--cycle", "jacobian_weight": "--fold-weight",
@@ -286,6 +286,8 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
     jacobian = registry.load("losses", "jacobian")
     outgrid = registry.load("losses", "outgrid")
     displacement = registry.load("losses", "displacement")
+    if still_map is None and settings.still_mask:
+        still_map = load_still_mask(settings.still_mask, settings.size)
     if still_map is not None:
         still_map = still_map.to(device)
     times = list(SAMPLE_TIMES)

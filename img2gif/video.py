@@ -1,6 +1,7 @@
 """Video in: raise the frame rate of a video file or a folder of numbered frames.
 
-The source frames are keyframes at their own times (i / source fps). The video is decoded,
+The source frames are keyframes at their own times: each frame's timestamp in a video file
+(a phone's variable-rate clip included), i / --source-fps in a folder. The video is decoded,
 fitted and rendered as it goes: each gap between two source frames is fitted once (starting
 from the gap before's field), bent by its neighbours' motion (``img2gif.path``), rendered at
 the output times that fall in it, and dropped; only the frames and fits of a few neighbouring
@@ -55,6 +56,23 @@ class VideoSource:
     has_audio: bool = False
     files: tuple[str, ...] = ()    # a folder's frames, in order
     longest: int | None = None     # frames are capped to this longer side as they are decoded
+    times: tuple[float, ...] = ()  # variable rate: each frame's time (s) from the first; () = i / fps
+
+    def frame_times(self) -> np.ndarray:
+        """(count,) seconds from the first frame."""
+        return np.asarray(self.times, np.float64) if self.times else np.arange(self.count) / self.fps
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame to the last."""
+        return float(self.times[-1]) if self.times else (self.count - 1) / self.fps
+
+    def positions(self, fps: float, indices) -> np.ndarray:
+        """Where output frames ``indices`` (at j / fps) fall among the source frames: i + tau, tau in [0, 1)."""
+        j = np.asarray(indices, np.float64)
+        if not self.times:  # constant rate: exact, so that a whole multiple hits every source frame
+            return j * (self.fps / fps)
+        return np.interp(j / fps, self.frame_times(), np.arange(self.count, dtype=np.float64))
 
     def capped(self, longest: int | None) -> "VideoSource":
         """The same source, its frames capped to ``longest`` (None: as they are)."""
@@ -81,7 +99,9 @@ class VideoSource:
         import imageio_ffmpeg
 
         w, h = self.size
-        reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24")
+        # each stored frame once, at its own time: ffmpeg would otherwise repeat and drop frames
+        # of a variable-rate video to fill a constant rate
+        reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24", output_params=["-fps_mode", "passthrough"])
         decoded = 0
         try:
             next(reader)  # the meta data
@@ -139,14 +159,52 @@ def open_source(path, source_fps: float | None = None) -> VideoSource:
         raise InputError(f"{text}: not a video ffmpeg can decode") from None
     if not meta.get("size") or not meta.get("fps"):
         raise InputError(f"{text}: holds no video stream")
-    try:
-        count, _ = imageio_ffmpeg.count_frames_and_secs(text)
-    except (OSError, RuntimeError, ValueError):
-        raise InputError(f"{text}: not a video ffmpeg can decode") from None
-    fps = float(source_fps or meta["fps"])
-    source = VideoSource(text, fps, int(count), tuple(meta["size"]), bool(meta.get("audio_codec")))
+    stamps = _frame_timestamps(text)
+    count = len(stamps)
+    fps, times = float(source_fps or meta["fps"]), ()
+    if source_fps is None and count >= 2 and _variable_rate(stamps):
+        times = tuple(float(t) for t in stamps)
+        fps = (count - 1) / times[-1]  # the average rate
+    source = VideoSource(text, fps, count, tuple(meta["size"]), bool(meta.get("audio_codec")), times=times)
     _check_source(source)
     return source
+
+
+def _frame_timestamps(path: str) -> np.ndarray:
+    """Each video frame's presentation time (s) from the first, read from the packets (no decoding)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path,
+           "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        raise InputError(f"{path}: not a video ffmpeg can decode") from None
+    if done.returncode != 0:
+        raise InputError(f"{path}: not a video ffmpeg can decode") from None
+    base, pts = None, []
+    for line in done.stdout.decode("ascii", "replace").splitlines():
+        if line.startswith("#tb 0:"):
+            num, _, den = line.split(":", 1)[1].strip().partition("/")
+            base = int(num) / int(den)
+        elif line and not line.startswith("#"):
+            fields = [f.strip() for f in line.split(",")]
+            if len(fields) >= 3 and fields[0] == "0":
+                pts.append(int(fields[2]))
+    if not pts or base is None:
+        return np.zeros(len(pts))
+    stamps = np.sort(np.asarray(pts, np.float64)) * base
+    return stamps - stamps[0]
+
+
+def _variable_rate(stamps: np.ndarray) -> bool:
+    """Frame times that are not an even rate (more than a millisecond off it: rounding is not)."""
+    if not np.all(np.diff(stamps) > 0):
+        return False  # missing or repeated timestamps say nothing: take the stream's rate
+    even = np.linspace(0.0, stamps[-1], len(stamps))
+    return float(np.abs(stamps - even).max()) > 1e-3
 
 
 def _open_folder(folder: str, source_fps: float | None) -> VideoSource:
@@ -202,7 +260,10 @@ def target_rate(source: VideoSource, fps: float | None, multiply: int | None) ->
     if fps > 1000:
         given = f"--multiply {multiply} makes {fps:g} fps" if multiply is not None else f"got {fps:g}"
         raise OptionError(f"the output rate must be at most 1000 fps; {given}")
-    count = int(np.floor((source.count - 1) * fps / source.fps + 1e-9)) + 1
+    if source.times:
+        count = int(np.floor(source.duration * fps + 1e-9)) + 1
+    else:
+        count = int(np.floor((source.count - 1) * fps / source.fps + 1e-9)) + 1
     if count > MAX_OUTPUT_FRAMES:
         raise OptionError(f"{source.path}: {count} output frames, over the limit of {MAX_OUTPUT_FRAMES}")
     return float(fps), count
@@ -249,7 +310,8 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     report = report if report is not None else Report()
     settings = settings or FitSettings()
     total_gaps = source.count - 1
-    step = source.fps / fps        # output frame j sits at source position j * step
+    times = source.frame_times() if source.times else np.arange(source.count, dtype=np.float64)  # keyframe clock
+    at_source = lambda j: float(source.positions(fps, [j])[0])  # noqa: E731  output frame j: source frame i + tau
     gaps: deque[_Gap] = deque()    # fitted gaps not yet rendered, and the one before them
     frames = source.frames()
     previous_frame = next(frames, None)
@@ -282,8 +344,8 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         gap = gaps[position]
         end = gap.index + 1
         wanted = []
-        while produced < count and produced * step <= end + 1e-9:
-            tau = produced * step - gap.index
+        while produced < count and at_source(produced) <= end + 1e-9:
+            tau = at_source(produced) - gap.index
             # float error must not turn a source frame (tau 0 or 1) into a resampled one
             wanted.append(0.0 if abs(tau) < 1e-9 else 1.0 if abs(tau - 1) < 1e-9 else tau)
             produced += 1
@@ -305,11 +367,15 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             before = None
         images = ([before.a] if before else []) + [gap.a, gap.b] + ([after.b] if after in chain else [])
         pairs = [g.pair for g in chain]
-        n = len(images) - 1
-        path = KeyframePath(images, [k / n for k in range(len(images))], pairs, closed=False, device=device)
-        offset = 1 if before else 0
-        # path time of this gap's tau: (offset + tau) / n
-        yield from path.frame_renderer(mode)([(offset + tau) / n for tau in wanted])
+        first = gap.index - (1 if before else 0)
+        clock = times[first:first + len(images)]
+        span = clock[-1] - clock[0]
+        keyframe_times = [float((t - clock[0]) / span) for t in clock]
+        keyframe_times[0], keyframe_times[-1] = 0.0, 1.0
+        here, length = times[gap.index] - clock[0], times[gap.index + 1] - times[gap.index]
+        path = KeyframePath(images, keyframe_times, pairs, closed=False, device=device)
+        # the path's time of this gap's tau (a variable-rate clip's gaps are of different lengths)
+        yield from path.frame_renderer(mode)([float((here + tau * length) / span) for tau in wanted])
 
     for frame in frames:
         if (frame.shape[1], frame.shape[0]) != source.frame_size:

@@ -54,7 +54,9 @@ def test_displacement_in_pixels_weighted_and_summed_over_times():
     weight = torch.zeros(9, 5)
     weight[:, :2] = 1.0  # only the left two columns cost
     assert torch.isclose(displacement(phi, weight), torch.tensor(4.0 * 2 / 5))
-    assert displacement(phi, torch.zeros(1, 1, 3, 3)) == 0  # a coarser map is resized
+    coarse = torch.zeros(1, 1, 9, 2)
+    coarse[..., 0] = 1.0  # left half, at half the width: resized to (9, 5), weights 1, .75, .5, .25, 0
+    assert torch.isclose(displacement(phi, coarse), torch.tensor(4.0 * 2.5 / 5))
     assert displacement(torch.zeros(1, 2, 4, 4)) == 0
 
 

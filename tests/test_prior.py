@@ -1,4 +1,5 @@
 """The pair prior: pair-unet (smoke, shapes, bad input, gradcheck), its training loop and checkpoint."""
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from img2gif.velocity.pair_unet import PairUNetVelocity
 from img2gif.warp import count_folds
 
 ROOT = Path(__file__).resolve().parents[1]
+# the prior's scenes come from scikit-image's sample photos (the dev extra has it)
+needs_photos = pytest.mark.skipif(importlib.util.find_spec("skimage") is None, reason="needs scikit-image's sample photos")
 
 
 def pair_ode(width=8, depth=2):
@@ -85,9 +88,7 @@ def test_fit_pair_and_train_refuse_it(tmp_path):
         build_model(TrainSettings(velocity="pair-unet", size=16))
 
 
-pytest.importorskip("skimage", reason="the prior's scenes come from scikit-image's sample photos")
-
-
+@needs_photos
 def test_training_lowers_the_loss_and_saves_a_prior(tmp_path):
     from img2gif.prior import PairPrior, PriorSettings, _batches, prior_losses, train_prior
 
@@ -109,9 +110,10 @@ def test_training_lowers_the_loss_and_saves_a_prior(tmp_path):
     assert record["step"] == 60 and record["prior"]["size"] == 32 and "training_state" in record
     prior = PairPrior.load(tmp_path / "prior.pt")
     field = prior.fields(torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64))
-    assert field.shape == (1, 1, 2) + prior.working_shape(48, 64)
+    assert field.shape == (1, 1, 2) + prior.prior_shape(48, 64)
 
 
+@needs_photos
 def test_resume_continues_exactly(tmp_path):
     from img2gif.prior import PriorSettings, train_prior
 
@@ -125,8 +127,20 @@ def test_resume_continues_exactly(tmp_path):
         assert torch.allclose(value, part["state_dict"][name], atol=1e-6), name
     with pytest.raises(OptionError, match="width"):
         train_prior(PriorSettings(steps=6, **{**common, "width": 8}), tmp_path / "part.pt", resume=True)
+    with pytest.raises(OptionError, match="seed"):  # another data stream is not a continuation
+        train_prior(PriorSettings(steps=6, **{**common, "seed": 1}), tmp_path / "part.pt", resume=True)
+    with pytest.raises(OptionError, match="already trained 4 steps"):
+        train_prior(PriorSettings(steps=3, **common), tmp_path / "part.pt", resume=True)
+    with pytest.raises(OptionError, match="exists; continue it with --resume"):
+        train_prior(PriorSettings(steps=6, **common), tmp_path / "part.pt")
+    said = []
+    train_prior(PriorSettings(steps=5, learning_rate=1e-4, **common), tmp_path / "part.pt", resume=True, log=said.append)
+    assert "learning_rate 0.0005 -> 0.0001" in said[0]
+    state = checkpoint.load(tmp_path / "part.pt")["training_state"]["optimiser"]
+    assert state["param_groups"][0]["lr"] == 1e-4  # this run's rate, not the saved one
 
 
+@needs_photos
 def test_bad_settings_and_files(tmp_path):
     from img2gif.prior import PairPrior, PriorSettings
 
@@ -139,8 +153,18 @@ def test_bad_settings_and_files(tmp_path):
                             "state_dict": {}, "image_size": 32}, "img2gif.model")
     with pytest.raises(InputError, match="expected img2gif.prior"):
         PairPrior.load(model)
+    # a model or pair file may not hold a pair velocity (it would fail at the first frame)
+    from img2gif.learned import LearnedModel
+
+    crafted = tmp_path / "crafted.pt"
+    ode = pair_ode(width=4, depth=1)
+    checkpoint.save(crafted, {**ode.record(), "state_dict": ode.velocity.state_dict(), "image_size": 32, "channels": 3},
+                    "img2gif.model")
+    with pytest.raises(InputError, match="only a prior"):
+        LearnedModel.load(crafted)
 
 
+@needs_photos
 def test_the_training_command_runs(tmp_path):
     """The command a device run uses, at a tiny size."""
     out = tmp_path / "p.pt"
@@ -155,6 +179,7 @@ def test_the_training_command_runs(tmp_path):
     assert bad.returncode != 0 and "multiple of 8" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@needs_photos
 def test_the_device_script_runs_on_cpu(tmp_path):
     """bench/device_train_prior.sh, the one command a device run makes, at a tiny size on CPU."""
     import os
@@ -169,6 +194,7 @@ def test_the_device_script_runs_on_cpu(tmp_path):
     assert "step 3/3" in (tmp_path / "out" / "train_prior.log").read_text()
 
 
+@needs_photos
 def test_a_prior_starts_the_pair_fit_from_the_cli(tmp_path):
     """--prior on fit-pair and animate: the prior's field is the fit's start; bad uses are one line, exit 2."""
     from typer.testing import CliRunner
@@ -201,6 +227,13 @@ def test_a_prior_starts_the_pair_fit_from_the_cli(tmp_path):
     result = runner.invoke(app, ["animate", str(a), str(b), str(a), "--prior", str(tmp_path / "prior.pt"),
                                  "-o", str(tmp_path / "z.gif")])
     assert result.exit_code == 2 and "keyframe path" in result.output
+    result = runner.invoke(app, ["animate", str(a), str(b), "--prior", str(tmp_path / "prior.pt"), "--velocity", "unet",
+                                 "--solver", "compose", "-o", str(tmp_path / "z.gif")])
+    assert result.exit_code == 2 and "can start from a field" in result.output
+    before = (tmp_path / "prior.pt").read_bytes()
+    result = runner.invoke(app, ["fit-pair", str(a), str(b), "--prior", str(tmp_path / "prior.pt"),
+                                 "-o", str(tmp_path / "prior.pt")])
+    assert result.exit_code == 2 and (tmp_path / "prior.pt").read_bytes() == before  # never written over
 
 
 def test_fit_pair_starts_from_the_priors_field(monkeypatch):

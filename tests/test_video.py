@@ -252,3 +252,44 @@ def test_size_caps_the_frames_as_they_are_decoded(tmp_path, folder):
     assert result.exit_code == 0, result.output
     frames = read_folder(out)
     assert len(frames) == 11 and all(f.shape == (20, 24, 3) for f in frames)
+
+
+@pytest.fixture
+def vfr_clip(tmp_path):
+    """A variable-rate MP4 (a phone's kind): 4 frames 0.1 s apart, then 4 frames 0.3 s apart."""
+    for k, frame in enumerate(moving_frames(8)):
+        Image.fromarray(frame).save(tmp_path / f"f{k}.png")
+    path = tmp_path / "vfr.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", "10", "-i",
+                    str(tmp_path / "f%d.png"), "-vf", "setpts='if(lt(N,4),N,4+(N-4)*3)'",
+                    "-fps_mode", "vfr", "-video_track_timescale", "1000", "-c:v", "libx264", "-bf", "0",
+                    "-pix_fmt", "yuv444p", "-crf", "0", str(path)], check=True)
+    return path
+
+
+def test_a_variable_rate_video_keeps_its_timestamps(tmp_path, vfr_clip):
+    source = open_source(vfr_clip)
+    assert source.count == 8
+    assert np.allclose(source.frame_times(), [0, 0.1, 0.2, 0.3, 0.4, 0.7, 1.0, 1.3], atol=2e-3)
+    assert source.fps == pytest.approx(7 / 1.3, rel=1e-3)  # the average rate
+    fps, count = target_rate(source, 10, None)
+    assert count == 14  # 1.3 s at 10 fps, + 1
+    decoded = list(source.frames())  # each stored frame once, not repeated to fill a constant rate
+    assert len(decoded) == 8
+    out = tmp_path / "out"
+    result = cli("animate", vfr_clip, "--fps", "10", "-o", f"{out}/", *FAST)
+    assert result.exit_code == 0, result.output
+    frames = read_folder(out)
+    assert len(frames) == 14
+    for i, j in enumerate([0, 1, 2, 3, 4, 7, 10, 13]):  # source frame i is at 0.1 j s
+        assert np.array_equal(frames[j], decoded[i]), (i, j)
+    diff = lambda x, y: float(np.abs(x.astype(int) - y.astype(int)).mean())  # noqa: E731
+    # within the 0.3 s gaps the motion goes on: no frame is a copy of a source frame
+    for j in (5, 6, 8, 9):
+        assert diff(frames[j], frames[4 if j < 7 else 7]) > 0.5 and diff(frames[j], frames[7 if j < 7 else 10]) > 0.5
+    assert open_source(vfr_clip, source_fps=5).times == ()  # --source-fps sets an even rate
+
+
+def test_an_even_rate_video_has_no_timestamp_list(clip):
+    source = open_source(clip)
+    assert source.times == () and source.fps == pytest.approx(10) and source.count == 8

@@ -1,6 +1,9 @@
 """Penalties on the displacement field (normalised units, see ``img2gif.warp``)."""
 from __future__ import annotations
 
+# the built-in penalties' registered names: a penalty is not a data loss (--loss refuses them)
+PENALTIES = ("jacobian", "outgrid", "smoothness", "displacement")
+
 import torch
 
 from ..warp import check_field, identity_grid, jacobian_determinant
