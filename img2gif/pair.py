@@ -8,8 +8,8 @@ import os
 import numpy as np
 import torch
 
-from . import checkpoint
-from .fit import FitSettings, build_ode, fit_pair_tensors, working_shape
+from . import checkpoint, registry
+from .fit import FitSettings, fit_pair_tensors, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
@@ -189,7 +189,7 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
 
         if initial_field is not None:
             raise OptionError("give a prior or an initial field to start the fit from, not both")
-        if not has_hook(build_ode(settings, 3, (8, 8)).velocity, "set_field"):
+        if not has_hook(registry.load("velocity", settings.velocity), "set_field"):
             raise OptionError(f"--prior needs a velocity that can start from a field (svf), not {settings.velocity!r}")
         prior = prior if isinstance(prior, PairPrior) else PairPrior.load(prior, device=dev)
         initial_field = prior.start_field(ta, tb)

@@ -311,7 +311,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     settings = settings or FitSettings()
     total_gaps = source.count - 1
     times = source.frame_times() if source.times else np.arange(source.count, dtype=np.float64)  # keyframe clock
-    at_source = lambda j: float(source.positions(fps, [j])[0])  # noqa: E731  output frame j: source frame i + tau
+    at_source = source.positions(fps, np.arange(count))  # output frame j falls at source frame i + tau
     gaps: deque[_Gap] = deque()    # fitted gaps not yet rendered, and the one before them
     frames = source.frames()
     previous_frame = next(frames, None)
@@ -344,8 +344,8 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         gap = gaps[position]
         end = gap.index + 1
         wanted = []
-        while produced < count and at_source(produced) <= end + 1e-9:
-            tau = at_source(produced) - gap.index
+        while produced < count and at_source[produced] <= end + 1e-9:
+            tau = float(at_source[produced]) - gap.index
             # float error must not turn a source frame (tau 0 or 1) into a resampled one
             wanted.append(0.0 if abs(tau) < 1e-9 else 1.0 if abs(tau - 1) < 1e-9 else tau)
             produced += 1
