@@ -1,7 +1,7 @@
 """Fitting one pair: coarse-to-fine over an image pyramid (the paper's Algorithm 1, paired)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,9 @@ class FitSettings:
     working_size: int = 256          # longer side of the image the fit sees
     pyramid_levels: int = 3          # each level halves the working size
     steps: tuple = (80, 50, 30)      # optimiser steps per level, coarse -> fine
+    # steps per level for a gap of a keyframe path or a video, whose fit starts from the gap
+    # before's field (bench/warm_start.py measures what fewer steps cost)
+    warm_steps: tuple = (80, 50, 30)
     learning_rate: float = 0.002
     gradient_weight: float = 1.0     # data term on image gradients: survives lighting change
     smoothness_weight: float = 1.0
@@ -47,17 +50,27 @@ class FitSettings:
             raise OptionError(f"--working-size must be between 16 and 2048, got {self.working_size}")
         if not 0 <= int(self.seed) <= 2**63 - 1:
             raise OptionError(f"--seed must be between 0 and 2^63 - 1, got {self.seed}")
+        for name in ("steps", "warm_steps"):
+            value = tuple(getattr(self, name))
+            if not value or any(int(v) < 0 for v in value) or sum(int(v) for v in value) == 0:
+                raise OptionError(f"{name} must be one or more step counts >= 0, not all 0, got {list(value)}")
+
+    def warm(self) -> "FitSettings":
+        """These settings for a fit that starts from the neighbouring gap's field: ``warm_steps``."""
+        return replace(self, steps=tuple(self.warm_steps))
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["steps"] = list(self.steps)
+        d["warm_steps"] = list(self.warm_steps)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FitSettings":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "steps" in known:
-            known["steps"] = tuple(known["steps"])
+        for name in ("steps", "warm_steps"):
+            if name in known:
+                known[name] = tuple(known[name])
         return cls(**known)
 
 

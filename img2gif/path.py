@@ -182,11 +182,12 @@ def fit_path(images, times=None, closed: bool = False, settings: FitSettings | N
     order = list(range(len(images))) + ([0] if closed else [])
     gaps = len(order) - 1
     pairs, start = [], None
+    per_gap = 1000  # progress in thousandths of a gap: the first gap's fit may have more steps than the rest
     for index in range(gaps):
         report = None if progress is None else (
-            lambda step, total, loss, index=index: progress(index * total + step, gaps * total, loss))
-        pair = fit_pair(images[order[index]], images[order[index + 1]], settings, device=dev, progress=report,
-                        initial_field=start)
+            lambda step, total, loss, index=index: progress(index * per_gap + step * per_gap // total, gaps * per_gap, loss))
+        pair = fit_pair(images[order[index]], images[order[index + 1]], settings if start is None else settings.warm(),
+                        device=dev, progress=report, initial_field=start)
         pairs.append(pair)
         start = pair.fields([1.0])[0]  # the next gap starts from this one's motion
     return KeyframePath(images, times, pairs, closed, dev)

@@ -327,7 +327,8 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             report.cuts += 1
             start_field = None
             return
-        gap.pair = fit_pair(gap.a, gap.b, settings, device=device, initial_field=start_field)
+        gap.pair = fit_pair(gap.a, gap.b, settings if start_field is None else settings.warm(), device=device,
+                            initial_field=start_field)
         warped = gap.pair.frames([1.0], mode="warp-only")[0]
         before = np.abs(gap.a.astype(np.int16) - gap.b.astype(np.int16)).mean()
         after = np.abs(warped.astype(np.int16) - gap.b.astype(np.int16)).mean()

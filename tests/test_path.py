@@ -177,3 +177,29 @@ def test_api_takes_a_list(tmp_path):
                              settings=FitSettings(working_size=32), device="cpu")
     assert result.frames_written == 9 and result.format == "mp4"
     torch.manual_seed(0)
+
+
+# --- a later gap's fit continues from the gap before ----------------------------------------
+
+def test_later_gaps_fit_with_warm_steps_and_progress_stays_in_order():
+    images = [disc_scene(20 + 6 * k, 30) for k in range(4)]
+    settings = FitSettings(working_size=32, steps=(6, 4, 4), warm_steps=(0, 2, 3))
+    seen = []
+    path = fit_path(images, None, False, settings, device="cpu", progress=lambda done, total, loss: seen.append((done, total)))
+    assert path.pairs[0].settings.steps == (6, 4, 4)  # the first gap starts from the shift search
+    assert [p.settings.steps for p in path.pairs[1:]] == [(0, 2, 3)] * 2
+    assert len(seen) == 14 + 5 + 5  # one report per optimiser step: the warm gaps did fewer
+    dones = [d for d, _ in seen]
+    assert dones == sorted(dones) and seen[-1][0] == seen[-1][1] and len({t for _, t in seen}) == 1
+
+
+@pytest.mark.parametrize("warm", [(), (0, 0, 0), (5, -1, 5)])
+def test_warm_steps_refused_when_they_cannot_fit(warm):
+    with pytest.raises(OptionError, match="warm_steps"):
+        FitSettings(warm_steps=warm).check()
+
+
+def test_warm_steps_survive_the_settings_record():
+    settings = FitSettings(warm_steps=(0, 15, 15))
+    again = FitSettings.from_dict(settings.to_dict())
+    assert again.warm_steps == (0, 15, 15) and again.warm().steps == (0, 15, 15) and again.steps == settings.steps

@@ -191,3 +191,46 @@ def test_unet_with_compose_runs_forward_and_backward():
     assert phi.shape == (3, 2, 2, 16, 16) and torch.isfinite(phi).all()
     phi[1].pow(2).sum().backward()
     assert unet.out.weight.grad is not None and unet.out.weight.grad.abs().sum() > 0
+
+
+def _random_svf(seed=0):
+    torch.manual_seed(seed)
+    v = SVF(size=(8, 8), levels=3)
+    with torch.no_grad():
+        for g in v.grids:
+            g.normal_(0, 0.03)
+    return v
+
+
+def test_scaling_squaring_doubled_time_is_the_half_squared():
+    """exp(v) asked with exp(v/2) is exp(v/2) o exp(v/2), and asking for it changes nothing else."""
+    ode = WarpODE(_random_svf(), registry.load("solvers", "scaling-squaring")())
+    x0 = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        both = ode.fields(x0, [1.0, 0.5, -0.5, -1.0, 0.3], (16, 16))
+        alone = {t: ode.fields(x0, [t], (16, 16))[0] for t in (0.5, -0.5, 0.3, 1.0)}
+    assert torch.equal(both[1], alone[0.5]) and torch.equal(both[2], alone[-0.5]) and torch.equal(both[4], alone[0.3])
+    assert torch.allclose(both[0], compose(both[1], both[1]), atol=1e-6)
+    assert torch.allclose(both[3], compose(both[2], both[2]), atol=1e-6)
+    # the same map as exp(v) by its own chain, to well under a pixel
+    assert (both[0] - alone[1.0]).abs().max() * 15 / 2 < 0.05
+    assert (both[0] - alone[1.0]).abs().max() > 0  # but really the other route (so the test can fail)
+
+
+def test_scaling_squaring_gradcheck_through_shared_chain():
+    class FixedVelocity(torch.nn.Module):
+        name, stationary = "fixed", True
+
+        def __init__(self, grid):
+            super().__init__()
+            self.grid = grid
+
+        def field(self, x0):
+            return self.grid
+
+    solver = registry.load("solvers", "scaling-squaring")(steps=3)
+    x0 = torch.rand(1, 1, 4, 4, dtype=torch.float64)
+    grid = (0.05 * torch.randn(1, 2, 3, 3, dtype=torch.float64)).requires_grad_(True)
+    times = torch.tensor([0.5, 1.0, -1.0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda w: solver.integrate(FixedVelocity(w), x0, times, (4, 4)), (grid,),
+                                    eps=1e-6, atol=1e-5)
