@@ -2,6 +2,7 @@
 
     python bench/video_dev.py               # 13 windows x G = 2, 4, 8 (~15 min on 2 CPU cores)
     python bench/video_dev.py --windows 3   # the first 3 windows only
+    python bench/video_dev.py --fit 'warm_steps=[0,50,15]'   # a FitSettings field changed
 
 For each window of 33 real frames and each G, the method gets frames 0, G, 2G, ..., 32 and
 writes all 33: an open keyframe path through the given frames (default fit settings, evenly
@@ -40,11 +41,22 @@ GS = (2, 4, 8)
 def main() -> None:
     import torch
 
+    from img2gif.fit import FitSettings
     from img2gif.path import fit_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=None, help="only the first N windows")
+    parser.add_argument("--fit", action="append", default=[], metavar="KEY=JSON",
+                        help="override a FitSettings field, e.g. --fit 'warm_steps=[0,50,15]' (default: what animate uses)")
     args = parser.parse_args()
+    overrides = {}
+    for item in args.fit:
+        key, _, value = item.partition("=")
+        if key not in FitSettings.__dataclass_fields__:
+            sys.exit(f"--fit {key}: not a FitSettings field")
+        overrides[key] = json.loads(value)
+    settings = FitSettings.from_dict({**FitSettings().to_dict(), **overrides})
+    settings.check()
     torch.manual_seed(0)
     windows = sorted(p for p in SET.iterdir() if p.is_dir())[: args.windows]
     seconds = []
@@ -54,7 +66,7 @@ def main() -> None:
             frames = [np.asarray(Image.open(window / f"frame_{k:03d}.png").convert("RGB")) for k in range(33)]
             for G in GS:
                 started = time.perf_counter()
-                path = fit_path(frames[::G], None, False, device="cpu")
+                path = fit_path(frames[::G], None, False, settings, device="cpu")
                 fitted = time.perf_counter() - started
                 times = [k / 32 for k in range(33)]
                 outputs = {"neighbours": list(path.frame_renderer()(times))}
@@ -92,8 +104,9 @@ def main() -> None:
                      f"{s['psnr']:.2f}"] + [f"{s['per_G'][str(g)]['psnr']:.2f}" for g in GS] + [f"{s['detail']:.3f}"])
     per = {g: np.median([r["fit_seconds"] for r in seconds if r["G"] == g]) for g in GS}
     print(markdown_table(["method (video-dev)", "PSNR all", "G=2", "G=4", "G=8", "detail"], rows))
-    print("median fit time per window: " + ", ".join(f"G={g}: {per[g]:.1f} s" for g in GS))
-    write_json("video_dev", {"environment": environment(), "scores": scores, "fits": seconds})
+    print("median fit time per window: " + ", ".join(f"G={g}: {per[g]:.1f} s" for g in GS)
+          + (f"; fit overrides: {overrides}" if overrides else ""))
+    write_json("video_dev", {"environment": environment(), "fit_overrides": overrides, "scores": scores, "fits": seconds})
 
 
 if __name__ == "__main__":

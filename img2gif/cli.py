@@ -227,12 +227,21 @@ def _train_progress(enabled: bool = True):
     return _progress("training", enabled, lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
 
 
-def _settings(velocity, solver, loss, working_size, seed):
+def _settings(velocity, solver, loss, working_size, seed, warm_steps=None):
     from .fit import FitSettings
 
     settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed)
+    if warm_steps is not None:
+        settings.warm_steps = _step_counts(warm_steps, len(settings.steps))
     settings.check()
     return settings
+
+
+def _step_counts(text: str, levels: int) -> tuple:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != levels or not all(p.isdigit() for p in parts):
+        raise Img2GifError(f"--warm-steps {text!r}: give {levels} whole numbers of steps, coarse to fine, e.g. 0,15,15")
+    return tuple(int(p) for p in parts)
 
 
 def _version(value: bool):
@@ -342,6 +351,7 @@ def animate(
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     prior: Optional[Path] = PriorOpt,
+    warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field (default 80,50,30, as the first gap). 0,15,15 fits about 2.5x faster and scored 0.2-0.4 dB lower (BENCHMARKS.md)."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -378,7 +388,7 @@ def animate(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
                     dither=dither and dither.value, seed=seed, device=device.value,
-                    settings=_settings(velocity, solver, loss, working_size, seed), job_progress=job and job.stage)
+                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps), job_progress=job and job.stage)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (the warp did not fit)"
             extra += ", audio copied" if result.audio else ""
@@ -392,6 +402,8 @@ def animate(
                 raise Img2GifError("give either images or --from pair.pt, not both")
         elif not images or (len(images) == 1 and model is None):
             raise Img2GifError("animate needs two images A and B, A and --model, three or more keyframes, or --from pair.pt")
+        if warm_steps is not None and len(images) < 3:
+            raise Img2GifError("--warm-steps applies to a video or three or more keyframes (a pair has one gap)")
         if output is None:
             if from_pair is not None:
                 output = f"{from_pair.stem}.gif"
@@ -405,7 +417,7 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=fit.value,
-                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed),
+                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))

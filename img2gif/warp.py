@@ -14,6 +14,8 @@ The animation's map is ``phi_t`` with ``phi_0 = 0``; frame ``t`` is ``x0 o (id +
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -46,6 +48,13 @@ def identity_grid(height: int, width: int, *, device=None, dtype=torch.float32) 
     return torch.stack([gx, gy]).unsqueeze(0)
 
 
+@functools.lru_cache(maxsize=8)
+def _shared_identity(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``identity_grid``, built once per size: a fit samples at the same few sizes thousands of
+    times. Shared, so read-only: callers add to it, never write into it."""
+    return identity_grid(height, width, device=device, dtype=dtype)
+
+
 def sample(x: torch.Tensor, phi: torch.Tensor, *, mode: str = "bilinear", padding_mode: str = "border") -> torch.Tensor:
     """Warp ``x`` (B, C, h, w) by ``phi`` (B, 2, H, W): returns ``x o (id + phi)``, (B, C, H, W).
 
@@ -61,7 +70,7 @@ def sample(x: torch.Tensor, phi: torch.Tensor, *, mode: str = "bilinear", paddin
             x = x.expand(phi.shape[0], -1, -1, -1)
         else:
             raise ValueError(f"batch sizes differ: x {x.shape[0]}, phi {phi.shape[0]}")
-    grid = identity_grid(phi.shape[2], phi.shape[3], device=phi.device, dtype=phi.dtype) + phi
+    grid = _shared_identity(phi.shape[2], phi.shape[3], phi.device, phi.dtype) + phi
     return F.grid_sample(x, grid.permute(0, 2, 3, 1), mode=mode, padding_mode=padding_mode, align_corners=True)
 
 

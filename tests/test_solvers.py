@@ -202,19 +202,19 @@ def _random_svf(seed=0):
     return v
 
 
-def test_scaling_squaring_doubled_time_is_the_half_squared():
-    """exp(v) asked with exp(v/2) is exp(v/2) o exp(v/2), and asking for it changes nothing else."""
+def test_scaling_squaring_reads_a_halved_time_off_the_doubled_ones_chain():
+    """exp(v/2) asked with exp(v) is exp(v)'s chain one squaring early; exp(v) itself is unchanged."""
     ode = WarpODE(_random_svf(), registry.load("solvers", "scaling-squaring")())
     x0 = torch.rand(1, 1, 16, 16)
     with torch.no_grad():
-        both = ode.fields(x0, [1.0, 0.5, -0.5, -1.0, 0.3], (16, 16))
-        alone = {t: ode.fields(x0, [t], (16, 16))[0] for t in (0.5, -0.5, 0.3, 1.0)}
-    assert torch.equal(both[1], alone[0.5]) and torch.equal(both[2], alone[-0.5]) and torch.equal(both[4], alone[0.3])
-    assert torch.allclose(both[0], compose(both[1], both[1]), atol=1e-6)
+        both = ode.fields(x0, [1.0, 0.5, -0.5, -1.0, 0.3, 0.25], (16, 16))
+        alone = {t: ode.fields(x0, [t], (16, 16))[0] for t in (1.0, -1.0, 0.3, 0.5)}
+    assert torch.equal(both[0], alone[1.0]) and torch.equal(both[3], alone[-1.0]) and torch.equal(both[4], alone[0.3])
+    assert torch.allclose(both[0], compose(both[1], both[1]), atol=1e-6)   # the last squaring
     assert torch.allclose(both[3], compose(both[2], both[2]), atol=1e-6)
-    # the same map as exp(v) by its own chain, to well under a pixel
-    assert (both[0] - alone[1.0]).abs().max() * 15 / 2 < 0.05
-    assert (both[0] - alone[1.0]).abs().max() > 0  # but really the other route (so the test can fail)
+    assert torch.allclose(both[1], compose(both[5], both[5]), atol=1e-6)   # 0.25 two squarings early
+    # the same map as exp(v/2) by its own chain, to well under a pixel, but really the other route
+    assert 0 < (both[1] - alone[0.5]).abs().max() * 15 / 2 < 0.05
 
 
 def test_scaling_squaring_gradcheck_through_shared_chain():

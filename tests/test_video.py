@@ -171,6 +171,9 @@ def test_folder_problems_are_one_line(tmp_path, folder):
     (["--loop", "pingpong", "--multiply", "2"], "does not apply to a video"),
     (["--multiply", "2", "--playback-fps", "100", "-o", "fast.gif"], "at most 50"),
     (["--multiply", "2", "--loop", "3"], "would repeat an up-converted video"),
+    (["--multiply", "2", "--warm-steps", "10,10"], "give 3 whole numbers"),
+    (["--multiply", "2", "--warm-steps", "0,0,0"], "not all 0"),
+    (["--multiply", "2", "--warm-steps", "5,x,5"], "--warm-steps"),
 ])
 def test_video_option_errors(tmp_path, clip, extra, words, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -186,6 +189,28 @@ def test_video_options_on_images_are_refused(tmp_path):
     Image.fromarray(blob_image(shift=(2, 0))).save(b)
     line = one_error(cli("animate", a, b, "--multiply", "2", "-o", tmp_path / "x.gif", *FAST))
     assert "--multiply applies to a video" in line
+    line = one_error(cli("animate", a, b, "--warm-steps", "0,15,15", "-o", tmp_path / "x.gif", *FAST))
+    assert "--warm-steps applies to a video or three or more keyframes" in line
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_warm_steps_from_the_command_line_reach_the_later_gaps(tmp_path, folder, monkeypatch):
+    """The option is what the fits use: a spy on the per-level optimiser records each level's steps."""
+    from img2gif import fit as fit_module
+
+    counts = []
+    real = fit_module._fit_level
+
+    def counting(ode, a_l, b_l, size, n_steps, *rest):
+        counts.append(n_steps)
+        return real(ode, a_l, b_l, size, n_steps, *rest)
+
+    monkeypatch.setattr(fit_module, "_fit_level", counting)
+    result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "--warm-steps", "0,3,2",
+                 "-o", tmp_path / "w.mp4", *FAST)
+    assert result.exit_code == 0, result.output
+    # 6 frames, 5 gaps: the first from the shift search with the full schedule, the rest warm
+    assert counts == [80, 50, 30] + [0, 3, 2] * 4
 
 
 def test_api_upconvert(tmp_path, folder):

@@ -2,8 +2,8 @@
 
 exp(t v) = exp(t v / 2^N) o ... (2^N times); exp of a small field is close to
 id + t v / 2^N, and N squarings compose it with itself. Far cheaper than stepping an
-ODE. The requested times run as one batch; a time that is twice another requested time is
-that time's field composed with itself (one squaring more), not a chain of its own.
+ODE. The requested times run as one batch; a time that is half another requested time is read
+off that time's chain (after one squaring fewer) instead of running a chain of its own.
 """
 from __future__ import annotations
 
@@ -31,22 +31,28 @@ class ScalingSquaring(Solver):
         times = check_times(times).to(device=x0.device, dtype=x0.dtype)
         v = resize_field(velocity.field(x0), *field_size)  # (B, 2, h, w)
         b = v.shape[0]
-        # exp(2t v) = exp(t v) o exp(t v): a time twice another requested one is that one's field
-        # squared once more, not a chain of its own (a fit asks for +-0.5 and +-1: 7 squarings, not 12)
+        # exp(t v / 2^k) is the chain of exp(t v) after N - k of its N squarings: a requested time
+        # that halves another requested one (a fit's +-0.5 beside +-1) is read off that chain
+        # instead of running its own, and the largest time keeps the full N squarings
+        n = self.options["steps"]
         values = times.tolist()
-        depth = {}
-        for value in sorted(set(values), key=abs):
-            depth[value] = depth[value / 2] + 1 if value != 0 and value / 2 in depth else 0
-        roots = [value for value in depth if depth[value] == 0]
-        root_t = times.new_tensor(roots)
-        phi = (root_t.view(-1, 1, 1, 1, 1) * v.unsqueeze(0)).reshape(len(roots) * b, 2, *field_size)
-        phi = phi / (2 ** self.options["steps"])
-        for _ in range(self.options["steps"]):
-            phi = compose(phi, phi)
-        found = dict(zip(roots, phi.view(len(roots), b, 2, *field_size)))
-        for level in range(1, max(depth.values()) + 1):
-            here = [value for value in depth if depth[value] == level]
-            halves = torch.cat([found[value / 2] for value in here])
-            for value, field in zip(here, compose(halves, halves).view(len(here), b, 2, *field_size)):
-                found[value] = field
+        wanted = set(values)
+        root_of = {}
+        for value in wanted:
+            root, k = value, 0
+            while value != 0 and root * 2 in wanted and k < n:
+                root, k = root * 2, k + 1
+            root_of[value] = (root, k)
+        roots = sorted({root for root, _ in root_of.values()})
+        index = {root: i for i, root in enumerate(roots)}
+        phi = (times.new_tensor(roots).view(-1, 1, 1, 1, 1) * v.unsqueeze(0)).reshape(len(roots) * b, 2, *field_size)
+        phi = phi / (2 ** n)
+        found = {}
+        for squarings in range(n + 1):
+            if squarings:
+                phi = compose(phi, phi)
+            chains = phi.view(len(roots), b, 2, *field_size)
+            for value, (root, k) in root_of.items():
+                if n - k == squarings:
+                    found[value] = chains[index[root]]
         return torch.stack([found[value] for value in values])
