@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's img2gif, not an installed one
 from _common import OtherLoad, ROOT, environment, fmt, markdown_table, median, peak_rss_mb, write_json  # noqa: E402
 
 FRAMES, FPS = 60, 30.0

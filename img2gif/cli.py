@@ -351,7 +351,7 @@ def animate(
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     prior: Optional[Path] = PriorOpt,
-    warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field (default 80,50,30, as the first gap). 0,15,15 fits about 2.5x faster and scored 0.2-0.4 dB lower (BENCHMARKS.md)."),
+    warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field (default 80,50,30, as the first gap). 0,15,15 fits those gaps about 3x faster and scored 0.41 dB lower on real video (BENCHMARKS.md)."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
