@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from . import registry
 from .losses.penalties import PENALTIES
 from .ode import WarpODE, refuse_pair_velocity, warp_record
+from .optim import Adam
 from .velocity.base import has_hook
 from .warp import check_image, pixels_to_normalised, sample
 
@@ -225,7 +226,7 @@ def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, t
     """Adam on one pyramid level; returns (the last loss, steps done so far)."""
     data_loss, jacobian, outgrid, smoothness = losses
     times = torch.tensor([0.5, -0.5, 1.0, -1.0], device=a_l.device)
-    optimiser = torch.optim.Adam(ode.parameters(), lr=settings.learning_rate)
+    optimiser = Adam(ode.parameters(), lr=settings.learning_rate)
     loss = torch.zeros(())
     for _ in range(n_steps):
         phi = ode.fields(a_l, times, size)  # (4, 1, 2, h, w)
