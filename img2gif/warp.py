@@ -70,7 +70,11 @@ def sample(x: torch.Tensor, phi: torch.Tensor, *, mode: str = "bilinear", paddin
             x = x.expand(phi.shape[0], -1, -1, -1)
         else:
             raise ValueError(f"batch sizes differ: x {x.shape[0]}, phi {phi.shape[0]}")
-    grid = _shared_identity(phi.shape[2], phi.shape[3], phi.device, phi.dtype) + phi
+    h, w = phi.shape[2], phi.shape[3]
+    # small grids (a fit's working sizes) are shared; a large one is not worth holding in memory
+    identity = _shared_identity(h, w, phi.device, phi.dtype) if h * w <= 1 << 20 else identity_grid(
+        h, w, device=phi.device, dtype=phi.dtype)
+    grid = identity + phi
     return F.grid_sample(x, grid.permute(0, 2, 3, 1), mode=mode, padding_mode=padding_mode, align_corners=True)
 
 

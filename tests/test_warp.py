@@ -83,3 +83,15 @@ def test_sample_gradcheck_wrt_field():
 def test_resize_field_keeps_values():
     phi = torch.full((1, 2, 4, 4), 0.3)
     assert torch.allclose(resize_field(phi, 16, 12), torch.full((1, 2, 16, 12), 0.3))
+
+
+def test_shared_identity_grid_is_not_changed_by_sampling():
+    """sample() adds the field to a shared identity grid: it must never write into it."""
+    from img2gif.warp import _shared_identity, identity_grid, sample
+
+    x = torch.rand(1, 3, 9, 11)
+    phi = torch.full((1, 2, 9, 11), 0.1, requires_grad=True)
+    first = sample(x, phi)
+    first.sum().backward()
+    assert torch.equal(_shared_identity(9, 11, phi.device, phi.dtype), identity_grid(9, 11))
+    assert torch.equal(sample(x, phi.detach()), first.detach())
