@@ -318,3 +318,19 @@ def test_a_variable_rate_video_keeps_its_timestamps(tmp_path, vfr_clip):
 def test_an_even_rate_video_has_no_timestamp_list(clip):
     source = open_source(clip)
     assert source.times == () and source.fps == pytest.approx(10) and source.count == 8
+
+
+def test_a_gap_the_warp_cannot_explain_is_crossfaded_and_counted(tmp_path):
+    """A flat frame then fine grain within one histogram bin: no cut, and nothing in A to move."""
+    rng = np.random.default_rng(0)
+    flat = np.full((24, 32, 3), 128, np.uint8)
+    grain = (128 + rng.integers(0, 8, (24, 32, 1))).repeat(3, 2).astype(np.uint8)
+    folder = tmp_path / "grain"
+    folder.mkdir()
+    for k, frame in enumerate([flat, flat, grain, grain]):
+        Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
+    result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", f"{tmp_path / 'out'}/", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "0 scene cuts" in result.output and "1 gap crossfaded" in result.output
+    middle = np.asarray(Image.open(sorted((tmp_path / "out").glob("*.png"))[3]).convert("RGB"))  # between frames 2 and 3
+    assert np.abs(middle.astype(int) - (flat.astype(int) + grain) / 2).max() <= 1
