@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .warp import identity_grid, jacobian_determinant, resize_field
+from .warp import identity_grid, jacobian_determinant, resize_field, to_pixels
 
 MIN_PANEL = 256      # panels are drawn at least this wide, so the text and the grid read
 GAP = 12
@@ -79,8 +79,7 @@ def warp_figure(image: np.ndarray, phi: torch.Tensor, grid_step: int = 16) -> Im
     h, w = image.shape[:2]
     field = resize_field(phi.unsqueeze(0).float().cpu(), h, w)[0]
     # displacement in pixels of A
-    dx = field[0].numpy() * (w - 1) / 2
-    dy = field[1].numpy() * (h - 1) / 2
+    dx, dy = to_pixels(field).numpy()
     length = np.hypot(dx, dy)
     largest, median = float(length.max()), float(np.median(length))
     scale = _nice_scale(largest)

@@ -29,7 +29,7 @@ from . import checkpoint, registry
 from .errors import InputError, OptionError
 from .ode import WarpODE, warp_record
 from .scenes import SceneGenerator, SceneSettings
-from .warp import check_image, sample
+from .warp import check_image, sample, to_pixels
 
 KIND = "img2gif.prior"
 
@@ -122,10 +122,9 @@ def prior_losses(ode: WarpODE, a, frames, fields, valid, settings: PriorSettings
     size = a.shape[-2:]
     b = frames[-1]
     phi = ode.fields(torch.cat([a, b], 1), times, size)  # (T, B, 2, H, W)
-    scale = phi.new_tensor([(size[1] - 1) / 2.0, (size[0] - 1) / 2.0]).view(1, 1, 2, 1, 1)
     mask = valid.to(phi.dtype)
     data = sum(charbonnier(sample(a, phi[k]) * mask[k], frames[k] * mask[k]) for k in range(len(times))) / len(times)
-    epe = (((phi - fields) * scale).norm(dim=2, keepdim=True) * mask).sum() / mask.sum().clamp_min(1.0)
+    epe = (to_pixels(phi - fields).norm(dim=2, keepdim=True) * mask).sum() / mask.sum().clamp_min(1.0)
     folds = jacobian(phi, margin=settings.jacobian_margin)
     out = outgrid(phi)
     total = data + settings.field_weight * epe + settings.jacobian_weight * folds + settings.outgrid_weight * out

@@ -105,9 +105,7 @@ def jacobian_determinant(phi: torch.Tensor) -> torch.Tensor:
     _, _, h, w = phi.shape
     if h < 2 or w < 2:
         raise ValueError(f"phi must be at least 2x2 to differentiate, got {h}x{w}")
-    # normalised -> pixel units so that the identity has det 1 at any resolution
-    scale = phi.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0]).view(1, 2, 1, 1)
-    u = phi * scale
+    u = to_pixels(phi)  # so that the identity has det 1 at any resolution
     du_dx = u[:, :, :-1, 1:] - u[:, :, :-1, :-1]
     du_dy = u[:, :, 1:, :-1] - u[:, :, :-1, :-1]
     a = 1.0 + du_dx[:, 0]
@@ -121,6 +119,14 @@ def count_folds(phi: torch.Tensor) -> int:
     """Number of pixels whose Jacobian determinant is <= 0 (the warp folds there)."""
     with torch.no_grad():
         return int((jacobian_determinant(phi) <= 0).sum().item())
+
+
+def to_pixels(phi: torch.Tensor) -> torch.Tensor:
+    """A displacement (..., 2, H, W) in normalised units, in pixels of its own H x W grid."""
+    if phi.dim() < 3 or phi.shape[-3] != 2:
+        raise ValueError(f"phi must have shape (..., 2, H, W), got {tuple(phi.shape)}")
+    h, w = phi.shape[-2:]
+    return phi * phi.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0]).view(2, 1, 1)
 
 
 def pixels_to_normalised(shift_xy, height: int, width: int) -> tuple[float, float]:

@@ -95,3 +95,16 @@ def test_shared_identity_grid_is_not_changed_by_sampling():
     first.sum().backward()
     assert torch.equal(_shared_identity(9, 11, phi.device, phi.dtype), identity_grid(9, 11))
     assert torch.equal(sample(x, phi.detach()), first.detach())
+
+
+def test_to_pixels_shapes_and_units():
+    from img2gif.warp import to_pixels
+
+    phi = torch.zeros(3, 1, 2, 5, 9)
+    phi[:, :, 0] = 2.0 / 8   # one pixel right on a 9-wide grid
+    phi[:, :, 1] = -2.0 / 4  # one pixel up on a 5-high grid
+    u = to_pixels(phi)
+    assert u.shape == phi.shape
+    assert torch.allclose(u[:, :, 0], torch.ones(3, 1, 5, 9)) and torch.allclose(u[:, :, 1], -torch.ones(3, 1, 5, 9))
+    with pytest.raises(ValueError, match="2, H, W"):
+        to_pixels(torch.zeros(1, 3, 4, 4))

@@ -6,7 +6,7 @@ PENALTIES = ("jacobian", "outgrid", "smoothness", "displacement")
 
 import torch
 
-from ..warp import check_field, identity_grid, jacobian_determinant
+from ..warp import check_field, identity_grid, jacobian_determinant, to_pixels
 
 
 def _as_batches(phi: torch.Tensor) -> list[torch.Tensor]:
@@ -34,9 +34,7 @@ def smoothness(phi: torch.Tensor) -> torch.Tensor:
     """Mean squared forward difference of phi in pixel units (sum over times)."""
     total = 0.0
     for p in _as_batches(phi):
-        h, w = p.shape[-2:]
-        scale = p.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0]).view(1, 2, 1, 1)
-        u = p * scale
+        u = to_pixels(p)
         total = total + ((u[..., :, 1:] - u[..., :, :-1]) ** 2).mean() + ((u[..., 1:, :] - u[..., :-1, :]) ** 2).mean()
     return total
 
@@ -49,9 +47,7 @@ def displacement(phi: torch.Tensor, weight: torch.Tensor | None = None) -> torch
     """
     total = 0.0
     for p in _as_batches(phi):
-        h, w = p.shape[-2:]
-        scale = p.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0]).view(1, 2, 1, 1)
-        squared = ((p * scale) ** 2).sum(1, keepdim=True)  # (B, 1, h, w) px^2
+        squared = (to_pixels(p) ** 2).sum(1, keepdim=True)  # (B, 1, h, w) px^2
         if weight is not None:
             squared = squared * _weight_map(weight, p)
         total = total + squared.mean()
