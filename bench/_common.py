@@ -92,6 +92,29 @@ class OtherLoad:
         return f"Other processes kept {cores:.2f} of {os.cpu_count()} cores busy during the run{warn}."
 
 
+def fit_overrides(items) -> dict:
+    """``--fit KEY=JSON`` arguments as {field: value}; exits on a key that is not a FitSettings field."""
+    from img2gif.fit import FitSettings
+
+    overrides = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in FitSettings.__dataclass_fields__:
+            sys.exit(f"--fit {key}: not a FitSettings field")
+        overrides[key] = json.loads(value)
+    return overrides
+
+
+def fit_settings(overrides: dict):
+    """The default FitSettings with ``overrides`` (field -> value) applied."""
+    from img2gif.fit import FitSettings
+
+    unknown = sorted(set(overrides) - set(FitSettings.__dataclass_fields__))
+    if unknown:
+        sys.exit(f"--fit {unknown[0]}: not a FitSettings field")
+    return FitSettings.from_dict({**FitSettings().to_dict(), **overrides})
+
+
 def write_json(name: str, data: dict) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name

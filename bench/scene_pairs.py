@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import environment, markdown_table, median, write_json  # noqa: E402
+from bench._common import environment, fit_settings, markdown_table, median, write_json  # noqa: E402
 
 SIZE = (144, 256)
 
@@ -49,7 +49,6 @@ def main() -> None:
 
     import torch
 
-    from img2gif.fit import FitSettings
     from img2gif.pair import fit_pair
     from img2gif.scenes import SceneGenerator, SceneSettings
     from img2gif.warp import count_folds
@@ -62,7 +61,7 @@ def main() -> None:
         cases.append([to_uint8(f) for f in scene.frames])
     rows = []
     for variant in args.fit:
-        settings = FitSettings.from_dict({**FitSettings().to_dict(), **json.loads(variant)})
+        settings = fit_settings(json.loads(variant))
         scores, times, folds = [], [], 0
         for a, middle, b in cases:
             started = time.perf_counter()

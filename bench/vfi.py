@@ -45,7 +45,8 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, OUT, ROOT, environment, fmt, markdown_table, median, peak_rss_mb, write_json  # noqa: E402
+from _common import (OtherLoad, OUT, ROOT, environment, fit_overrides, fit_settings, fmt, markdown_table,  # noqa: E402
+                     median, peak_rss_mb, write_json)
 
 import img2gif  # noqa: E402
 
@@ -153,13 +154,8 @@ def main(argv=None) -> None:
     ap.add_argument("--prior", type=Path, help="a pair prior (.pt): also score prior+fit and the prior alone")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    overrides = {}
-    for item in args.fit:
-        key, _, value = item.partition("=")
-        if key not in img2gif.FitSettings.__dataclass_fields__:
-            sys.exit(f"--fit {key}: not a FitSettings field")
-        overrides[key] = json.loads(value)
-    settings = img2gif.FitSettings.from_dict({**img2gif.FitSettings().to_dict(), **overrides})
+    overrides = fit_overrides(args.fit)
+    settings = fit_settings(overrides)
     set_dir = (ROOT / args.set).resolve()
     scorer = (ROOT / args.scorer).resolve()
 

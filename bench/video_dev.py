@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ROOT, environment, markdown_table, write_json  # noqa: E402
+from bench._common import ROOT, environment, fit_overrides, fit_settings, markdown_table, write_json  # noqa: E402
 
 SET = ROOT.parent / "shared" / "data" / "video-dev"
 SCORER = ROOT.parent / "shared" / "tools" / "video_score.py"
@@ -41,7 +41,6 @@ GS = (2, 4, 8)
 def main() -> None:
     import torch
 
-    from img2gif.fit import FitSettings
     from img2gif.path import fit_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,13 +48,8 @@ def main() -> None:
     parser.add_argument("--fit", action="append", default=[], metavar="KEY=JSON",
                         help="override a FitSettings field, e.g. --fit 'warm_steps=[0,50,15]' (default: what animate uses)")
     args = parser.parse_args()
-    overrides = {}
-    for item in args.fit:
-        key, _, value = item.partition("=")
-        if key not in FitSettings.__dataclass_fields__:
-            sys.exit(f"--fit {key}: not a FitSettings field")
-        overrides[key] = json.loads(value)
-    settings = FitSettings.from_dict({**FitSettings().to_dict(), **overrides})
+    overrides = fit_overrides(args.fit)
+    settings = fit_settings(overrides)
     settings.check()
     torch.manual_seed(0)
     windows = sorted(p for p in SET.iterdir() if p.is_dir())[: args.windows]
