@@ -14,6 +14,9 @@ from .velocity.base import has_hook
 from .warp import check_image, pixels_to_normalised, sample
 
 
+_STEP_SCHEDULES = ("steps", "warm_steps")  # tuples of steps per level; saved as lists
+
+
 @dataclass
 class FitSettings:
     """Everything that decides a fit; saved in the pair file so it can be reproduced."""
@@ -51,7 +54,7 @@ class FitSettings:
             raise OptionError(f"--working-size must be between 16 and 2048, got {self.working_size}")
         if not 0 <= int(self.seed) <= 2**63 - 1:
             raise OptionError(f"--seed must be between 0 and 2^63 - 1, got {self.seed}")
-        for name in ("steps", "warm_steps"):
+        for name in _STEP_SCHEDULES:
             value = tuple(getattr(self, name))
             if not value or any(int(v) < 0 for v in value) or sum(int(v) for v in value) == 0:
                 raise OptionError(f"{name} must be one or more step counts >= 0, not all 0, got {list(value)}")
@@ -62,14 +65,14 @@ class FitSettings:
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
-        d["steps"] = list(self.steps)
-        d["warm_steps"] = list(self.warm_steps)
+        for name in _STEP_SCHEDULES:
+            d[name] = list(getattr(self, name))
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FitSettings":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for name in ("steps", "warm_steps"):
+        for name in _STEP_SCHEDULES:
             if name in known:
                 known[name] = tuple(known[name])
         return cls(**known)
