@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from . import registry
 from .losses.penalties import PENALTIES
 from .ode import WarpODE, refuse_pair_velocity, warp_record
+from .correspondence import match_blocks
 from .optim import Adam
 from .velocity.base import has_hook
 from .warp import check_image, pixels_to_normalised, sample
@@ -41,6 +42,9 @@ class FitSettings:
     search_reach: float = 0.25       # fraction of the frame the search covers each way
     grid_spacing: int = 4            # svf: working-image pixels per cell of the finest velocity grid
     hypotheses: int = 1              # starting shifts fitted at the coarsest level; the best is kept
+    # block matching (img2gif.correspondence) refines the start field per pixel, around the
+    # global shift or the given start: reach for parts that move on their own
+    match: bool = False
     seed: int = 0
 
     def check(self) -> None:
@@ -143,6 +147,20 @@ def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float
     return found
 
 
+def _matched_start(a_work, b_work, initial_field, settings: FitSettings) -> torch.Tensor:
+    """(1, 2, h, w): block matching's field, searched around ``initial_field`` if given, else
+    around the global shift (if ``search``), else around the identity."""
+    start = None
+    if initial_field is not None:
+        start = initial_field if initial_field.dim() == 4 else initial_field.unsqueeze(0)
+    elif settings.search:
+        tiny = working_shape(*a_work.shape[-2:], 48)
+        dx, dy = pixels_to_normalised(_search_translation(_resize(a_work, tiny), _resize(b_work, tiny),
+                                                          settings.search_reach), *tiny)
+        start = a_work.new_tensor([dx, dy]).view(1, 2, 1, 1)
+    return match_blocks(a_work, b_work, None if start is None else start.to(a_work))
+
+
 def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> WarpODE:
     """The warp a fit of a ``channels``-channel image at working ``shape`` (h, w) starts from."""
     record = warp_record(settings.velocity, settings.solver, settings.velocity_config, settings.solver_config)
@@ -194,6 +212,9 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         field = initial_field if initial_field.dim() == 4 else initial_field.unsqueeze(0)
         velocity.set_field(field.to(a.device), level=(active[0] - 1) if coarse_to_fine else 0)
     starts = [None]
+    if settings.match and has_hook(velocity, "set_field"):
+        initial_field = _matched_start(a_work, b_work, initial_field, settings)
+        velocity.set_field(initial_field, level=(active[0] - 1) if coarse_to_fine else 0)
     if initial_field is None and settings.search and has_hook(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
         shifts = _shift_candidates(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
