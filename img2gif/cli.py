@@ -227,10 +227,11 @@ def _train_progress(enabled: bool = True):
     return _progress("training", enabled, lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
 
 
-def _settings(velocity, solver, loss, working_size, seed, warm_steps=None):
+def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=False):
     from .fit import FitSettings
 
-    settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed)
+    settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
+                           match=match)
     if warm_steps is not None:
         settings.warm_steps = _step_counts(warm_steps, len(settings.steps))
     settings.check()
@@ -256,6 +257,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
+MatchOpt = typer.Option(False, "--match", help="Start each fit from block matching (a search per pixel over an image pyramid, around the global shift or the gap before's field) instead of one shift for the whole frame: for parts that move far on their own. Off by default; see BENCHMARKS.md for what it scored.")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
 LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
@@ -299,6 +301,7 @@ def fit_pair_cmd(
     size: Optional[int] = typer.Option(None, "--size", help="Cap the images' longer side (pixels) before fitting."),
     fit: Fit = FitOpt,
     prior: Optional[Path] = PriorOpt,
+    match: bool = MatchOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -316,7 +319,7 @@ def fit_pair_cmd(
             raise Img2GifError(f"{output}: a pair file must end in .pt")
         check_writable_file(output)
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
-        settings = _settings(velocity, solver, loss, working_size, seed)
+        settings = _settings(velocity, solver, loss, working_size, seed, match=match)
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size, fit.value)
         with _fit_progress(not quiet) as progress:
@@ -351,6 +354,7 @@ def animate(
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     prior: Optional[Path] = PriorOpt,
+    match: bool = MatchOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field (default 80,50,30, as the first gap). 0,15,15 fits those gaps about 3x faster and scored 0.41 dB lower on real video (BENCHMARKS.md)."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
@@ -388,7 +392,7 @@ def animate(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
                     dither=dither and dither.value, seed=seed, device=device.value,
-                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps), job_progress=job and job.stage)
+                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (the warp did not fit)"
             extra += ", audio copied" if result.audio else ""
@@ -417,7 +421,7 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=fit.value,
-                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps),
+                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))

@@ -142,3 +142,14 @@ def test_usage_errors_are_one_line_from_the_console_script(args, words, tmp_path
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_fit_pair_with_match_records_it(tmp_path, image_files):
+    a, b = image_files
+    pair = tmp_path / "pair.pt"
+    result = run("fit-pair", a, b, "-o", pair, "--match", *FAST)
+    assert result.exit_code == 0, result.output
+    from img2gif.pair import Pair
+
+    assert Pair.load(pair).settings.match is True
+    assert "--match" in run("animate", "--help").output
