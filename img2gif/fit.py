@@ -62,6 +62,8 @@ class FitSettings:
             value = tuple(getattr(self, name))
             if not value or any(int(v) < 0 for v in value) or sum(int(v) for v in value) == 0:
                 raise OptionError(f"{name} must be one or more step counts >= 0, not all 0, got {list(value)}")
+        if self.match and not has_hook(registry.load("velocity", self.velocity), "set_field"):
+            raise OptionError(f"--match needs a velocity that can start from a field (svf), not {self.velocity!r}")
 
     def warm(self) -> "FitSettings":
         """These settings for a fit that starts from the neighbouring gap's field: ``warm_steps``."""
@@ -96,13 +98,6 @@ def _resize(x, hw):
 
 def _gradients(x):
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
-
-
-def _search_translation(a, b, reach: float, count: int = 1):
-    """The best integer shift (dx, dy), or with ``count`` > 1 a list of up to ``count``
-    distinct candidates (the best first, then the next best local minima)."""
-    candidates = _shift_candidates(a, b, reach, count)
-    return candidates[0] if count == 1 else candidates
 
 
 def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float]]:
@@ -145,20 +140,6 @@ def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float
         if all(f != (0.0, 0.0) for f in found) and len(found) < count:
             found.append((0.0, 0.0))
     return found
-
-
-def _matched_start(a_work, b_work, initial_field, settings: FitSettings) -> torch.Tensor:
-    """(1, 2, h, w): block matching's field, searched around ``initial_field`` if given, else
-    around the global shift (if ``search``), else around the identity."""
-    start = None
-    if initial_field is not None:
-        start = initial_field if initial_field.dim() == 4 else initial_field.unsqueeze(0)
-    elif settings.search:
-        tiny = working_shape(*a_work.shape[-2:], 48)
-        dx, dy = pixels_to_normalised(_search_translation(_resize(a_work, tiny), _resize(b_work, tiny),
-                                                          settings.search_reach), *tiny)
-        start = a_work.new_tensor([dx, dy]).view(1, 2, 1, 1)
-    return match_blocks(a_work, b_work, None if start is None else start.to(a_work))
 
 
 def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> WarpODE:
@@ -207,19 +188,23 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     if coarse_to_fine:
         n = velocity.levels
         active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
+    field = None
     if initial_field is not None and has_hook(velocity, "set_field"):
-        # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
-        field = initial_field if initial_field.dim() == 4 else initial_field.unsqueeze(0)
-        velocity.set_field(field.to(a.device), level=(active[0] - 1) if coarse_to_fine else 0)
+        field = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
     starts = [None]
-    if settings.match and has_hook(velocity, "set_field"):
-        initial_field = _matched_start(a_work, b_work, initial_field, settings)
-        velocity.set_field(initial_field, level=(active[0] - 1) if coarse_to_fine else 0)
-    if initial_field is None and settings.search and has_hook(velocity, "set_translation"):
+    if field is None and settings.search and has_hook(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
         shifts = _shift_candidates(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
                                    max(1, settings.hypotheses))
         starts = [pixels_to_normalised(shift, *tiny) for shift in shifts]
+    if settings.match and has_hook(velocity, "set_field"):
+        # refine the given field or the best shift per pixel; one start, so no hypotheses
+        around = field if field is not None or starts[0] is None else a_work.new_tensor(starts[0]).view(1, 2, 1, 1)
+        field, starts = match_blocks(a_work, b_work, around), [None]
+    if field is not None:
+        # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
+        velocity.set_field(field, level=(active[0] - 1) if coarse_to_fine else 0)
+    elif starts[0] is not None:
         velocity.set_translation(*starts[0])
 
     total = sum(steps[:levels])

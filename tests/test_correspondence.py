@@ -86,3 +86,22 @@ def test_a_fit_started_by_matching_follows_the_moving_part():
         if match:
             assert px[0, y0 + 12:y0 + side - 12, x0 + 16 + 12:x0 + 16 + side - 12].median() < -12
     assert errors[True] < 0.75 * errors[False], errors
+
+
+def test_match_needs_a_velocity_that_starts_from_a_field():
+    from img2gif.errors import OptionError
+
+    FitSettings(match=True).check()  # svf starts from a field
+    with pytest.raises(OptionError, match="--match needs a velocity"):
+        FitSettings(match=True, velocity="unet").check()
+
+
+def test_match_refines_a_given_start_field():
+    # a start field that already holds the square's motion: matching keeps it (and does not
+    # fall back to the whole frame's shift, which is zero here)
+    a, b, (y0, x0, side) = _moving_square(shift=16)
+    start = torch.zeros(1, 2, *a.shape[-2:])
+    start[:, 0, y0:y0 + side, x0 + 16:x0 + 16 + side] = -16 * 2 / (a.shape[-1] - 1)
+    ode = fit_pair_tensors(a, b, FitSettings(match=True, steps=(10, 5, 5)), initial_field=start[0])
+    px = to_pixels(ode.fields(a, torch.tensor([1.0]), working_shape(*a.shape[-2:], 256))[:, 0])[0]
+    assert px[0, y0 + 12:y0 + side - 12, x0 + 16 + 12:x0 + 16 + side - 12].median() < -12
