@@ -15,7 +15,8 @@ from the same fits:
   (the first and last gaps have one neighbour: their outer end keeps the gap's own motion).
 
 Both are scored by ``../shared/tools/video_score.py`` (PSNR and SSIM of the frames not given,
-and detail); the gap fits' time is reported per window and G. Results: bench/out/video_dev.json.
+and detail); the gap fits' time and the bent fields' folded pixels (``KeyframePath.folds``) are
+reported per window and G. Results: bench/out/video_dev.json.
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def main() -> None:
                 started = time.perf_counter()
                 path = fit_path(frames[::G], None, False, settings, device="cpu")
                 fitted = time.perf_counter() - started
+                folds = path.folds()  # the bent fields at quarter points of every gap, both ways
                 times = [k / 32 for k in range(33)]
                 outputs = {"neighbours": list(path.frame_renderer()(times))}
                 path.accelerations = [None] * len(path.accelerations)
@@ -72,8 +74,9 @@ def main() -> None:
                     for k, frame in enumerate(out):
                         Image.fromarray(frame).save(folder / f"frame_{k:03d}.png", compress_level=1)
                 seconds.append({"window": window.name, "G": G, "fit_seconds": round(fitted, 2),
-                                "softened": path.softened})
-                print(f"{window.name} G={G}: fits {fitted:.1f} s, accelerations halved {path.softened}", flush=True)
+                                "softened": path.softened, "folded_pixels": folds})
+                print(f"{window.name} G={G}: fits {fitted:.1f} s, accelerations halved {path.softened}, "
+                      f"folded pixels {folds}", flush=True)
         scores = {}
         for name, folder in preds.items():
             gs = ",".join(str(g) for g in GS)
@@ -99,6 +102,7 @@ def main() -> None:
     per = {g: np.median([r["fit_seconds"] for r in seconds if r["G"] == g]) for g in GS}
     print(markdown_table(["method (video-dev)", "PSNR all", "G=2", "G=4", "G=8", "detail"], rows))
     print("median fit time per window: " + ", ".join(f"G={g}: {per[g]:.1f} s" for g in GS)
+          + f"; folded pixels (with neighbours, all windows): {sum(r['folded_pixels'] for r in seconds)}"
           + (f"; fit overrides: {overrides}" if overrides else ""))
     write_json("video_dev", {"environment": environment(), "fit_overrides": overrides, "scores": scores, "fits": seconds})
 
