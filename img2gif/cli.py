@@ -21,7 +21,7 @@ from rich.text import Text
 from . import timing
 from ._version import __version__
 from .display import safe_text
-from .errors import Img2GifError
+from .errors import Img2GifError, OptionError
 from .safefile import check_not_an_input, check_writable_file, raise_keyboard_interrupt as _raise_interrupt
 
 app = typer.Typer(
@@ -227,11 +227,16 @@ def _train_progress(enabled: bool = True):
     return _progress("training", enabled, lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
 
 
-def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=False):
+def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=None):
+    from . import registry
     from .fit import FitSettings
+    from .velocity.base import has_hook
 
+    can_match = has_hook(registry.load("velocity", velocity), "set_field")
+    if match and not can_match:
+        raise OptionError(f"--match needs a velocity that can start from a field (svf), not {velocity!r}")
     settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
-                           match=match)
+                           match=can_match if match is None else match)
     if warm_steps is not None:
         settings.warm_steps = _step_counts(warm_steps, len(settings.steps))
     settings.check()
@@ -257,7 +262,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
-MatchOpt = typer.Option(False, "--match", help="Start each fit from block matching (a search per pixel over an image pyramid, around the global shift or the gap before's field) instead of one shift for the whole frame: for parts that move far on their own. Off by default; see BENCHMARKS.md for what it scored.")
+MatchOpt = typer.Option(None, "--match/--no-match", show_default=False, help="Start each fit from block matching (a search per pixel over an image pyramid, around the global shift or the gap before's field), so that parts that move far on their own are found. On by default for svf; --no-match starts from one shift for the whole frame (the only start before; BENCHMARKS.md has both).")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
 LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
@@ -301,7 +306,7 @@ def fit_pair_cmd(
     size: Optional[int] = typer.Option(None, "--size", help="Cap the images' longer side (pixels) before fitting."),
     fit: Fit = FitOpt,
     prior: Optional[Path] = PriorOpt,
-    match: bool = MatchOpt,
+    match: Optional[bool] = MatchOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -354,7 +359,7 @@ def animate(
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     prior: Optional[Path] = PriorOpt,
-    match: bool = MatchOpt,
+    match: Optional[bool] = MatchOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field (default 80,50,30, as the first gap). 0,15,15 fits those gaps about 3x faster and scored 0.41 dB lower on real video (BENCHMARKS.md)."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,

@@ -43,8 +43,9 @@ class FitSettings:
     grid_spacing: int = 4            # svf: working-image pixels per cell of the finest velocity grid
     hypotheses: int = 1              # starting shifts fitted at the coarsest level; the best is kept
     # block matching (img2gif.correspondence) refines the start field per pixel, around the
-    # global shift or the given start: reach for parts that move on their own
-    match: bool = False
+    # global shift or the given start: reach for parts that move on their own. Only a velocity
+    # that can start from a field (svf) uses it; others start as before.
+    match: bool = True
     seed: int = 0
 
     def check(self) -> None:
@@ -62,8 +63,6 @@ class FitSettings:
             value = tuple(getattr(self, name))
             if not value or any(int(v) < 0 for v in value) or sum(int(v) for v in value) == 0:
                 raise OptionError(f"{name} must be one or more step counts >= 0, not all 0, got {list(value)}")
-        if self.match and not has_hook(registry.load("velocity", self.velocity), "set_field"):
-            raise OptionError(f"--match needs a velocity that can start from a field (svf), not {self.velocity!r}")
 
     def warm(self) -> "FitSettings":
         """These settings for a fit that starts from the neighbouring gap's field: ``warm_steps``."""
@@ -78,6 +77,7 @@ class FitSettings:
     @classmethod
     def from_dict(cls, d: dict) -> "FitSettings":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known.setdefault("match", False)  # a record from before matching existed was fitted without it
         for name in _STEP_SCHEDULES:
             if name in known:
                 known[name] = tuple(known[name])

@@ -144,12 +144,13 @@ def test_usage_errors_are_one_line_from_the_console_script(args, words, tmp_path
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
-def test_fit_pair_with_match_records_it(tmp_path, image_files):
-    a, b = image_files
-    pair = tmp_path / "pair.pt"
-    result = run("fit-pair", a, b, "-o", pair, "--match", *FAST)
-    assert result.exit_code == 0, result.output
+def test_fit_pair_records_whether_it_matched(tmp_path, image_files):
     from img2gif.pair import Pair
 
-    assert Pair.load(pair).settings.match is True
-    assert "--match" in run("animate", "--help").output
+    a, b = image_files
+    for flags, expected in (((), True), (("--no-match",), False)):
+        pair = tmp_path / f"pair{len(flags)}.pt"
+        result = run("fit-pair", a, b, "-o", pair, *flags, *FAST)
+        assert result.exit_code == 0, result.output
+        assert Pair.load(pair).settings.match is expected
+    assert "--no-match" in run("animate", "--help").output

@@ -88,12 +88,17 @@ def test_a_fit_started_by_matching_follows_the_moving_part():
     assert errors[True] < 0.75 * errors[False], errors
 
 
-def test_match_needs_a_velocity_that_starts_from_a_field():
-    from img2gif.errors import OptionError
+def test_match_is_on_by_default_and_refused_where_it_cannot_start_the_fit(tmp_path):
+    from conftest import blob_image, cli, one_error
+    from PIL import Image
 
-    FitSettings(match=True).check()  # svf starts from a field
-    with pytest.raises(OptionError, match="--match needs a velocity"):
-        FitSettings(match=True, velocity="unet").check()
+    assert FitSettings().match is True and FitSettings.from_dict({}).match is False  # a record from before it
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(blob_image(32, 32)).save(a)
+    Image.fromarray(blob_image(32, 32, shift=(2, 0))).save(b)
+    result = cli("fit-pair", a, b, "-o", tmp_path / "p.pt", "--velocity", "unet", "--match")
+    assert result.exit_code == 2 and "--match needs a velocity that can start from a field" in one_error(result)
+    assert not (tmp_path / "p.pt").exists()
 
 
 def test_match_refines_a_given_start_field():
