@@ -20,13 +20,14 @@ disc (radius 18 px) moves 28 px between keyframes of a 192-px frame. Results: be
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import environment, markdown_table, write_json  # noqa: E402
+from bench._common import environment, fit_overrides, fit_settings, markdown_table, write_json  # noqa: E402
 
 SIZE, RADIUS, DISC = 192, 20.0, 18.0
 ANGLES = np.deg2rad([0.0, 90.0, 180.0, 270.0])
@@ -102,9 +103,13 @@ def main() -> None:
 
     from img2gif.path import fit_path
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fit", action="append", default=[], metavar="KEY=JSON",
+                        help="override a FitSettings field, e.g. --fit match=false (default: the default settings)")
+    overrides = fit_overrides(parser.parse_args().fit)
     torch.manual_seed(0)
     keyframes = [scene(a) for a in ANGLES]
-    path = fit_path(keyframes, device="cpu")
+    path = fit_path(keyframes, None, False, fit_settings(overrides), device="cpu")
     times = [k / (FRAMES - 1) for k in range(FRAMES)]
     rows = {"with neighbours": measure(list(path.frame_renderer()(times))), "folds_with_neighbours": path.folds()}
     bent = path.accelerations
@@ -122,8 +127,10 @@ def main() -> None:
                           "step across keyframes 2 / 3 vs mean", "velocity change there / mean step",
                           "turn at keyframes 2 / 3 (deg)",
                           "median turn between other frames (deg)"], table))
-    print(f"folded pixels with neighbours: {rows['folds_with_neighbours']}; accelerations halved: {path.softened}")
-    write_json("keyframes", {"environment": environment(), "results": rows, "softened": path.softened})
+    print(f"folded pixels with neighbours: {rows['folds_with_neighbours']}; accelerations halved: {path.softened}"
+          + (f"; fit overrides: {overrides}" if overrides else ""))
+    write_json("keyframes", {"environment": environment(), "fit_overrides": overrides, "results": rows,
+                             "softened": path.softened})
 
 
 if __name__ == "__main__":

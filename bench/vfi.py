@@ -45,6 +45,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's img2gif, not an installed one
 from _common import (OtherLoad, OUT, ROOT, environment, fit_overrides, fit_settings, fmt, markdown_table,  # noqa: E402
                      median, peak_rss_mb, write_json)
 

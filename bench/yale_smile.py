@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, ROOT, environment, fmt, markdown_table, median, peak_rss_mb, write_json  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's img2gif, not an installed one
+from _common import OtherLoad, ROOT, environment, fit_overrides, fit_settings, fmt, markdown_table, median, peak_rss_mb, write_json  # noqa: E402
 
 import img2gif  # noqa: E402
 
@@ -39,10 +40,10 @@ def psnr(x: np.ndarray, y: np.ndarray) -> float:
     return 100.0 if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
-def run_pair(path_a: Path, path_b: Path) -> dict:
+def run_pair(path_a: Path, path_b: Path, settings) -> dict:
     a, b = img2gif.read_image(path_a), img2gif.read_image(path_b)
     t0 = time.perf_counter()
-    pair = img2gif.fit_pair(a, b, img2gif.FitSettings(), device="cpu")
+    pair = img2gif.fit_pair(a, b, settings, device="cpu")
     fit_s = time.perf_counter() - t0
     frames = pair.frames(TIMES, mode="warp-only")
     steps = [float(np.abs(frames[k + 1].astype(np.int16) - frames[k].astype(np.int16)).mean()) for k in range(len(frames) - 1)]
@@ -56,7 +57,11 @@ def run_pair(path_a: Path, path_b: Path) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", default="../shared/data/yale-smile", help="folder (relative paths: from the repo root)")
+    ap.add_argument("--fit", action="append", default=[], metavar="KEY=JSON",
+                    help="override a FitSettings field, e.g. --fit match=false (default: the default settings)")
     args = ap.parse_args(argv)
+    overrides = fit_overrides(args.fit)
+    settings = fit_settings(overrides)
     torch.set_num_threads(2)
     set_dir = (ROOT / args.set).resolve()
     pairs = [(p, p.with_name(p.name.replace("_normal", "_happy"))) for p in sorted(set_dir.glob("subject*_normal.png"))]
@@ -67,7 +72,7 @@ def main(argv=None) -> None:
     started, other = time.perf_counter(), OtherLoad()
     results = []
     for a, b in pairs:
-        r = run_pair(a, b)
+        r = run_pair(a, b, settings)
         r["gain_db"] = r["psnr_last_b"] - r["psnr_a_b"]
         results.append(r)
         print(f"{r['subject']}: gain {r['gain_db']:+.2f} dB, evenness {r['evenness']:.2f}, folds {r['folds']}, "
@@ -81,7 +86,7 @@ def main(argv=None) -> None:
                "folds_total": sum(r["folds"] for r in results),
                "fit_s_median": median([r["fit_s"] for r in results]), "peak_rss_mb": peak_rss_mb()}
     path = write_json("yale_smile.json", {"benchmark": "yale_smile", "set": str(set_dir), "times": TIMES,
-                                          "target_gain_db": TARGET_GAIN_DB, "wall_s": total,
+                                          "target_gain_db": TARGET_GAIN_DB, "wall_s": total, "fit_overrides": overrides,
                                           "other_load_cores": other.cores(), "environment": environment(),
                                           "summary": summary, "per_pair": results})
 
@@ -95,7 +100,8 @@ def main(argv=None) -> None:
                  f"{summary['pairs_meeting_target']}/{len(results)}", fmt(summary["evenness_median"]), "",
                  f"{summary['folds_total']} (sum)", fmt(summary["fit_s_median"], ".1f")])
     print(f"Yale smile, warp-only, {len(results)} pairs, t = 0, 0.1, ..., 1; baseline: A itself (PSNR(A,B)), "
-          f"same run; torch {torch.__version__}, {torch.get_num_threads()} threads, CPU.\n")
+          f"same run; torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; "
+          f"fit overrides: {overrides or 'none'}.\n")
     print(markdown_table(headers, rows))
     print(f"\nWorst pair: gain {summary['gain_db_min']:+.2f} dB; worst evenness {summary['evenness_max']:.2f}. "
           f"Peak RSS {summary['peak_rss_mb']:.0f} MiB. " + other.note())
