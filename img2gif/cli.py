@@ -228,11 +228,9 @@ def _train_progress(enabled: bool = True):
 
 
 def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=None):
-    from . import registry
-    from .fit import FitSettings
-    from .velocity.base import has_hook
+    from .fit import FitSettings, starts_from_field
 
-    can_match = has_hook(registry.load("velocity", velocity), "set_field")
+    can_match = starts_from_field(velocity)
     if match and not can_match:
         raise OptionError(f"--match needs a velocity that can start from a field (svf), not {velocity!r}")
     settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,

@@ -142,6 +142,12 @@ def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float
     return found
 
 
+def starts_from_field(velocity: str) -> bool:
+    """Whether the velocity backend ``velocity`` can start a fit from a field (what --prior
+    and block matching need)."""
+    return has_hook(registry.load("velocity", velocity), "set_field")
+
+
 def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> WarpODE:
     """The warp a fit of a ``channels``-channel image at working ``shape`` (h, w) starts from."""
     record = warp_record(settings.velocity, settings.solver, settings.velocity_config, settings.solver_config)
@@ -188,22 +194,27 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     if coarse_to_fine:
         n = velocity.levels
         active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
-    field = None
-    if initial_field is not None and has_hook(velocity, "set_field"):
-        field = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
+    from_field = has_hook(velocity, "set_field")
+    match = settings.match and from_field
+    start_field = None
+    if initial_field is not None and from_field:
+        start_field = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
     starts = [None]
-    if field is None and settings.search and has_hook(velocity, "set_translation"):
+    if start_field is None and settings.search and has_hook(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
+        # matching refines one start, so it needs only the best shift
         shifts = _shift_candidates(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
-                                   max(1, settings.hypotheses))
+                                   1 if match else max(1, settings.hypotheses))
         starts = [pixels_to_normalised(shift, *tiny) for shift in shifts]
-    if settings.match and has_hook(velocity, "set_field"):
-        # refine the given field or the best shift per pixel; one start, so no hypotheses
-        around = field if field is not None or starts[0] is None else a_work.new_tensor(starts[0]).view(1, 2, 1, 1)
-        field, starts = match_blocks(a_work, b_work, around), [None]
-    if field is not None:
+    if match:
+        # refine the given field or the best shift per pixel
+        around = start_field
+        if around is None and starts[0] is not None:
+            around = a_work.new_tensor(starts[0]).view(1, 2, 1, 1)
+        start_field, starts = match_blocks(a_work, b_work, around), [None]
+    if start_field is not None:
         # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
-        velocity.set_field(field, level=(active[0] - 1) if coarse_to_fine else 0)
+        velocity.set_field(start_field, level=(active[0] - 1) if coarse_to_fine else 0)
     elif starts[0] is not None:
         velocity.set_translation(*starts[0])
 

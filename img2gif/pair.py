@@ -8,8 +8,8 @@ import os
 import numpy as np
 import torch
 
-from . import checkpoint, registry
-from .fit import FitSettings, fit_pair_tensors, working_shape
+from . import checkpoint
+from .fit import FitSettings, fit_pair_tensors, starts_from_field, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
@@ -185,11 +185,10 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
     ta, tb = to_tensor(a, dev), to_tensor(b, dev)
     if prior is not None:
         from .prior import PairPrior
-        from .velocity.base import has_hook
 
         if initial_field is not None:
             raise OptionError("give a prior or an initial field to start the fit from, not both")
-        if not has_hook(registry.load("velocity", settings.velocity), "set_field"):
+        if not starts_from_field(settings.velocity):
             raise OptionError(f"--prior needs a velocity that can start from a field (svf), not {settings.velocity!r}")
         prior = prior if isinstance(prior, PairPrior) else PairPrior.load(prior, device=dev)
         initial_field = prior.start_field(ta, tb)
