@@ -31,8 +31,9 @@ class FitSettings:
     pyramid_levels: int = 3          # each level halves the working size
     steps: tuple = (80, 50, 30)      # optimiser steps per level, coarse -> fine
     # steps per level for a gap of a keyframe path or a video, whose fit starts from the gap
-    # before's field (bench/warm_start.py measures what fewer steps cost)
-    warm_steps: tuple = (80, 50, 30)
+    # before's field refined by block matching: the middle level alone scored as well on real
+    # video as the full schedule at a fifth of the time (BENCHMARKS.md, bench/video_dev.py)
+    warm_steps: tuple = (0, 20, 0)
     learning_rate: float = 0.002
     gradient_weight: float = 1.0     # data term on image gradients: survives lighting change
     smoothness_weight: float = 1.0
@@ -63,6 +64,12 @@ class FitSettings:
             value = tuple(getattr(self, name))
             if not value or any(int(v) < 0 for v in value) or sum(int(v) for v in value) == 0:
                 raise OptionError(f"{name} must be one or more step counts >= 0, not all 0, got {list(value)}")
+            # the fit runs the first pyramid_levels of them (the last repeated for more levels)
+            levels = max(1, int(self.pyramid_levels))
+            used = (list(value) + [value[-1]] * levels)[:levels]
+            if sum(int(v) for v in used) == 0:
+                raise OptionError(f"{name} {list(value)} runs no steps on {levels} pyramid level(s): "
+                                  f"give steps to one of the first {levels}")
 
     def warm(self) -> "FitSettings":
         """These settings for a fit that starts from the neighbouring gap's field: ``warm_steps``."""

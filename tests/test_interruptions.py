@@ -102,11 +102,15 @@ def test_signal_while_writing_keeps_the_previous_file(sig, pair_files, tmp_path)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_while_fitting_keeps_the_previous_file(sig, pair_files, tmp_path):
-    a, b = pair_files
+def test_signal_while_fitting_keeps_the_previous_file(sig, tmp_path):
+    # 640 px images fitted at 640 px: a fit of many seconds, so the signal lands inside it
+    # (256 px images cap the working size at 256, a fit short enough to end first)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(blob_image(640, 640)).save(a)
+    Image.fromarray(blob_image(640, 640, shift=(20.0, 9.0))).save(b)
     target = _previous_output(tmp_path, "x.gif")
-    settle = 2 * _import_seconds(tmp_path) + 0.5  # past start-up, inside the fit (~10 s at 512 px)
-    proc = _start(["animate", a, b, "-o", target, "--working-size", 512, "-q"], tmp_path)
+    settle = 2 * _import_seconds(tmp_path) + 0.5  # past start-up, inside the fit
+    proc = _start(["animate", a, b, "-o", target, "--working-size", 640, "-q"], tmp_path)
     time.sleep(settle)
     assert proc.poll() is None, "the fit ended before the signal: make it longer"
     proc.send_signal(sig)
