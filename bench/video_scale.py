@@ -114,10 +114,10 @@ def speed(work: Path, seconds: float) -> list[dict]:
         mi_per_frame = theirs / mi_frames
         row = {"size": f"{w}x{h}", "clip_seconds": seconds, "img2gif_frames": frames, "minterpolate_s": round(theirs, 2),
                "minterpolate_frames": mi_frames, "minterpolate_s_per_frame": round(mi_per_frame, 4)}
-        for name, seconds in ours.items():
-            row[f"img2gif_{name}_s"] = round(seconds, 2)
-            row[f"img2gif_{name}_s_per_frame"] = round(seconds / frames, 3)
-            row[f"ratio_{name}"] = round((seconds / frames) / mi_per_frame, 1)
+        for name, took in ours.items():
+            row[f"img2gif_{name}_s"] = round(took, 2)
+            row[f"img2gif_{name}_s_per_frame"] = round(took / frames, 3)
+            row[f"ratio_{name}"] = round((took / frames) / mi_per_frame, 1)
         rows.append(row)
         print(rows[-1], flush=True)
     return rows
