@@ -116,8 +116,9 @@ def fit_settings(overrides: dict):
 
 
 def write_json(name: str, data: dict) -> Path:
+    """bench/out/NAME.json (the suffix added when ``name`` lacks it)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / name
+    path = OUT / (name if name.endswith(".json") else f"{name}.json")
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
