@@ -31,9 +31,10 @@ class FitSettings:
     pyramid_levels: int = 3          # each level halves the working size
     steps: tuple = (80, 50, 30)      # optimiser steps per level, coarse -> fine
     # steps per level for a gap of a keyframe path or a video, whose fit starts from the gap
-    # before's field refined by block matching: the middle level alone scored as well on real
-    # video as the full schedule at a fifth of the time (BENCHMARKS.md, bench/video_dev.py)
-    warm_steps: tuple = (0, 20, 0)
+    # before's field refined by block matching: the coarse and middle levels only, a third of
+    # the full schedule's time for 0.11 dB on generated scenes (bench/warm_start.py) and none
+    # on real video (BENCHMARKS.md)
+    warm_steps: tuple = (20, 20, 0)
     learning_rate: float = 0.002
     gradient_weight: float = 1.0     # data term on image gradients: survives lighting change
     smoothness_weight: float = 1.0
