@@ -200,9 +200,10 @@ def test_warm_steps_refused_when_they_cannot_fit(warm):
 
 
 def test_warm_steps_refused_when_the_levels_fitted_get_none():
-    # a one-level fit runs only the first count: the default's 0 would fit nothing
+    # a one-level fit runs only the first count: 0 would fit nothing
     with pytest.raises(OptionError, match="runs no steps on 1 pyramid level"):
-        FitSettings(pyramid_levels=1).check()
+        FitSettings(pyramid_levels=1, warm_steps=(0, 20, 0)).check()
+    FitSettings(pyramid_levels=1).check()  # the default's first count is not 0
     FitSettings(pyramid_levels=1, warm_steps=(20,)).check()
     FitSettings(pyramid_levels=4, warm_steps=(0, 0, 5)).check()  # the last count repeats
 
