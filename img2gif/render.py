@@ -6,7 +6,8 @@ images are done in bands of rows, so memory per frame does not grow with the ima
 the frame itself (an 8000x6000 frame is rendered 2 million pixels at a time).
 
 Render modes (``MODES``), each a small class: which field times it needs for frame times
-``ts``, and how it mixes the sampled images. New modes are one more entry.
+``ts``, how it mixes the sampled images, and at which times a frame is one of the images
+exactly (copied, not warped). New modes are one more entry.
 """
 from __future__ import annotations
 
@@ -64,9 +65,9 @@ class Blend:
         w = ts.view(-1, 1, 1, 1)
         return forward.mul_(1 - w).add_(backward.mul_(w))
 
-    def exact(self, frames, ts, a_band, b_band):
-        frames[ts == 0] = a_band
-        frames[ts == 1] = b_band
+    def exact_image(self, t: float, a, b):
+        """The image frame ``t`` is exactly (no warp needed), or None."""
+        return a if t == 0 else b if t == 1 else None
 
 
 class WarpOnly:
@@ -82,8 +83,8 @@ class WarpOnly:
     def combine(self, a, b, ts, coords):
         return _sample_at(a, coords, "bilinear")
 
-    def exact(self, frames, ts, a_band, b_band):
-        frames[ts == 0] = a_band
+    def exact_image(self, t: float, a, b):
+        return a if t == 0 else None
 
 
 MODES = {mode.name: mode for mode in (Blend(), WarpOnly())}
@@ -129,18 +130,24 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
     chunk = chunk or chunk_size(height, width, 8)
     grid = identity_grid(height, width, device=a.device, dtype=a.dtype)
     for start in range(0, len(times), chunk):
-        ts = torch.tensor(times[start:start + chunk], device=a.device, dtype=a.dtype)
-        phi = fields_at(kind.field_times(ts))
-        frames = torch.empty(len(ts), height, width, 3, dtype=torch.uint8)
-        band = max(1, BAND_PIXELS // (len(ts) * width))
-        for top in range(0, height, band):
-            rows = slice(top, min(height, top + band))
-            coords = _coords(phi, grid, rows)
-            a_band = a[:, :, rows]
-            b_band = b[:, :, rows] if b is not None else None
-            mixed = kind.combine(a, b, ts, coords)
-            kind.exact(mixed, ts, a_band, b_band)
-            frames[:, rows] = _as_uint8(mixed).permute(0, 2, 3, 1)
+        wanted = times[start:start + chunk]
+        frames = torch.empty(len(wanted), height, width, 3, dtype=torch.uint8)
+        # a frame that is one of the images (a source frame of a video, say) is copied, not
+        # warped: no field, no sampling
+        for i, t in enumerate(wanted):
+            image = kind.exact_image(t, a, b)
+            if image is not None:
+                frames[i] = _as_uint8(image[0].clone()).permute(1, 2, 0)
+        warped = [i for i, t in enumerate(wanted) if kind.exact_image(t, a, b) is None]
+        if warped:
+            ts = torch.tensor([wanted[i] for i in warped], device=a.device, dtype=a.dtype)
+            index = torch.tensor(warped)
+            phi = fields_at(kind.field_times(ts))
+            band = max(1, BAND_PIXELS // (len(ts) * width))
+            for top in range(0, height, band):
+                rows = slice(top, min(height, top + band))
+                mixed = kind.combine(a, b, ts, _coords(phi, grid, rows))
+                frames[index, rows] = _as_uint8(mixed).permute(0, 2, 3, 1)
         yield from frames.numpy()
 
 

@@ -36,6 +36,27 @@ def test_modes_shapes_and_exact_start(ab, mode):
         assert np.array_equal(frames[-1], b)
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+def test_frames_that_are_an_image_are_copied_not_warped(ab, mode):
+    a, b, ta, tb = ab
+    asked = []
+    inner = shift_fields(-0.2)
+
+    def fields_at(wanted):
+        asked.append(wanted.tolist())
+        return inner(wanted)
+
+    times = [0.0, 0.5, 1.0] if MODES[mode].needs_b else [0.0, 0.5]
+    frames = list(render(fields_at, ta, tb, times, mode=mode))
+    assert np.array_equal(frames[0], a) and len(frames) == len(times)
+    # one call, for the one in-between frame only (blend also asks for its time from B)
+    assert asked == [[0.5, -0.5]] if MODES[mode].needs_b else asked == [[0.5]]
+    # the same in-between frame as when rendered alone
+    assert np.array_equal(frames[1], next(render(inner, ta, tb, [0.5], mode=mode)))
+    asked.clear()
+    assert [f.tobytes() for f in render(fields_at, ta, tb, [0.0], mode=mode)] == [a.tobytes()] and asked == []
+
+
 def test_warp_only_brings_in_no_new_colour_range(ab):
     a, _, ta, _ = ab
     (frame,) = render(shift_fields(0.37), ta, None, [0.5], mode="warp-only")
