@@ -1,6 +1,6 @@
 """Where an up-conversion's time goes: cProfile of ``upconvert_frames`` on a drawn clip.
 
-    python bench/profile_upconvert.py                      # 854x480, --warm-steps 0,15,15 (~20 s)
+    python bench/profile_upconvert.py                      # 854x480, the default warm_steps (~15 s)
     python bench/profile_upconvert.py --size 256x144 --warm-steps 80,50,30
 
 The clip is bench/video_scale.py's (2 s at 15 fps, taken to 30 fps). Reports the seconds spent
@@ -24,7 +24,7 @@ from bench.video_scale import make_clip  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="854x480")
-    parser.add_argument("--warm-steps", default="0,15,15")
+    parser.add_argument("--warm-steps", default=None, help="C,M,F (default: FitSettings().warm_steps)")
     args = parser.parse_args()
 
     import torch
@@ -34,7 +34,8 @@ def main() -> None:
 
     torch.set_num_threads(2)
     w, h = (int(v) for v in args.size.split("x"))
-    settings = FitSettings(warm_steps=tuple(int(v) for v in args.warm_steps.split(",")))
+    settings = FitSettings() if args.warm_steps is None else FitSettings(
+        warm_steps=tuple(int(v) for v in args.warm_steps.split(",")))
     with tempfile.TemporaryDirectory(prefix="img2gif-prof-") as tmp:
         clip = Path(tmp) / "clip.mp4"
         make_clip(clip, 2.0, 15.0, w, h)
@@ -53,7 +54,7 @@ def main() -> None:
     parts = {"gap fits (fit_pair)": seconds("img2gif/pair.py", "fit_pair"),
              "fit explains its gap (Pair.frames, full size)": seconds("img2gif/pair.py", "frames"),
              "output frames (render, with the bend)": seconds("img2gif/video.py", "render")}
-    print(f"{args.size}, warm_steps {args.warm_steps}: {frames} frames, {total:.1f} s under the profiler")
+    print(f"{args.size}, warm_steps {list(settings.warm_steps)}: {frames} frames, {total:.1f} s under the profiler")
     for name, value in parts.items():
         print(f"  {name}: {value:.1f} s ({100 * value / total:.0f} %)")
 

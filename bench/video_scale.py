@@ -14,7 +14,7 @@ circling over it, written as MP4 by ffmpeg from frames this script draws.
   whether memory grows with length.
 * speed: a 10 s clip at 15 fps (issue 12's), at 256x144 and at 854x480, taken to 30 fps:
   img2gif (default settings; with ``warm_steps`` 80,50,30, the full schedule for every gap,
-  the default before 0.2; and without block matching, ``match=False``, the cost of the matched
+  the default before `639d15a`; and without block matching, ``match=False``, the cost of the matched
   start; in-process, 2 threads) against ffmpeg's ``minterpolate`` (mci, aobmc, bidir, vsbmc=1)
   on the same clip in the same run, seconds per output frame. Target: within 3x of
   minterpolate. ``--seconds 2`` for a quicker look (the first gap's full fit then weighs

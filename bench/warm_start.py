@@ -65,7 +65,7 @@ def run_case(frames, g: int, warm_steps, threads: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=8)
-    parser.add_argument("--schedules", nargs="+", default=["80,50,30", "40,25,30", "0,25,30", "0,15,15", "20,10,10", "0,0,20"],
+    parser.add_argument("--schedules", nargs="+", default=["80,50,30", "20,20,0", "0,20,0", "0,15,15", "20,10,10", "0,0,20"],
                         help="warm_steps to compare, each 'coarse,middle,fine'; the first is the baseline")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

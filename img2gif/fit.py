@@ -31,9 +31,9 @@ class FitSettings:
     pyramid_levels: int = 3          # each level halves the working size
     steps: tuple = (80, 50, 30)      # optimiser steps per level, coarse -> fine
     # steps per level for a gap of a keyframe path or a video, whose fit starts from the gap
-    # before's field refined by block matching: the coarse and middle levels only, a third of
-    # the full schedule's time for 0.11 dB on generated scenes (bench/warm_start.py) and none
-    # on real video (BENCHMARKS.md)
+    # before's field refined by block matching: the coarse and middle levels only, a quarter to
+    # a third of the full schedule's time for 0.11 dB on generated scenes (bench/warm_start.py) and none
+    # on real video (BENCHMARKS.md); set on its own, it does not follow ``steps``
     warm_steps: tuple = (20, 20, 0)
     learning_rate: float = 0.002
     gradient_weight: float = 1.0     # data term on image gradients: survives lighting change
@@ -73,7 +73,11 @@ class FitSettings:
                                   f"give steps to one of the first {levels}")
 
     def warm(self) -> "FitSettings":
-        """These settings for a fit that starts from the neighbouring gap's field: ``warm_steps``."""
+        """These settings for a fit that starts from the neighbouring gap's field: ``warm_steps``.
+        A velocity that cannot start from a field (not svf) keeps ``steps``: its fit starts
+        afresh, and the short schedule was measured only for a warm start."""
+        if not starts_from_field(self.velocity):
+            return self
         return replace(self, steps=tuple(self.warm_steps))
 
     def to_dict(self) -> dict:

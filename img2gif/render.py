@@ -130,24 +130,27 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
     chunk = chunk or chunk_size(height, width, 8)
     grid = identity_grid(height, width, device=a.device, dtype=a.dtype)
     for start in range(0, len(times), chunk):
-        wanted = times[start:start + chunk]
-        frames = torch.empty(len(wanted), height, width, 3, dtype=torch.uint8)
-        # a frame that is one of the images (a source frame of a video, say) is copied, not
-        # warped: no field, no sampling
-        for i, t in enumerate(wanted):
-            image = kind.exact_image(t, a, b)
-            if image is not None:
-                frames[i] = _as_uint8(image[0].clone()).permute(1, 2, 0)
-        warped = [i for i, t in enumerate(wanted) if kind.exact_image(t, a, b) is None]
+        ts = torch.tensor(times[start:start + chunk], device=a.device, dtype=a.dtype)
+        n = len(ts)
+        # a frame that is one of the images (a video's source frame, say) is copied, not sampled
+        sources = [kind.exact_image(t, a, b) for t in ts.tolist()]
+        warped = [i for i, image in enumerate(sources) if image is None]
         if warped:
-            ts = torch.tensor([wanted[i] for i in warped], device=a.device, dtype=a.dtype)
-            index = torch.tensor(warped)
+            # the whole chunk's fields, copied frames' too: the solver reads some times off
+            # others' chains, so asking for fewer would change the frames that are warped
             phi = fields_at(kind.field_times(ts))
-            band = max(1, BAND_PIXELS // (len(ts) * width))
-            for top in range(0, height, band):
-                rows = slice(top, min(height, top + band))
-                mixed = kind.combine(a, b, ts, _coords(phi, grid, rows))
-                frames[index, rows] = _as_uint8(mixed).permute(0, 2, 3, 1)
+            phi = phi.reshape(-1, n, *phi.shape[1:])[:, warped].flatten(0, 1)
+        frames = torch.empty(n, height, width, 3, dtype=torch.uint8)
+        band = max(1, BAND_PIXELS // (n * width))
+        for top in range(0, height, band):
+            rows = slice(top, min(height, top + band))
+            for i, image in enumerate(sources):
+                if image is not None:
+                    frames[i, rows] = _as_uint8(image[0, :, rows].clone()).permute(1, 2, 0).cpu()
+            if warped:
+                mixed = _as_uint8(kind.combine(a, b, ts[warped], _coords(phi, grid, rows))).permute(0, 2, 3, 1).cpu()
+                for k, i in enumerate(warped):
+                    frames[i, rows] = mixed[k]
         yield from frames.numpy()
 
 

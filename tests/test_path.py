@@ -208,6 +208,12 @@ def test_warm_steps_refused_when_the_levels_fitted_get_none():
     FitSettings(pyramid_levels=4, warm_steps=(0, 0, 5)).check()  # the last count repeats
 
 
+def test_warm_steps_only_for_a_velocity_that_starts_from_the_gap_before():
+    assert FitSettings(warm_steps=(0, 5, 5)).warm().steps == (0, 5, 5)
+    # unet cannot start from a field: its later gaps start afresh, with the full schedule
+    assert FitSettings(velocity="unet", warm_steps=(0, 5, 5)).warm().steps == FitSettings().steps
+
+
 def test_warm_steps_survive_the_settings_record():
     settings = FitSettings(warm_steps=(0, 15, 15))
     again = FitSettings.from_dict(settings.to_dict())
