@@ -143,8 +143,8 @@ def main() -> None:
             results["speed"] = speed(Path(tmp), args.seconds)
             print(markdown_table(["size", "img2gif s/frame", "ratio", "--warm-steps 80,50,30", "ratio",
                                   "--no-match", "ratio", "minterpolate s/frame"],
-                                 [[r["size"]] + [f"{r[f'img2gif_{name}_s_per_frame']:.3f} | {r[f'ratio_{name}']:.1f}x"
-                                                 for name in ("default", "full_warm", "no_match")]
+                                 [[r["size"]] + [cell for name in ("default", "full_warm", "no_match")
+                                                 for cell in (f"{r[f'img2gif_{name}_s_per_frame']:.3f}", f"{r[f'ratio_{name}']:.1f}x")]
                                   + [f"{r['minterpolate_s_per_frame']:.4f}"] for r in results["speed"]]))
     write_json("video_scale", results)
 

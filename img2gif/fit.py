@@ -65,10 +65,8 @@ class FitSettings:
             value = tuple(getattr(self, name))
             if not value or any(int(v) < 0 for v in value) or sum(int(v) for v in value) == 0:
                 raise OptionError(f"{name} must be one or more step counts >= 0, not all 0, got {list(value)}")
-            # the fit runs the first pyramid_levels of them (the last repeated for more levels)
             levels = max(1, int(self.pyramid_levels))
-            used = (list(value) + [value[-1]] * levels)[:levels]
-            if sum(int(v) for v in used) == 0:
+            if sum(int(v) for v in steps_per_level(value, levels)) == 0:
                 raise OptionError(f"{name} {list(value)} runs no steps on {levels} pyramid level(s): "
                                   f"give steps to one of the first {levels}")
 
@@ -94,6 +92,13 @@ class FitSettings:
             if name in known:
                 known[name] = tuple(known[name])
         return cls(**known)
+
+
+def steps_per_level(schedule, levels: int) -> list:
+    """The steps a fit over ``levels`` pyramid levels runs at each, coarse to fine: the first
+    ``levels`` of ``schedule``, its last count repeated where it is shorter."""
+    schedule = list(schedule)
+    return (schedule + schedule[-1:] * max(0, levels - len(schedule)))[:levels]
 
 
 def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
@@ -197,7 +202,7 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     work = working_shape(a.shape[2], a.shape[3], settings.working_size)
     ode = build_ode(settings, a.shape[1], work).to(a.device)
     levels = max(1, settings.pyramid_levels)
-    steps = list(settings.steps) + [settings.steps[-1]] * max(0, levels - len(settings.steps))
+    steps = steps_per_level(settings.steps, levels)
     sizes = [(max(8, round(work[0] / 2**k)), max(8, round(work[1] / 2**k))) for k in reversed(range(levels))]
     a_work, b_work = _resize(a, work), _resize(b, work)
 
@@ -230,7 +235,7 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     elif starts[0] is not None:
         velocity.set_translation(*starts[0])
 
-    total = sum(steps[:levels])
+    total = sum(steps)
     done = 0
     losses = (data_loss, jacobian, outgrid, smoothness)
     total += steps[0] * (len(starts) - 1)
