@@ -12,7 +12,11 @@ from the same fits:
 * pairwise: each gap's own warp alone (the path's fits: each gap's fit starts from the gap
   before's field instead of the global shift search of a fresh ``fit_pair``);
 * with neighbours: the path as shipped, each gap bent by the accelerations of its keyframes
-  (the first and last gaps have one neighbour: their outer end keeps the gap's own motion).
+  (the first and last gaps have one neighbour: their outer end keeps the gap's own motion);
+* video path: what ``img2gif animate frames/ --source-fps F/G --multiply G`` does with the given
+  frames as a numbered frames folder (``img2gif.video.upconvert_frames``, its own fits): the
+  same bend, plus scene-cut detection and the crossfade of a gap the warp leaves unexplained,
+  each gap bent by its two neighbours only. The gaps crossfaded are counted.
 
 Both are scored by ``../shared/tools/video_score.py`` (PSNR and SSIM of the frames not given,
 and detail); the gap fits' time and the bent fields' folded pixels (``KeyframePath.folds``) are
@@ -43,6 +47,7 @@ def main() -> None:
     import torch
 
     from img2gif.path import fit_path
+    from img2gif.video import Report, open_source, target_rate, upconvert_frames
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=None, help="only the first N windows")
@@ -56,7 +61,7 @@ def main() -> None:
     windows = sorted(p for p in SET.iterdir() if p.is_dir())[: args.windows]
     seconds = []
     with tempfile.TemporaryDirectory(prefix="img2gif-video-") as tmp:
-        preds = {name: Path(tmp) / name for name in ("pairwise", "neighbours")}
+        preds = {name: Path(tmp) / name for name in ("pairwise", "neighbours", "video")}
         for window in windows:
             frames = [np.asarray(Image.open(window / f"frame_{k:03d}.png").convert("RGB")) for k in range(33)]
             for G in GS:
@@ -73,10 +78,27 @@ def main() -> None:
                     folder.mkdir(parents=True)
                     for k, frame in enumerate(out):
                         Image.fromarray(frame).save(folder / f"frame_{k:03d}.png", compress_level=1)
+                given = Path(tmp) / "given" / f"{window.name}_g{G}"
+                given.mkdir(parents=True)
+                for k, frame in enumerate(frames[::G]):
+                    Image.fromarray(frame).save(given / f"frame_{k:03d}.png", compress_level=1)
+                source = open_source(given, source_fps=float((window / "fps.txt").read_text()) / G)
+                fps, count = target_rate(source, None, G)
+                report = Report()
+                started = time.perf_counter()
+                video = list(upconvert_frames(source, fps, count, settings, "cpu", report=report))
+                video_seconds = time.perf_counter() - started
+                folder = preds["video"] / f"{window.name}_g{G}"
+                folder.mkdir(parents=True)
+                for k, frame in enumerate(video):
+                    Image.fromarray(frame).save(folder / f"frame_{k:03d}.png", compress_level=1)
                 seconds.append({"window": window.name, "G": G, "fit_seconds": round(fitted, 2),
-                                "softened": path.softened, "folded_pixels": folds})
+                                "softened": path.softened, "folded_pixels": folds,
+                                "video_seconds": round(video_seconds, 2), "video_gaps": report.gaps,
+                                "video_cuts": report.cuts, "video_crossfaded": report.blended})
                 print(f"{window.name} G={G}: fits {fitted:.1f} s, accelerations halved {path.softened}, "
-                      f"folded pixels {folds}", flush=True)
+                      f"folded pixels {folds}; video path {video_seconds:.1f} s, {report.cuts} cuts, "
+                      f"{report.blended} of {report.gaps} gaps crossfaded", flush=True)
         scores = {}
         for name, folder in preds.items():
             gs = ",".join(str(g) for g in GS)
@@ -95,14 +117,19 @@ def main() -> None:
                                        "--G", gs], capture_output=True, text=True, check=True)
             scores[name] = json.loads(done.stdout)
     rows = []
-    for name in ("pairwise", "neighbours"):
+    labels = {"pairwise": "img2gif, each gap alone (pairwise)", "neighbours": "img2gif, keyframe path, with neighbours",
+              "video": "img2gif animate frames/ (the video path), with neighbours"}
+    for name in ("pairwise", "neighbours", "video"):
         s = scores[name]
-        rows.append([f"img2gif, {'each gap alone (pairwise)' if name == 'pairwise' else 'keyframe path, with neighbours'}",
+        rows.append([labels[name],
                      f"{s['psnr']:.2f}"] + [f"{s['per_G'][str(g)]['psnr']:.2f}" for g in GS] + [f"{s['detail']:.3f}"])
     per = {g: np.median([r["fit_seconds"] for r in seconds if r["G"] == g]) for g in GS}
     print(markdown_table(["method (video-dev)", "PSNR all", "G=2", "G=4", "G=8", "detail"], rows))
     print("median fit time per window: " + ", ".join(f"G={g}: {per[g]:.1f} s" for g in GS)
           + f"; folded pixels (with neighbours, all windows): {sum(r['folded_pixels'] for r in seconds)}"
+          + f"; video path: median {np.median([r['video_seconds'] for r in seconds]):.1f} s per window and G, "
+            f"{sum(r['video_cuts'] for r in seconds)} cuts, {sum(r['video_crossfaded'] for r in seconds)} of "
+            f"{sum(r['video_gaps'] for r in seconds)} gaps crossfaded"
           + (f"; fit overrides: {overrides}" if overrides else ""))
     write_json("video_dev", {"environment": environment(), "fit_overrides": overrides, "scores": scores, "fits": seconds})
 

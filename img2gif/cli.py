@@ -397,7 +397,7 @@ def animate(
                     dither=dither and dither.value, seed=seed, device=device.value,
                     settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
-            extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (the warp did not fit)"
+            extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
             extra += ", audio copied" if result.audio else ""
             _note(_wrote(result) + extra)
             return

@@ -14,7 +14,7 @@ from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
 from .render import MODES, ode_fields, render, to_tensor
-from .warp import count_folds
+from .warp import count_folds, sample
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -74,6 +74,20 @@ class Pair:
         a, b = self._tensors()
         fields_at = ode_fields(self.ode, a, self.field_size)
         return lambda times: render(fields_at, a, b, times, mode=mode)
+
+    def residual(self) -> tuple[float, float]:
+        """(left, unwarped): the mean absolute difference, in levels (0-255), of A and B each
+        carried to the middle of the gap (what the blend mixes there), and of A and B as they
+        are; at the working size. A warp that explains the change leaves a small share of it."""
+        a, b = self._tensors()
+        size = self.field_size
+        if a.shape[-2:] != size:
+            a, b = (torch.nn.functional.interpolate(x, size=size, mode="area") for x in (a, b))
+        with torch.no_grad():
+            phi = self.fields([0.5, -0.5])
+            left = float((sample(a, phi[0:1]) - sample(b, phi[1:2])).abs().mean())
+            unwarped = float((a - b).abs().mean())
+        return 255 * left, 255 * unwarped
 
     def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
         """Pixels where the warp folds (det <= 0), summed over ``times``."""

@@ -44,6 +44,17 @@ def test_fit_recovers_rotation():
     assert pair.folds() == 0
 
 
+def test_residual_of_a_fitted_shift_is_a_small_share(pair_images):
+    a, b = pair_images
+    pair = fit_pair(a, b, FAST, device="cpu")
+    left, unwarped = pair.residual()
+    # the unwarped difference is the images' own, at the working size
+    assert unwarped == pytest.approx(np.abs(a.astype(float) - b).mean(), rel=0.35)
+    assert 0 <= left < 0.3 * unwarped
+    same = fit_pair(a, a, FAST, device="cpu").residual()
+    assert same[1] == 0 and same[0] < 0.05
+
+
 def test_frames_exact_endpoints_and_count(pair_images):
     a, b = pair_images
     pair = fit_pair(a, b, FitSettings(working_size=32, steps=(5, 5, 5)), device="cpu")
