@@ -102,7 +102,8 @@ def main() -> None:
         scores = {}
         for name, folder in preds.items():
             gs = ",".join(str(g) for g in GS)
-            done = subprocess.run([sys.executable, str(SCORER), "--set", str(SET), "--pred", str(folder), "--G", gs],
+            done = subprocess.run([sys.executable, str(SCORER), "--set", str(SET), "--pred", str(folder), "--G", gs,
+                                   "--per-window"],
                                   capture_output=True, text=True)
             if done.returncode != 0 and args.windows is None:
                 raise SystemExit(done.stderr)
@@ -114,7 +115,7 @@ def main() -> None:
                     if not link.exists():
                         link.symlink_to(window)
                 done = subprocess.run([sys.executable, str(SCORER), "--set", str(subset), "--pred", str(folder),
-                                       "--G", gs], capture_output=True, text=True, check=True)
+                                       "--G", gs, "--per-window"], capture_output=True, text=True, check=True)
             scores[name] = json.loads(done.stdout)
     rows = []
     labels = {"pairwise": "img2gif, each gap alone (pairwise)", "neighbours": "img2gif, keyframe path, with neighbours",
