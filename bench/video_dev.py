@@ -6,8 +6,8 @@
 
 For each window of 33 real frames and each G, the method gets frames 0, G, 2G, ..., 32 and
 writes all 33: an open keyframe path through the given frames (default fit settings, evenly
-spaced, which they are), rendered at t = k / 32 (every given frame is exact). Two predictions
-from the same fits:
+spaced, which they are), rendered at t = k / 32 (every given frame is exact). Three predictions,
+the first two from the same fits:
 
 * pairwise: each gap's own warp alone (the path's fits: each gap's fit starts from the gap
   before's field instead of the global shift search of a fresh ``fit_pair``);
@@ -18,7 +18,7 @@ from the same fits:
   same bend, plus scene-cut detection and the crossfade of a gap the warp leaves unexplained,
   each gap bent by its two neighbours only. The gaps crossfaded are counted.
 
-Both are scored by ``../shared/tools/video_score.py`` (PSNR and SSIM of the frames not given,
+All three are scored by ``../shared/tools/video_score.py`` (PSNR and SSIM of the frames not given,
 and detail); the gap fits' time and the bent fields' folded pixels (``KeyframePath.folds``) are
 reported per window and G. Results: bench/out/video_dev.json.
 """

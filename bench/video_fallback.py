@@ -9,7 +9,8 @@ measures, per kind of gap, the share of the difference the fit leaves and how mu
 and the cut detector does:
 
 - motion: 17-frame clips of ``img2gif.scenes`` (photo background and moving cut-outs, noise,
-  brightness change), gaps of 2 and 4 frames: the warp should stay;
+  brightness change), gaps of 2 and 4 frames: the warp should stay; once as a fresh fit, once
+  as a video fits a later gap (``warm_steps``, from the gap before's field);
 - flicker: the same frames with 12 % and 30 % more light on the second frame, mostly moving: the
   warp should stay (what moves is still moved);
 - dissolve: still photos, the second with 15-60 % of another photo mixed in: no warp explains
@@ -56,8 +57,9 @@ def main() -> None:
     for k in range(args.scenes):  # seeds apart from the prior's training stream
         scene = generator.scene(1000 + k, times=[i / 16 for i in range(17)])
         clips.append([as_uint8(f.permute(1, 2, 0).clamp(0, 1).numpy() * 255) for f in scene.frames])
-    photos = [np.asarray(Image.open(p).convert("RGB").resize(SIZE[::-1], Image.BILINEAR), float)
+    photos = [np.asarray(Image.open(p).convert("RGB").resize(SIZE[::-1], Image.Resampling.BILINEAR), float)
               for p in package_photos()[:6]]
+    assert len(photos) == 6, "the dissolves need 6 of scikit-image's sample photos"
     flat = np.full((*SIZE, 3), 128, np.uint8)
     kinds = {
         "motion, 2-frame gaps": [(c[i], c[i + 2]) for c in clips for i in (0, 8)],
@@ -68,12 +70,19 @@ def main() -> None:
                                                for s, d in ((0.2, 0.15), (0.5, 0.15), (0.0, 0.3), (0.0, 0.6))],
         "flat to faint grain": [(flat, (128 + rng.integers(0, 8, (*SIZE, 1))).repeat(3, 2).astype(np.uint8))],
     }
+    # as in a video: a gap after the first starts from the gap before's field, with warm_steps
+    kinds["motion, 2-frame gaps, warm-started"] = [(c[i], c[i + 2], (c[i - 2], c[i])) for c in clips for i in (2, 10)]
+    kinds["motion, 4-frame gaps, warm-started"] = [(c[i], c[i + 4], (c[i - 4], c[i])) for c in clips for i in (4, 12)]
     rows, records = [], {}
     for kind, pairs in kinds.items():
         cases = []
-        for a, b in pairs:
+        for a, b, *before in pairs:
             cut = bool(is_cut(a, b))
-            pair = fit_pair(a, b, FitSettings(), device="cpu")
+            if before:
+                start = fit_pair(*before[0], FitSettings(), device="cpu").fields([1.0])[0]
+                pair = fit_pair(a, b, FitSettings().warm(), device="cpu", initial_field=start)
+            else:
+                pair = fit_pair(a, b, FitSettings(), device="cpu")
             left, unwarped = pair.residual()
             cases.append({"cut": cut, "left": left, "unwarped": unwarped, "share": left / unwarped,
                           "crossfaded": not cut and not warp_explains(pair)})

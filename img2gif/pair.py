@@ -77,8 +77,8 @@ class Pair:
 
     def residual(self) -> tuple[float, float]:
         """(left, unwarped): the mean absolute difference, in levels (0-255), of A and B each
-        carried to the middle of the gap (what the blend mixes there), and of A and B as they
-        are; at the working size. A warp that explains the change leaves a small share of it."""
+        carried to the middle of the gap (the two sides the blend mixes there, here sampled
+        bilinearly), and of A and B as they are; at the working size. A warp that explains the change leaves a small share of it."""
         a, b = self._tensors()
         size = self.field_size
         if a.shape[-2:] != size:

@@ -49,10 +49,16 @@ def test_residual_of_a_fitted_shift_is_a_small_share(pair_images):
     pair = fit_pair(a, b, FAST, device="cpu")
     left, unwarped = pair.residual()
     # the unwarped difference is the images' own, at the working size
-    assert unwarped == pytest.approx(np.abs(a.astype(float) - b).mean(), rel=0.35)
+    assert pair.field_size == a.shape[:2]  # the working size is the image's: no resize
+    assert unwarped == pytest.approx(np.abs(a.astype(float) - b).mean(), rel=1e-4)
     assert 0 <= left < 0.3 * unwarped
     same = fit_pair(a, a, FAST, device="cpu").residual()
     assert same[1] == 0 and same[0] < 0.05
+    # at a smaller working size both images are averaged down first: still a small share
+    small = fit_pair(a, b, dataclasses.replace(FAST, working_size=32), device="cpu")
+    assert small.field_size != a.shape[:2]
+    left, unwarped = small.residual()
+    assert 0 < unwarped < np.abs(a.astype(float) - b).mean() and left < 0.3 * unwarped
 
 
 def test_frames_exact_endpoints_and_count(pair_images):

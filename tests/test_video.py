@@ -327,7 +327,7 @@ def test_a_gap_the_warp_cannot_explain_is_crossfaded_and_counted(tmp_path):
 
     pytest.importorskip("skimage")
     photos = package_photos()
-    first, other = (np.asarray(Image.open(photos[k]).convert("RGB").resize((64, 36), Image.BILINEAR), float)
+    first, other = (np.asarray(Image.open(photos[k]).convert("RGB").resize((64, 36), Image.Resampling.BILINEAR), float)
                     for k in (0, 2))
     mixed = np.round(0.7 * first + 0.3 * other).astype(np.uint8)
     first = first.astype(np.uint8)
@@ -357,3 +357,19 @@ def test_a_small_change_the_warp_leaves_is_warped_not_crossfaded(tmp_path):
     result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", f"{tmp_path / 'out'}/", *FAST)
     assert result.exit_code == 0, result.output
     assert "0 scene cuts" in result.output and "0 gaps crossfaded" in result.output
+
+
+@pytest.mark.parametrize("left, unwarped, warped", [
+    (5.0, 5.5, False),    # most of a visible change left: crossfaded
+    (4.9, 4.9, True),     # all of it left, but too faint to count
+    (10.0, 12.0, True),   # visible, but the warp explains a sixth of it
+    (7.0, 0.0, True),     # identical frames: nothing to explain
+])
+def test_the_crossfade_rule(left, unwarped, warped):
+    from img2gif.video import warp_explains
+
+    class Fitted:
+        def residual(self):
+            return left, unwarped
+
+    assert warp_explains(Fitted()) is warped
