@@ -320,6 +320,17 @@ def test_an_even_rate_video_has_no_timestamp_list(clip):
     assert source.times == () and source.fps == pytest.approx(10) and source.count == 8
 
 
+def _double_the_rate(tmp_path, frames) -> tuple[str, list[np.ndarray]]:
+    """``frames`` as a numbered folder at 10 fps through ``animate --multiply 2``: (summary, frames out)."""
+    folder = tmp_path / "given"
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
+    result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", f"{tmp_path / 'out'}/", *FAST)
+    assert result.exit_code == 0, result.output
+    return result.output, read_folder(tmp_path / "out")
+
+
 def test_a_gap_the_warp_cannot_explain_is_crossfaded_and_counted(tmp_path):
     """A dissolve between two photos (30 % of the second mixed in): under the cut thresholds,
     and no warp of the first is the mix."""
@@ -332,14 +343,9 @@ def test_a_gap_the_warp_cannot_explain_is_crossfaded_and_counted(tmp_path):
     mixed = np.round(0.7 * first + 0.3 * other).astype(np.uint8)
     first = first.astype(np.uint8)
     assert not is_cut(first, mixed)
-    folder = tmp_path / "dissolve"
-    folder.mkdir()
-    for k, frame in enumerate([first, first, mixed, mixed]):
-        Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
-    result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", f"{tmp_path / 'out'}/", *FAST)
-    assert result.exit_code == 0, result.output
-    assert "0 scene cuts" in result.output and "1 gap crossfaded" in result.output
-    middle = np.asarray(Image.open(sorted((tmp_path / "out").glob("*.png"))[3]).convert("RGB"))  # between frames 1 and 2
+    summary, out = _double_the_rate(tmp_path, [first, first, mixed, mixed])
+    assert "0 scene cuts" in summary and "1 gap crossfaded" in summary
+    middle = out[3]  # between frames 1 and 2
     assert np.abs(middle.astype(int) - (first.astype(int) + mixed) / 2).max() <= 1
 
 
@@ -350,13 +356,8 @@ def test_a_small_change_the_warp_leaves_is_warped_not_crossfaded(tmp_path):
     rng = np.random.default_rng(0)
     flat = np.full((24, 32, 3), 128, np.uint8)
     grain = (128 + rng.integers(0, 8, (24, 32, 1))).repeat(3, 2).astype(np.uint8)
-    folder = tmp_path / "grain"
-    folder.mkdir()
-    for k, frame in enumerate([flat, flat, grain, grain]):
-        Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
-    result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", f"{tmp_path / 'out'}/", *FAST)
-    assert result.exit_code == 0, result.output
-    assert "0 scene cuts" in result.output and "0 gaps crossfaded" in result.output
+    summary, _ = _double_the_rate(tmp_path, [flat, flat, grain, grain])
+    assert "0 scene cuts" in summary and "0 gaps crossfaded" in summary
 
 
 @pytest.mark.parametrize("left, unwarped, warped", [
