@@ -4,8 +4,8 @@
     python bench/profile_upconvert.py --size 256x144 --warm-steps 80,50,30
 
 The clip is bench/video_scale.py's (2 s at 15 fps, taken to 30 fps). Reports the seconds spent
-in the gap fits, in the check that a fit explains its gap (a warp-only frame at full size), in
-rendering the output frames (with the neighbours' bend), and in all, under the profiler (which
+in the gap fits, in the check that a fit explains its gap (``Pair.residual``, at the working
+size), in rendering the output frames (with the neighbours' bend), and in all, under the profiler (which
 adds its own overhead). Frames are produced and dropped: no encoding.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main() -> None:
 
     total = seconds("img2gif/video.py", "upconvert_frames")
     parts = {"gap fits (fit_pair)": seconds("img2gif/pair.py", "fit_pair"),
-             "fit explains its gap (Pair.frames, full size)": seconds("img2gif/pair.py", "frames"),
+             "fit explains its gap (Pair.residual, working size)": seconds("img2gif/pair.py", "residual"),
              "output frames (render, with the bend)": seconds("img2gif/video.py", "render")}
     print(f"{args.size}, warm_steps {list(settings.warm_steps)}: {frames} frames, {total:.1f} s under the profiler")
     for name, value in parts.items():

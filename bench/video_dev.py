@@ -43,6 +43,13 @@ SCORER = ROOT.parent / "shared" / "tools" / "video_score.py"
 GS = (2, 4, 8)
 
 
+def save_frames(frames, folder: Path) -> None:
+    """frames as folder/frame_000.png, frame_001.png, ... (the scorer's and a frames folder's layout)."""
+    folder.mkdir(parents=True)
+    for k, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"frame_{k:03d}.png", compress_level=1)
+
+
 def main() -> None:
     import torch
 
@@ -73,25 +80,16 @@ def main() -> None:
                 outputs = {"neighbours": list(path.frame_renderer()(times))}
                 path.accelerations = [None] * len(path.accelerations)
                 outputs["pairwise"] = list(path.frame_renderer()(times))
-                for name, out in outputs.items():
-                    folder = preds[name] / f"{window.name}_g{G}"
-                    folder.mkdir(parents=True)
-                    for k, frame in enumerate(out):
-                        Image.fromarray(frame).save(folder / f"frame_{k:03d}.png", compress_level=1)
                 given = Path(tmp) / "given" / f"{window.name}_g{G}"
-                given.mkdir(parents=True)
-                for k, frame in enumerate(frames[::G]):
-                    Image.fromarray(frame).save(given / f"frame_{k:03d}.png", compress_level=1)
+                save_frames(frames[::G], given)
                 source = open_source(given, source_fps=float((window / "fps.txt").read_text()) / G)
                 fps, count = target_rate(source, None, G)
                 report = Report()
                 started = time.perf_counter()
-                video = list(upconvert_frames(source, fps, count, settings, "cpu", report=report))
+                outputs["video"] = list(upconvert_frames(source, fps, count, settings, "cpu", report=report))
                 video_seconds = time.perf_counter() - started
-                folder = preds["video"] / f"{window.name}_g{G}"
-                folder.mkdir(parents=True)
-                for k, frame in enumerate(video):
-                    Image.fromarray(frame).save(folder / f"frame_{k:03d}.png", compress_level=1)
+                for name, out in outputs.items():
+                    save_frames(out, preds[name] / f"{window.name}_g{G}")
                 seconds.append({"window": window.name, "G": G, "fit_seconds": round(fitted, 2),
                                 "softened": path.softened, "folded_pixels": folds,
                                 "video_seconds": round(video_seconds, 2), "video_gaps": report.gaps,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .fit import FitSettings, fit_pair_tensors, starts_from_field, working_shape
+from .fit import FitSettings, _resize, fit_pair_tensors, starts_from_field, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
@@ -54,7 +54,10 @@ class Pair:
 
     def fields(self, times) -> torch.Tensor:
         """(T, 2, h, w) displacement fields Phi_t at the working resolution."""
-        a, _ = self._tensors()
+        return self._fields_of(to_tensor(self.a, self.device), times)
+
+    def _fields_of(self, a: torch.Tensor, times) -> torch.Tensor:
+        """``fields`` for A already a tensor (the warp is conditioned on A only)."""
         with torch.no_grad():
             return self.ode.fields(a, torch.as_tensor(times, dtype=torch.float32, device=self.device), self.field_size)[:, 0]
 
@@ -78,13 +81,12 @@ class Pair:
     def residual(self) -> tuple[float, float]:
         """(left, unwarped): the mean absolute difference, in levels (0-255), of A and B each
         carried to the middle of the gap (the two sides the blend mixes there, here sampled
-        bilinearly), and of A and B as they are; at the working size. A warp that explains the change leaves a small share of it."""
+        bilinearly), and of A and B as they are; at the working size. A warp that explains
+        the change leaves a small share of it."""
         a, b = self._tensors()
-        size = self.field_size
-        if a.shape[-2:] != size:
-            a, b = (torch.nn.functional.interpolate(x, size=size, mode="area") for x in (a, b))
+        phi = self._fields_of(a, [0.5, -0.5])
+        a, b = (_resize(x, self.field_size) for x in (a, b))  # the images as the fit saw them
         with torch.no_grad():
-            phi = self.fields([0.5, -0.5])
             left = float((sample(a, phi[0:1]) - sample(b, phi[1:2])).abs().mean())
             unwarped = float((a - b).abs().mean())
         return 255 * left, 255 * unwarped
