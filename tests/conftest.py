@@ -1,12 +1,15 @@
 """Shared fixtures: tiny synthetic images, made here (no data files)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-torch.set_num_threads(2)
+# OMP_NUM_THREADS=1 where two torch jobs must share 2 cores (they slow each other 10-40x)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
 
 
 def blob_image(height=48, width=64, shift=(0.0, 0.0), seed=0) -> np.ndarray:
