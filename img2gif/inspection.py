@@ -144,6 +144,14 @@ def _gif_timing(path: Path) -> tuple[tuple[int, int], list[int], int | None]:
         raise InputError(f"{path}: not an animation img2gif can read (GIF {exc})") from None
 
 
+def _gif_plays(repeats: int | None) -> int:
+    """How many times a GIF plays: its NETSCAPE2.0 field counts repeats after the first play
+    (0: forever); a GIF without the field plays once."""
+    if repeats is None:
+        return 1
+    return 0 if repeats == 0 else repeats + 1
+
+
 def show_animation(console, path) -> None:
     path = Path(path)
     if path.is_dir():
@@ -177,7 +185,8 @@ def show_animation(console, path) -> None:
     try:
         if is_gif:
             fmt = "GIF"
-            size, cs_delays, loop = _gif_timing(path)
+            size, cs_delays, repeats = _gif_timing(path)
+            plays = _gif_plays(repeats)
             n = len(cs_delays)
             durations = [c * 10 for c in cs_delays]
         else:
@@ -185,7 +194,8 @@ def show_animation(console, path) -> None:
                 fmt = im.format
                 n = getattr(im, "n_frames", 1)
                 size = im.size
-                loop = im.info.get("loop")
+                # APNG's num_plays and WebP's loop count plays (0: forever); no field: once
+                plays = im.info.get("loop", 1)
                 if n * size[0] * size[1] > MAX_DECODED_PIXELS:
                     raise InputError(f"{path}: {n} frames of {size[0]}x{size[1]} are too many pixels to inspect "
                                      f"(over {MAX_DECODED_PIXELS:,})")
@@ -202,7 +212,7 @@ def show_animation(console, path) -> None:
     _row(table, "format", f"{fmt}{' (animated)' if n > 1 else ''}")
     _row(table, "size", f"{size[0]}x{size[1]}")
     _row(table, "frames", str(n))
-    _row(table, "loop", "forever" if loop == 0 else ("once" if loop in (None, 1) else f"{loop} times"))
+    _row(table, "loop", "forever" if plays == 0 else ("once" if plays == 1 else f"{plays} times"))
     if fmt == "GIF":
         from .timing import gif_played_cs
 

@@ -168,3 +168,20 @@ def test_many_small_gif_frames_stream_without_stalling(tmp_path):
     fr = [rng.integers(0, 256, (6, 8, 3), dtype=np.uint8) for _ in range(400)]
     written = write_animation(tmp_path / "many.gif", fr, timing.playback(400, 25), fps=25)
     assert written.frames == 400 and written.seconds == pytest.approx(16.0)
+
+
+@pytest.mark.parametrize("ext", ["gif", "png", "webp"])
+@pytest.mark.parametrize("loop, shown_as", [("once", "once"), ("2", "2 times"), ("5", "5 times"), ("forever", "forever")])
+def test_inspect_reads_back_the_play_count_written(tmp_path, ext, loop, shown_as):
+    """GIF counts repeats after the first play, APNG and WebP count plays: inspect says what plays."""
+    from typer.testing import CliRunner
+
+    from img2gif.cli import app
+
+    path = tmp_path / f"a.{ext}"
+    fr = frames(4)
+    write_animation(path, fr, timing.playback(len(fr), 10), fps=10, loop=loop)
+    shown = CliRunner().invoke(app, ["inspect", str(path)], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if "loop" in line)
+    assert row.split("loop", 1)[1].strip(" │|") == shown_as, row
