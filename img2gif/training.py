@@ -16,10 +16,10 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 
-from . import checkpoint, registry
+from . import checkpoint, registry, sheets
 from .critic import Critic, gradient_penalty
 from .losses.penalties import PENALTIES
-from .errors import Img2GifError, OptionError, OutputError
+from .errors import Img2GifError, OptionError
 from .ode import IncompatibleBackends, WarpODE, refuse_pair_velocity, warp_record
 from .warp import sample
 
@@ -210,30 +210,15 @@ def _unwrap(module):
     return module.module if hasattr(module, "module") else module
 
 
-def save_sample_sheet(path: Path, ode: WarpODE, x0: torch.Tensor) -> None:
-    """Rows of x0 -> x_t for t in SAMPLE_TIMES (the last column is x^1)."""
+def save_sample_sheet(path: Path, ode: WarpODE, x0: torch.Tensor, inputs=()) -> None:
+    """Rows of x0 -> x_t for t in SAMPLE_TIMES (the last column is x^1), written at ``path``
+    (never over a file that is not a sheet, nor over one of the run's ``inputs``)."""
     with torch.no_grad():
         phi = ode.fields(x0, list(SAMPLE_TIMES), x0.shape[-2:])
         cols = [x0] + [sample(x0, p) for p in phi]
     grid = torch.cat([torch.cat(list(c), dim=-1) for c in zip(*cols)], dim=-2)  # rows: examples
     arr = grid.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    if arr.shape[2] == 1:
-        arr = arr[..., 0]
-    from .safefile import atomic_replace_file
-
-    made = not path.parent.exists()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_replace_file(lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"), path)
-    except (OSError, Img2GifError) as exc:
-        if made:  # a folder made for a sheet that could not be written is not left behind
-            try:
-                path.parent.rmdir()
-            except OSError:
-                pass
-        if isinstance(exc, Img2GifError):
-            raise
-        raise OutputError(f"{path.parent}: cannot write sample sheets ({exc.strerror or exc})") from None
+    sheets.save_sheet(path, arr[..., 0] if arr.shape[2] == 1 else arr, inputs)
 
 
 def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: TrainSettings, output, *,
@@ -249,7 +234,7 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
     rank, world = _distributed()
     device = torch.device(device)
     output = Path(os.fspath(output))
-    samples_dir = output.with_name(output.stem + "-samples")
+    samples_dir = sheets.samples_dir(output)
     torch.manual_seed(settings.seed)
     ode = build_model(settings).to(device)
     critic = Critic(settings.channels, 32, settings.size).to(device)
@@ -317,7 +302,10 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
         }
         checkpoint.save(output, rec, "img2gif.model")
 
-    last_saved = start
+    inputs = (settings.still_mask,)
+    if rank == 0:
+        sheets.check_sheet_paths(samples_dir, start, settings.steps, settings.sample_every, inputs)
+    last_saved = start if resume else None  # None: this run has written no checkpoint yet
     for step in range(start + 1, settings.steps + 1):
         idx0 = batch(n0, data_rng)
         x0 = x0_all[idx0]
@@ -351,10 +339,9 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
             total = total + settings.cycle_weight * loss_fn(sample(x1_hat, back[0]), x0)
             total = total + settings.jacobian_weight * jacobian(back, margin=settings.jacobian_margin)
         if not torch.isfinite(total):
-            raise TrainingError(
-                f"loss became {float(total.detach())} at step {step}; stopped. The last good checkpoint "
-                f"({output}, step {last_saved}) is kept; try a lower --lr"
-            )
+            kept = (f"the last good checkpoint ({output}, step {last_saved}) is kept" if last_saved is not None
+                    else f"no checkpoint was written ({output} is as it was)")
+            raise TrainingError(f"loss became {float(total.detach())} at step {step}; stopped: {kept}; try a lower --lr")
         opt_v.zero_grad(set_to_none=True)
         total.backward()
         opt_v.step()
@@ -363,7 +350,7 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
         if progress is not None and rank == 0:
             progress(step, settings.steps, losses)
         if rank == 0 and settings.sample_every and (step % settings.sample_every == 0 or step == settings.steps):
-            save_sample_sheet(samples_dir / f"step_{step:07d}.png", ode, fixed)
+            save_sample_sheet(sheets.sheet_path(samples_dir, step), ode, fixed, inputs)
         if step % settings.checkpoint_every == 0 or step == settings.steps:
             save(step)
             last_saved = step
@@ -406,15 +393,18 @@ def train(data, output=None, settings: TrainSettings | None = None, *, start_dir
         raise OptionError(f"{output}: a checkpoint must end in .pt")
     if resume and not output.is_file():
         raise OptionError(f"{output}: no checkpoint to resume")
-    samples = output.with_name(output.stem + "-samples")
+    samples = sheets.samples_dir(output)
     if settings.sample_every and os.path.lexists(samples) and not samples.is_dir():
         raise OptionError(f"{samples}: sample sheets go in this folder, but it is a file (or --sample-every 0)")
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     settings.check()
     still_map = load_still_mask(settings.still_mask, settings.size) if settings.still_mask else None
     build_model(settings)  # backends that do not fit together fail here, before any data is read
-    if resume:
-        load_resumable(output, settings)  # a changed --size or --velocity: refused before the data is read
+    start = 0
+    if resume:  # a changed --size or --velocity: refused before the data is read
+        start = int(load_resumable(output, settings)[0]["step"])
+    if epochs is None:  # with --epochs the last step is known only from the data: checked again there
+        sheets.check_sheet_paths(samples, start, settings.steps, settings.sample_every, (settings.still_mask,))
     x0, x1 = load_domains(data, start_dir, end_dir, size=settings.size, channels=settings.channels,
                           paired=settings.paired, strict=strict)
     if epochs is not None:

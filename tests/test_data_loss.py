@@ -369,6 +369,34 @@ def test_samples_path_that_is_a_file(tmp_path):
     assert "samples" in one_error(run("train", "--data", data, "-o", tmp_path / "m.pt", *args))
 
 
+def test_sample_sheets_never_replace_a_file_they_did_not_write(tmp_path):
+    """A user's file, or the run's own still mask, at a sheet's path: refused before any work,
+    untouched; sheets of an earlier run at those paths are replaced."""
+    data = _train_data(tmp_path / "data", n=4)
+    args = [a for a in TRAIN if a not in ("--sample-every", "0")] + ["--sample-every", "1"]
+    samples = tmp_path / "m-samples"
+    samples.mkdir()
+    mine = samples / "step_0000002.png"
+    Image.fromarray(blob_image(8, 8)).save(mine)
+    kept = mine.read_bytes()
+    line = one_error(run("train", "--data", data, "-o", tmp_path / "m.pt", *args))
+    assert "step_0000002.png" in line and "not a sheet" in line
+    assert mine.read_bytes() == kept and not (tmp_path / "m.pt").exists() and sorted(os.listdir(samples)) == [mine.name]
+    line = one_error(run("train", "--data", data, "-o", tmp_path / "m.pt", *args, "--still-mask", mine, "--still-weight", "1"))
+    assert mine.read_bytes() == kept
+    mine.unlink()
+    assert run("train", "--data", data, "-o", tmp_path / "m.pt", *args).exit_code == 0
+    assert sorted(os.listdir(samples)) == ["step_0000001.png", "step_0000002.png"]
+    # a sheet of that run used as the next run's mask is an input now: not replaced either
+    sheet = samples / "step_0000001.png"
+    before = sheet.read_bytes()
+    line = one_error(run("train", "--data", data, "-o", tmp_path / "m.pt", *args, "--still-mask", sheet, "--still-weight", "1"))
+    assert "inputs" in line and sheet.read_bytes() == before
+    # sheets of an earlier run are replaced by the next run's
+    assert run("train", "--data", data, "-o", tmp_path / "m.pt", *args, "--seed", "3").exit_code == 0
+    assert sheet.read_bytes() != before
+
+
 # --- 16. resume checks what it resumes ------------------------------------------------------
 
 def test_resume_refuses_shape_changes_and_reports_others(tmp_path):

@@ -76,6 +76,21 @@ def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert out.read_bytes() == good
 
 
+def test_divergence_before_any_checkpoint_says_none_was_written(tmp_path):
+    """A NaN at step 1 of a new run: nothing was saved, and the message must not claim otherwise;
+    a file already at the path (an earlier run's) is left as it was."""
+    x0, x1 = blobs(16, 0, 6), blobs(16, 2, 6)
+    x1[:] = float("nan")
+    out = tmp_path / "m.pt"
+    with pytest.raises(TrainingError, match="step 1.*no checkpoint was written") as raised:
+        train(x0, x1, TrainSettings(paired=True, steps=6, **SMALL), out)
+    assert "is kept" not in str(raised.value) and not out.exists()
+    out.write_bytes(b"an earlier run")
+    with pytest.raises(TrainingError, match="no checkpoint was written"):
+        train(x0, x1, TrainSettings(paired=True, steps=6, **SMALL), out)
+    assert out.read_bytes() == b"an earlier run"
+
+
 def make_folder(root: Path, names_a, names_b, size=16):
     for sub, names in (("start", names_a), ("end", names_b)):
         (root / sub).mkdir(parents=True, exist_ok=True)
