@@ -75,6 +75,8 @@ class KeyframePath:
         f_minus = self.pairs[before].fields([1.0])[0]   # ... and at the one before
         hp, hm = self.gaps[after].duration, self.gaps[before].duration
         accel = 2.0 * (f_plus * hm + f_minus * hp) / (hp * hm * (hp + hm))
+        if not bool(torch.isfinite(accel).all()):
+            return None  # gaps too short for float32 (crafted times): no bend rather than black frames
         checks = self._fold_checks(before, after)
         for _ in range(5):
             if not any(count_folds((phi - bend * accel).unsqueeze(0)) > plain for phi, bend, plain in checks):

@@ -21,6 +21,9 @@ MIN_FPS = 0.1             # a frame shown at most 10 s (holds are the way to sho
 MAX_DURATION = 600.0
 MAX_HOLD = 60.0
 MAX_KEYFRAMES = 1000
+# the shortest gap --times may give (a share of the animation): the bend between two gaps scales
+# with the ratio of their lengths squared, which must stay far inside float32's range
+MIN_KEYFRAME_GAP = 1e-6
 EASINGS = ("linear", "smooth")
 LOOPS = ("forever", "once", "pingpong", "closed")  # closed: a keyframe path that returns to its start
 
@@ -206,6 +209,10 @@ def keyframe_times(times, count: int, closed: bool) -> list[float]:
         raise OptionError(f"with --loop closed the last of --times must be below 1 (1 is the return to the first image), got {values[-1]:g}")
     if not closed and values[-1] != 1.0:
         raise OptionError(f"--times must end at 1 (the last image), got {values[-1]:g}")
+    shortest = min(b - a for a, b in zip(values, values[1:] + ([1.0] if closed else [])))
+    if shortest < MIN_KEYFRAME_GAP:
+        raise OptionError(f"--times: every gap between keyframes must be at least {MIN_KEYFRAME_GAP:g} of the "
+                          f"animation, got {shortest:g}")
     return values
 
 

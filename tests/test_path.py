@@ -43,6 +43,9 @@ def test_times_default_evenly_spaced():
     ([0, 0.5, 0.9], False, "end at 1"),
     ([0, 0.5, 1], True, "below 1"),
     ([0, float("nan"), 1], False, "finite"),
+    ([0, 1e-40, 1], False, "at least 1e-06"),
+    ([0, 1 - 1e-9, 1], False, "at least 1e-06"),
+    ([0, 0.5, 1 - 1e-12], True, "at least 1e-06"),
 ])
 def test_bad_times_are_refused(times, closed, words):
     with pytest.raises(OptionError, match=words):
@@ -75,6 +78,19 @@ def test_uneven_times_place_each_keyframe():
     assert path.locate(0.25) == (1, 0.0) and path.locate(0.625) == (1, 0.5) and path.locate(1.0) == (1, 1.0)
     frame = next(path.frame_renderer()([0.25]))
     assert np.array_equal(frame, images[1])
+
+
+def test_gaps_too_short_for_float32_do_not_give_black_frames():
+    """Times that passed no check (the Python API's KeyframePath): a gap of 1e-40 makes the bend
+    overflow float32; the keyframe is then not bent, and every frame is an image, not black."""
+    from img2gif.path import KeyframePath
+
+    images = [blob_image(40, 48, shift=(s, 0)) for s in (0, 1, 4)]
+    fitted = fit_path(images, None, False, FAST, device="cpu")
+    path = KeyframePath(images, [0.0, 1e-40, 1.0], fitted.pairs, False)
+    assert path.accelerations[1] is None
+    for frame in path.frame_renderer()([0.0, 0.3, 0.6, 0.9]):
+        assert np.isfinite(frame).all() and abs(float(frame.mean()) - float(images[1].mean())) < 10
 
 
 def test_steady_motion_is_not_bent():
