@@ -38,6 +38,7 @@ import zipfile
 
 import torch
 
+from . import work
 from .errors import InputError, PluginError
 from .safefile import atomic_replace_file, save_torch
 
@@ -251,7 +252,7 @@ def _check_finite_weights(record: dict, path: str) -> None:
                                  f"the limit is {MAX_ABS_WEIGHT:g}); the file is unusable")
 
 
-def rebuild_warp(record: dict, path, **hints):
+def rebuild_warp(record: dict, path, runs_at: tuple[int, int] | None = None, **hints):
     """The WarpODE that ``record`` describes (its "velocity" and "solver" sections).
 
     Every problem is an InputError naming the file and the field: a missing or unknown
@@ -275,6 +276,12 @@ def rebuild_warp(record: dict, path, **hints):
     if getattr(ode.velocity, "sees_pair", False) and record.get("format") != "img2gif.prior":
         raise InputError(f"{path}: velocity {ode.velocity.name!r} sees both images of a pair: only a prior "
                          f"(img2gif.prior) file can hold it")
+    shape = runs_at or hints.get("field_shape")
+    if shape is not None:  # sizes within their limits can still ask for hours of work together
+        try:
+            work.check(ode, shape, str(path))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
     return ode
 
 

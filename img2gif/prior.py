@@ -244,7 +244,7 @@ class PairPrior:
         size = record.get("image_size")
         if not isinstance(size, int) or not 16 <= size <= 1024:
             raise InputError(f"{path}: field 'image_size' must be a whole number 16 ... 1024, got {checkpoint.shorten(size)}")
-        ode = checkpoint.rebuild_warp(record, path)
+        ode = checkpoint.rebuild_warp(record, path, runs_at=(size, size))  # about size x size pixels for any pair
         if not getattr(ode.velocity, "sees_pair", False):
             raise InputError(f"{path}: a prior's velocity must see both images (pair-unet), not {ode.velocity.name!r}")
         if ode.velocity.config().get("image_channels") != 3:

@@ -32,6 +32,12 @@ class Solver:
     def config(self) -> dict:
         return dict(self.options)
 
+    def evaluations_per_unit_time(self) -> float:
+        """Velocity evaluations to integrate one unit of time (``img2gif.work`` bounds a file's
+        warp with it); the default is one per ``step_size`` option, else one."""
+        step = self.options.get("step_size")
+        return math.ceil(1.0 / step) if isinstance(step, (int, float)) and step > 0 else 1.0
+
     def integrate(self, velocity, x0: torch.Tensor, times: torch.Tensor, field_size: tuple[int, int]) -> torch.Tensor:
         """Phi_t for each time.
 

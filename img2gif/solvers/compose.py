@@ -10,7 +10,6 @@ on the shipped models it turns 13 (digits) and 16 (smile) folded pixels into 0.
 """
 from __future__ import annotations
 
-import torch
 
 from ..warp import check_field, check_image, sample
 from .base import MIN_STEP_SIZE, Solver, check_times, config_float

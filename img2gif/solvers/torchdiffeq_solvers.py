@@ -1,6 +1,8 @@
 """torchdiffeq's solvers: euler, midpoint, rk4 (fixed step) and dopri5 (adaptive)."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
@@ -23,6 +25,10 @@ class _ODEFunc(nn.Module):
 class TorchdiffeqSolver(Solver):
     method = "euler"
     adaptive = False
+    stages = 1  # velocity evaluations per step (dopri5: per attempted step, from its first step)
+
+    def evaluations_per_unit_time(self) -> float:
+        return self.stages * math.ceil(1.0 / self.options["step_size"])
 
     def __init__(self, step_size: float = 0.1, rtol: float = 1e-4, atol: float = 1e-5, adjoint: bool = False):
         super().__init__(
@@ -69,12 +75,15 @@ class Euler(TorchdiffeqSolver):
 
 class Midpoint(TorchdiffeqSolver):
     name = method = "midpoint"
+    stages = 2
 
 
 class RK4(TorchdiffeqSolver):
     name = method = "rk4"
+    stages = 4
 
 
 class Dopri5(TorchdiffeqSolver):
     name = method = "dopri5"
+    stages = 6
     adaptive = True

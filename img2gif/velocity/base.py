@@ -48,6 +48,11 @@ class Velocity(nn.Module):
     def config(self) -> dict:
         raise NotImplementedError
 
+    def cost_per_pixel(self) -> float:
+        """Multiply-adds per field pixel per evaluation (``img2gif.work`` bounds a file's warp
+        with it). The default charges one per parameter: a convolution's cost, an upper bound."""
+        return float(sum(p.numel() for p in self.parameters()))
+
 
 HOOKS = ("set_translation", "set_field", "active_levels")
 

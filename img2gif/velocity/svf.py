@@ -60,6 +60,10 @@ class SVF(Velocity):
     def config(self) -> dict:
         return {"size": list(self._size), "levels": self._levels}
 
+    def cost_per_pixel(self) -> float:
+        """A bilinear lookup per level: a few multiply-adds, whatever the grid's size."""
+        return 8.0 * self._levels
+
     def field(self, x0: torch.Tensor | None = None) -> torch.Tensor:
         """The velocity grid (1, 2, h, w) in normalised units per unit time."""
         v = None

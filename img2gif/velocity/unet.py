@@ -85,6 +85,14 @@ class UNetVelocity(Velocity):
     def config(self) -> dict:
         return dict(self._config)
 
+    def cost_per_pixel(self) -> float:
+        """Multiply-adds per field pixel: each level's convolutions at its share of the pixels."""
+        cost = 0.0
+        for scale, module in [(1, self.inp), (1, self.out)] + [(4 ** (k + 1), b) for k, b in enumerate(self.down)] + \
+                [(4 ** k, b) for k, b in zip(reversed(range(len(self.up))), self.up)]:
+            cost += sum(p.numel() for p in module.parameters()) / scale
+        return cost
+
     def frame_velocity(self, frame: torch.Tensor) -> torch.Tensor:
         """u (B, 2, H, W), normalised units per unit time, for frames (B, C, H, W)."""
         x = self.inp(frame)
