@@ -287,7 +287,7 @@ def _loop_value(value: str) -> str:
 
 LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|closed|N", help="forever, once, pingpong (there and back, forever), closed (3+ images: the path returns smoothly to the first), or N: play N times (an MP4 then holds N plays).")
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF 10 at 90, 0 at 100, 19 at 70, 28 at 50; WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
-FitOpt = typer.Option(Fit.crop, "--fit", help="When B's size differs from A's: crop (B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said.")
+FitOpt = typer.Option(None, "--fit", help="When B's size differs from A's (and keyframes' from the first): crop (default: B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said. Not for a video, --from or A alone with --model.")
 DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
 CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (compresses better; slower to encode, and not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
@@ -302,7 +302,7 @@ def fit_pair_cmd(
     b: Path = typer.Argument(..., metavar="B", help="End image B (made A's size if it differs: see --fit)."),
     output: Path = typer.Option(Path("pair.pt"), "-o", "--output", help="Where to save the fitted pair (.pt)."),
     size: Optional[int] = typer.Option(None, "--size", help="Cap the images' longer side (pixels) before fitting."),
-    fit: Fit = FitOpt,
+    fit: Optional[Fit] = FitOpt,
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
     velocity: str = VelocityOpt,
@@ -324,7 +324,7 @@ def fit_pair_cmd(
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
         settings = _settings(velocity, solver, loss, working_size, seed, match=match)
         pipeline.check_size(size)
-        img_a, img_b = pipeline.read_pair(a, b, size, fit.value)
+        img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value)
         with _fit_progress(not quiet) as progress:
             pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress, prior=prior)
         pair.save(output)
@@ -350,7 +350,7 @@ def animate(
     quality: Optional[int] = QualityOpt,
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
-    fit: Fit = FitOpt,
+    fit: Optional[Fit] = FitOpt,
     multiply: Optional[int] = typer.Option(None, "--multiply", help="Video: this many output frames per source frame (2 ... 64); instead of --fps."),
     playback_fps: Optional[float] = typer.Option(None, "--playback-fps", help="Video: play the result at this rate instead of --fps (slower: slow motion). The audio is kept only at an unchanged duration."),
     source_fps: Optional[float] = typer.Option(None, "--source-fps", help="Video: the frame rate of a folder of numbered frames (a video file's own rate is read from it)."),
@@ -381,7 +381,8 @@ def animate(
 
         if len(images) == 1 and model is None and from_pair is None and is_video_input(images[0]):
             unused = {"--duration": duration is not None, "--frames": frames is not None, "--times": times is not None,
-                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear"}
+                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear",
+                      "--fit": fit is not None}
             for name, given in unused.items():
                 if given:
                     raise Img2GifError(f"{name} does not apply to a video: its length is the source's "
@@ -409,6 +410,9 @@ def animate(
                 raise Img2GifError("give either images or --from pair.pt, not both")
         elif not images or (len(images) == 1 and model is None):
             raise Img2GifError("animate needs two images A and B, A and --model, three or more keyframes, or --from pair.pt")
+        if fit is not None and (from_pair is not None or len(images) == 1):
+            raise Img2GifError("--fit sets how B is made A's size: it applies to two or more images, not to "
+                               + ("--from (the pair file holds both images)" if from_pair is not None else "A alone with --model"))
         if warm_steps is not None and len(images) < 3:
             raise Img2GifError("--warm-steps applies to a video or three or more keyframes (a pair has one gap)")
         if output is None:
@@ -423,7 +427,7 @@ def animate(
                 images if len(images) >= 3 else (images[0] if images else None),
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
-                quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=fit.value,
+                quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
                 seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match),
                 progress=job and job.fit, job_progress=job and job.stage,
             )

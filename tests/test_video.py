@@ -194,6 +194,17 @@ def test_video_options_on_images_are_refused(tmp_path):
     assert not (tmp_path / "x.gif").exists()
 
 
+def test_fit_is_refused_where_there_is_no_b_to_fit(tmp_path):
+    """--fit makes B A's size: with A alone and --model, or --from (both images in the file), it would be ignored."""
+    a = tmp_path / "a.png"
+    Image.fromarray(blob_image()).save(a)
+    line = one_error(cli("animate", a, "--model", "digits", "--fit", "pad", "-o", tmp_path / "x.gif", *FAST))
+    assert "--fit" in line and "--model" in line
+    line = one_error(cli("animate", "--from", tmp_path / "pair.pt", "--fit", "stretch", "-o", tmp_path / "x.gif"))
+    assert "--fit" in line and "--from" in line
+    assert not (tmp_path / "x.gif").exists()
+
+
 def test_warm_steps_from_the_command_line_reach_the_later_gaps(tmp_path, folder, monkeypatch):
     """The option is what the fits use: a spy on the per-level optimiser records each level's steps."""
     from img2gif import fit as fit_module
@@ -243,7 +254,8 @@ def test_source_frames_stay_exact_at_an_odd_rate(tmp_path, folder):
     assert all(np.array_equal(frames[3 * k], f) for k, f in enumerate(moving_frames()))
 
 
-@pytest.mark.parametrize("extra", [["--duration", "3"], ["--frames", "9"], ["--hold-end", "1"], ["--ease", "smooth"]])
+@pytest.mark.parametrize("extra", [["--duration", "3"], ["--frames", "9"], ["--hold-end", "1"], ["--ease", "smooth"],
+                                   ["--fit", "pad"], ["--fit", "crop"]])
 def test_options_a_video_cannot_use_are_refused(tmp_path, clip, extra):
     line = one_error(cli("animate", clip, "--multiply", "2", *extra, "-o", tmp_path / "x.mp4", *FAST))
     assert "does not apply to a video" in line
