@@ -19,3 +19,8 @@ class PluginError(Img2GifError):
 
 class OptionError(Img2GifError):
     """Options contradict each other or are out of range."""
+
+
+class WorkLimitError(Img2GifError):
+    """A warp needs more computing than img2gif allows (an adaptive solver that keeps
+    shrinking its steps, a file asking for hours of work)."""

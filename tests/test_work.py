@@ -79,3 +79,29 @@ def test_a_heavy_prior_is_one_line_at_the_cli(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and "prior.pt" in lines[0] and "over the limit" in lines[0], result.output
     assert not out.exists()
+
+
+class _Wild(torch.nn.Module):
+    """A velocity that swings 2000 times per unit of time: no tolerance can be met cheaply."""
+
+    name, stationary, calls = "wild", False, 0
+
+    def forward(self, t, phi, x0):
+        _Wild.calls += 1
+        return torch.ones_like(phi) * 50 * torch.sin(2000 * t)
+
+
+def test_an_adaptive_solver_stops_at_its_bound_of_work():
+    from img2gif.errors import WorkLimitError
+    from img2gif.solvers.torchdiffeq_solvers import Dopri5
+
+    solver = Dopri5(step_size=0.1, rtol=1e-7, atol=1e-7)
+    bound = solver.evaluations_per_unit_time()
+    _Wild.calls = 0
+    with pytest.raises(WorkLimitError, match="velocity evaluations"):
+        solver.integrate(_Wild(), torch.zeros(1, 1, 8, 8), [0.5, 1.0], (8, 8))
+    assert _Wild.calls <= bound + 2 * solver.stages + 1
+    # a smooth velocity at the same settings is integrated as before
+    smooth = Dopri5(step_size=0.1)
+    phi = smooth.integrate(lambda t, p, x: torch.full_like(p, 0.1), torch.zeros(1, 1, 8, 8), [1.0], (8, 8))
+    assert torch.allclose(phi, torch.full_like(phi, 0.1), atol=1e-5)
