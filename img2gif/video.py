@@ -143,7 +143,7 @@ def open_source(path, source_fps: float | None = None) -> VideoSource:
     if found.video_streams > 1:
         warnings.warn(f"{text}: holds {found.video_streams} video streams; using the first, stream {found.stream} "
                       f"({found.codec})", Img2GifWarning, stacklevel=2)
-    fps, times = _rate(text, found)
+    fps, times = frame_rate(text, found)
     if source_fps is not None:
         fps, times = float(source_fps), ()
     source = VideoSource(text, fps, found.count, found.size, found.has_audio, times=times)
@@ -151,7 +151,7 @@ def open_source(path, source_fps: float | None = None) -> VideoSource:
     return source
 
 
-def _rate(path: str, found) -> tuple[float, tuple[float, ...]]:
+def frame_rate(path: str, found) -> tuple[float, tuple[float, ...]]:
     """(frames per second, each frame's time or () where the rate is even), from the decoded
     frames' timestamps: the rate ffmpeg prints is rounded ("23.98", "1k") and says nothing of
     a held or stretched frame."""

@@ -48,11 +48,18 @@ class Probe:
         return len(self.ticks)
 
 
+# Containers a video file is read as. Why a list: ffmpeg picks the reader by content, and a
+# file named x.mp4 that holds a concat script or a playlist makes it read other files.
+CONTAINERS = "mov,matroska,avi,gif,mpegts,flv,mpeg,ogg,asf,h264,hevc,m4v,ivf,nut"
+
+
 def input_options() -> list[str]:
-    """The input options of every decode: the pixel cap, the file as the only input."""
+    """The input options of every decode: the pixel cap, the file itself as the only input
+    (no other protocol, no container that points at other files)."""
     from .imagefile import max_pixels
 
-    return ["-max_pixels", str(int(max_pixels() * (1 + _ALIGN_ROOM)))]
+    return ["-max_pixels", str(int(max_pixels() * (1 + _ALIGN_ROOM))),
+            "-protocol_whitelist", "file", "-format_whitelist", CONTAINERS]
 
 
 def _command(path, output: list[str], loglevel: str) -> list[str]:
