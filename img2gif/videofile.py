@@ -131,7 +131,8 @@ def probe(path, limit: int) -> Probe:
     """Decode ``path``'s video stream once, counting its frames and reading their times; stop
     after ``limit`` + 1 frames (``over_limit``). InputError where ffmpeg cannot decode it, a
     frame is over the pixel limit, or ffmpeg reports the file cut or corrupt."""
-    cmd = _command(path, ["-enc_time_base", "demux", "-f", "framecrc", "-"], "level+info")
+    # each line flushed as it is made: the count is read, and stopped, as ffmpeg decodes
+    cmd = _command(path, ["-enc_time_base", "demux", "-flush_packets", "1", "-f", "framecrc", "-"], "level+info")
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
