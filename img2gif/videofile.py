@@ -121,7 +121,15 @@ class _Messages:
         return any(re.match(r"Stream #0:\d+\S*: Audio: ", line) for line in self.streams)
 
 
-def _stop(proc) -> None:
+def _stop(proc, at_end: bool) -> None:
+    """Let ffmpeg finish where its output was read to the end (its exit status counts), else
+    stop it now (the limit was reached, the reader gave up or failed)."""
+    if at_end:
+        try:
+            proc.wait(timeout=60)
+            return
+        except subprocess.TimeoutExpired:
+            pass
     if proc.poll() is None:
         proc.kill()
     proc.wait()
@@ -141,7 +149,7 @@ def probe(path, limit: int) -> Probe:
     timed_out = threading.Event()
     timer = threading.Timer(PROBE_TIMEOUT_S, lambda: (timed_out.set(), proc.kill()))
     timer.start()
-    ticks, ends, time_base, size, over = [], 0, None, None, False
+    ticks, ends, time_base, size, over, at_end = [], 0, None, None, False, False
     try:
         for raw in proc.stdout:  # framecrc: one line per decoded frame, read as ffmpeg writes it
             line = raw.decode("ascii", "replace")
@@ -158,11 +166,13 @@ def probe(path, limit: int) -> Probe:
                     break  # the limit is reached: nothing past it is decoded or kept
                 ticks.append(int(fields[1]))
                 ends = int(fields[1]) + int(fields[3])
+        else:
+            at_end = True
     except ValueError:
         raise InputError(f"{path}: ffmpeg gave a frame list img2gif cannot read") from None
     finally:
         timer.cancel()
-        _stop(proc)
+        _stop(proc, at_end)
         proc.stdout.close()
         messages.wait()
         proc.stderr.close()
@@ -204,12 +214,13 @@ def decode(path, size: tuple[int, int], count: int):
     except OSError as exc:
         raise InputError(f"{path}: cannot run ffmpeg ({exc})") from None
     messages = _Messages(proc.stderr)
-    decoded, more = 0, False
+    decoded, more, at_end = 0, False, False
     try:
         while True:
             block = proc.stdout.read(frame_bytes)
             if len(block) != frame_bytes:
                 more = bool(block)  # a partial frame: ffmpeg stopped mid-way
+                at_end = True
                 break
             if decoded == count:
                 more = True
@@ -217,7 +228,7 @@ def decode(path, size: tuple[int, int], count: int):
             decoded += 1
             yield np.frombuffer(block, np.uint8).reshape(h, w, 3)
     finally:
-        _stop(proc)
+        _stop(proc, at_end)
         proc.stdout.close()
         messages.wait()
         proc.stderr.close()
