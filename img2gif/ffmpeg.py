@@ -2,6 +2,7 @@
 pipe, results out through a pipe, ffmpeg's own messages kept off the terminal."""
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import threading
@@ -18,6 +19,13 @@ def find() -> str | None:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception:  # noqa: BLE001  any failure to find it means: no ffmpeg
         return None
+
+
+def input_name(path) -> str:
+    """``path`` as ffmpeg must be given it: always the file of that name. Why: ffmpeg reads a
+    name as a URL ("concat:a.mp4|b.mp4", "http://host/x.mp4", "pipe:0.mp4" read other data
+    than the file named); the file protocol and an absolute path leave nothing to read into it."""
+    return "file:" + os.path.abspath(os.fspath(path))
 
 
 def has_encoder(name: str) -> bool:

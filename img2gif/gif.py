@@ -168,7 +168,7 @@ def _index_ffmpeg(frames, size, palette: np.ndarray, exe: str, dither: str, each
         # diff_mode=rectangle: only the changed rectangle is re-dithered, the rest stays put
         use = f"paletteuse=dither={dither}:diff_mode=rectangle"
         ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                    "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-i", str(palette_png),
+                    "-s", f"{w}x{h}", "-r", "25", "-i", "-", "-i", ffmpeg.input_name(palette_png),
                     "-lavfi", f"[0:v][1:v]{use}",
                     "-flush_packets", "1", "-f", "rawvideo", "-pix_fmt", "pal8", "-"], ffmpeg.raw_frames(frames), per, unpack,
                    in_flight=4 + (1 << 16) // per)  # headroom for ffmpeg's own output buffer (small frames)

@@ -152,6 +152,29 @@ def _gif_plays(repeats: int | None) -> int:
     return 0 if repeats == 0 else repeats + 1
 
 
+def _video_rows(table, path: Path) -> None:
+    """A video as img2gif reads it (``videofile.probe``): the stream used, its decoded frames
+    counted up to the frame limit, the rate from their timestamps."""
+    from .video import MAX_SOURCE_FRAMES, frame_rate
+    from .videofile import probe
+
+    found = probe(path, MAX_SOURCE_FRAMES)
+    streams = f" (the first of {found.video_streams} video streams)" if found.video_streams > 1 else ""
+    _row(table, "format", f"video ({found.codec})")
+    _row(table, "video stream", f"{found.stream}{streams}")
+    _row(table, "size", f"{found.size[0]}x{found.size[1]}")
+    _row(table, "audio", "yes" if found.has_audio else "no")
+    if found.over_limit:
+        _row(table, "frames", f"more than {MAX_SOURCE_FRAMES} (counting stopped at img2gif's limit)")
+        return
+    _row(table, "frames", str(found.count))
+    if found.count >= 2:
+        fps, times = frame_rate(str(path), found)
+        _row(table, "fps (from timestamps)", f"{fps:.6g}" + (" on average (variable rate)" if times else ""))
+    # from the first frame to the end of the last: its own duration included
+    _row(table, "duration", f"{float((found.end - found.ticks[0]) * found.time_base):.3f} s")
+
+
 def show_animation(console, path) -> None:
     path = Path(path)
     if path.is_dir():
@@ -161,21 +184,8 @@ def show_animation(console, path) -> None:
     if not path.is_file():
         raise InputError(f"{path}: not a regular file (a pipe, socket or device), expected an animation file")
     table = _table(str(path), "field", "value", show_header=False)
-    if path.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi"):
-        import imageio_ffmpeg
-
-        try:
-            reader = imageio_ffmpeg.read_frames(str(path))
-            meta = next(reader)
-            reader.close()
-            count, secs = imageio_ffmpeg.count_frames_and_secs(str(path))
-        except (OSError, RuntimeError, StopIteration) as exc:
-            raise InputError(f"{path}: cannot read video ({(str(exc).splitlines() or [type(exc).__name__])[0][:160]})") from None
-        _row(table, "format", f"video ({meta.get('codec')})")
-        _row(table, "size", "x".join(map(str, meta.get("size", ()))))
-        _row(table, "frames", str(count))
-        _row(table, "fps (container)", f"{meta.get('fps')}")
-        _row(table, "duration", f"{secs:.3f} s")
+    if path.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"):
+        _video_rows(table, path)
         console.print(table)
         return
     from PIL import Image, UnidentifiedImageError

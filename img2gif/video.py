@@ -18,21 +18,17 @@ Both are counted and reported.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
+import warnings
 from collections import deque
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError, OptionError
-
-# imageio-ffmpeg logs a warning for every rotated video ("the frame size for reading is
-# different from the source frame size"): ffmpeg turns the frames upright, which is what we
-# want, so it is not news to the user.
-logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".gif")
 MAX_SOURCE_FRAMES = 20_000
@@ -106,30 +102,9 @@ class VideoSource:
         if self.files:
             yield from _folder_frames(self)
             return
-        import imageio_ffmpeg
+        from .videofile import decode
 
-        w, h = self.size
-        # each stored frame once, at its own time: ffmpeg would otherwise repeat and drop frames
-        # of a variable-rate video to fill a constant rate
-        reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24", output_params=["-fps_mode", "passthrough"])
-        decoded = 0
-        try:
-            next(reader)  # the meta data
-            while True:
-                try:
-                    raw = next(reader)
-                except StopIteration:
-                    break
-                except (RuntimeError, OSError):  # a cut or corrupt file: ffmpeg stopped mid-way
-                    raise InputError(f"{self.path}: cannot decode frame {decoded + 1} (the file is cut or corrupt)") from None
-                if len(raw) != w * h * 3:
-                    raise InputError(f"{self.path}: frame {decoded + 1} is not {w}x{h} (rotated or changing size)")
-                decoded += 1
-                yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-        finally:
-            reader.close()
-        if decoded == 0:
-            raise InputError(f"{self.path}: no frame could be decoded")
+        yield from decode(self.path, self.size, self.count)
 
 
 def _number(name: str) -> int | None:
@@ -159,62 +134,56 @@ def open_source(path, source_fps: float | None = None) -> VideoSource:
         raise InputError(f"{text}: no such file")
     if not os.path.isfile(text):
         raise InputError(f"{text}: not a regular file")
-    import imageio_ffmpeg
+    from .imagefile import Img2GifWarning
+    from .videofile import probe
 
-    try:
-        reader = imageio_ffmpeg.read_frames(text, pix_fmt="rgb24")
-        meta = next(reader)
-        reader.close()
-    except (OSError, RuntimeError, StopIteration, ValueError):
-        raise InputError(f"{text}: not a video ffmpeg can decode") from None
-    if not meta.get("size") or not meta.get("fps"):
-        raise InputError(f"{text}: holds no video stream")
-    stamps = _frame_timestamps(text)
-    count = len(stamps)
-    fps, times = float(source_fps or meta["fps"]), ()
-    if source_fps is None and count >= 2 and _variable_rate(stamps):
-        times = tuple(float(t) for t in stamps)
-        fps = (count - 1) / times[-1]  # the average rate
-    source = VideoSource(text, fps, count, tuple(meta["size"]), bool(meta.get("audio_codec")), times=times)
+    found = probe(text, MAX_SOURCE_FRAMES)
+    if found.over_limit:
+        raise InputError(f"{text}: more than {MAX_SOURCE_FRAMES} frames, over the limit (counting stopped there)")
+    if found.video_streams > 1:
+        warnings.warn(f"{text}: holds {found.video_streams} video streams; using the first, stream {found.stream} "
+                      f"({found.codec})", Img2GifWarning, stacklevel=2)
+    fps, times = frame_rate(text, found)
+    if source_fps is not None:
+        fps, times = float(source_fps), ()
+    source = VideoSource(text, fps, found.count, found.size, found.has_audio, times=times)
     _check_source(source)
     return source
 
 
-def _frame_timestamps(path: str) -> np.ndarray:
-    """Each video frame's presentation time (s) from the first, read from the packets (no decoding)."""
-    import subprocess
+def frame_rate(path: str, found) -> tuple[float, tuple[float, ...]]:
+    """(frames per second, each frame's time or () where the rate is even), from the decoded
+    frames' timestamps: the rate ffmpeg prints is rounded ("23.98", "1k") and says nothing of
+    a held or stretched frame."""
+    ticks = np.asarray(found.ticks, np.int64) - found.ticks[0]
+    if len(ticks) < 2:
+        return 1.0, ()  # refused by _check_source: one frame has no rate
+    if not np.all(np.diff(ticks) > 0):
+        raise InputError(f"{path}: frames without increasing timestamps; give --source-fps to set the rate")
+    tick = float(found.time_base)
+    stamps = ticks * tick
+    if _variable_rate(stamps):
+        return float((len(ticks) - 1) / stamps[-1]), tuple(float(t) for t in stamps)  # the average rate
+    return _even_rate(len(ticks) - 1, int(ticks[-1]), found.time_base), ()
 
-    import imageio_ffmpeg
 
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path,
-           "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]
-    try:
-        done = subprocess.run(cmd, capture_output=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired):
-        raise InputError(f"{path}: not a video ffmpeg can decode") from None
-    if done.returncode != 0:
-        raise InputError(f"{path}: not a video ffmpeg can decode") from None
-    base, pts = None, []
-    for line in done.stdout.decode("ascii", "replace").splitlines():
-        if line.startswith("#tb 0:"):
-            num, _, den = line.split(":", 1)[1].strip().partition("/")
-            base = int(num) / int(den)
-        elif line and not line.startswith("#"):
-            fields = [f.strip() for f in line.split(",")]
-            if len(fields) >= 3 and fields[0] == "0":
-                pts.append(int(fields[2]))
-    if not pts or base is None:
-        return np.zeros(len(pts))
-    stamps = np.sort(np.asarray(pts, np.float64)) * base
-    return stamps - stamps[0]
+def _even_rate(gaps: int, span: int, time_base: Fraction) -> float:
+    """The rate of ``gaps`` even gaps over ``span`` ticks. Timestamps are rounded to a tick
+    (MKV/WebM: 1 ms), so a nominal rate (30, 24000/1001 ...) that fits the span to within a
+    tick is taken: 23.976, not 23.983."""
+    measured = Fraction(gaps) / (span * time_base)
+    low, high = Fraction(gaps) / ((span + 1) * time_base), Fraction(gaps) / (max(span - 1, 1) * time_base)
+    nominal = [Fraction(round(measured)), Fraction(round(measured * Fraction(1001, 1000)) * 1000, 1001)]
+    fitting = [r for r in nominal if r > 0 and low <= r <= high]
+    return float(min(fitting, key=lambda r: abs(r - measured)) if fitting else measured)
 
 
 def _variable_rate(stamps: np.ndarray) -> bool:
-    """Frame times that are not an even rate (more than a millisecond off it: rounding is not)."""
-    if not np.all(np.diff(stamps) > 0):
-        return False  # missing or repeated timestamps say nothing: take the stream's rate
+    """Frame times that are not an even rate: off it by more than a millisecond or a quarter of
+    a frame, whichever is less (timestamps rounded to their time base are not)."""
     even = np.linspace(0.0, stamps[-1], len(stamps))
-    return float(np.abs(stamps - even).max()) > 1e-3
+    tolerance = min(1e-3, 0.25 * stamps[-1] / (len(stamps) - 1))
+    return float(np.abs(stamps - even).max()) > tolerance
 
 
 def _open_folder(folder: str, source_fps: float | None) -> VideoSource:
@@ -414,6 +383,6 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         yield from render(len(gaps) - 1)
     if progress is not None:
         progress(total_gaps, total_gaps)
-    while produced < count:  # a container that held fewer frames than it said: repeat the last
-        produced += 1
-        yield previous_frame
+    if produced < count:  # never filled by repeating a frame: the decoder checks its count, so this is a bug
+        raise InputError(f"{source.path}: {produced} of {count} output frames were rendered from "
+                         f"{next_index + 1} source frames")

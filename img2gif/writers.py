@@ -112,7 +112,7 @@ def _write_mp4(tmp: Path, source, shown, fps: float, encoding: Encoding = Encodi
     ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{pw}x{ph}", "-r", f"{fps:.6g}", "-i", "-",
                 "-c:v", codec, "-pix_fmt", "yuv420p", "-crf", str(encoding.mp4_crf()), *quiet, *tag,
-                "-movflags", "+faststart", "-f", "mp4", str(tmp)], chunks())
+                "-movflags", "+faststart", "-f", "mp4", ffmpeg.input_name(tmp)], chunks())
 
 
 def _copy_audio(video: Path, source) -> None:
@@ -159,7 +159,7 @@ def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> Non
                 "-enc_time_base", "1:1000",  # WebP delays are whole ms: each frame's end rounded, not cut
                 "-c:v", "libwebp_anim", "-lossless", "1" if settings["lossless"] else "0",
                 "-quality", str(settings["quality"]), "-compression_level", "4",
-                "-loop", str(encoding.plays), "-f", "webp", str(tmp)], chunks())
+                "-loop", str(encoding.plays), "-f", "webp", ffmpeg.input_name(tmp)], chunks())
 
 
 def _write_webp_pillow(tmp: Path, source, shown, encoding: Encoding) -> None:
@@ -216,7 +216,7 @@ def read_back(path, fmt: str, expected_frames: int | None = None, size=None) -> 
             import imageio_ffmpeg
 
             # the container's packets, counted without decoding: a cut or empty file fails here
-            count, seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
+            count, seconds = imageio_ffmpeg.count_frames_and_secs(ffmpeg.input_name(path))
             if expected_frames is not None and count != expected_frames:
                 raise OutputError(f"{path}: the MP4 encoder wrote {count} of {expected_frames} frames")
             return Written(fmt, int(count), float(seconds), tuple(size) if size else (0, 0))
