@@ -81,6 +81,11 @@ class Ease(str, Enum):
     smooth = "smooth"
 
 
+class KeepStill(str, Enum):
+    auto = "auto"
+    off = "off"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -227,14 +232,15 @@ def _train_progress(enabled: bool = True):
     return _progress("training", enabled, lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
 
 
-def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=None):
+def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=None, keep_still=None):
     from .fit import FitSettings, starts_from_field
 
     can_match = starts_from_field(velocity)
     if match and not can_match:
         raise OptionError(f"--match needs a velocity that can start from a field (svf), not {velocity!r}")
     settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
-                           match=can_match if match is None else match)
+                           match=can_match if match is None else match,
+                           keep_still=(keep_still or KeepStill.auto).value)
     if warm_steps is not None:
         settings.warm_steps = _step_counts(warm_steps, len(settings.steps))
     settings.check()
@@ -260,6 +266,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
+KeepStillOpt = typer.Option(None, "--keep-still", help="Still overlays (subtitles, logos, HUDs, timestamps: pixels the same in A and B, with texture, while the scene behind them moves): auto (default) finds them; the fit ignores them, so they do not hold the motion around them back, and every frame shows them unwarped and sharp. off warps every pixel, overlays too (the behaviour before this option). Applies when fitting: a pair saved by fit-pair keeps its own setting.")
 MatchOpt = typer.Option(None, "--match/--no-match", show_default=False, help="Start each fit from block matching (a search per pixel over an image pyramid, around the global shift or the gap before's field), so that parts that move far on their own are found. On by default for svf; --no-match starts from one shift for the whole frame (the only start before; BENCHMARKS.md has both).")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
@@ -305,6 +312,7 @@ def fit_pair_cmd(
     fit: Optional[Fit] = FitOpt,
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
+    keep_still: Optional[KeepStill] = KeepStillOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -322,7 +330,7 @@ def fit_pair_cmd(
             raise Img2GifError(f"{output}: a pair file must end in .pt")
         check_writable_file(output)
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
-        settings = _settings(velocity, solver, loss, working_size, seed, match=match)
+        settings = _settings(velocity, solver, loss, working_size, seed, match=match, keep_still=keep_still)
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value)
         with _fit_progress(not quiet) as progress:
@@ -358,6 +366,7 @@ def animate(
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
+    keep_still: Optional[KeepStill] = KeepStillOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field refined by block matching (default 20,20,0: a quarter to a third of the first gap's 80,50,30 in time, as good on real video, 0.11 dB lower on generated scenes; BENCHMARKS.md). 80,50,30 runs the full schedule for every gap; 0,20,0 is faster still."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
@@ -396,7 +405,7 @@ def animate(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
                     dither=dither and dither.value, seed=seed, device=device.value,
-                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage)
+                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still), job_progress=job and job.stage)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
             extra += ", audio copied" if result.audio else ""
@@ -413,6 +422,10 @@ def animate(
         if fit is not None and (from_pair is not None or len(images) == 1):
             raise Img2GifError("--fit sets how B is made A's size: it applies to two or more images, not to "
                                + ("--from (the pair file holds both images)" if from_pair is not None else "A alone with --model"))
+        if keep_still is not None and (from_pair is not None or len(images) == 1):
+            raise Img2GifError("--keep-still applies when A and B are fitted, not to "
+                               + ("--from (the pair file keeps the setting it was fitted with)" if from_pair is not None
+                                  else "A alone with --model"))
         if warm_steps is not None and len(images) < 3:
             raise Img2GifError("--warm-steps applies to a video or three or more keyframes (a pair has one gap)")
         if output is None:
@@ -428,7 +441,7 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
-                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match),
+                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))

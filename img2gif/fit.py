@@ -11,6 +11,7 @@ from .losses.penalties import PENALTIES
 from .ode import WarpODE, refuse_pair_velocity, warp_record
 from .correspondence import match_blocks
 from .optim import Adam
+from .still import fit_weight
 from .velocity.base import has_hook
 from .warp import check_image, pixels_to_normalised, sample
 
@@ -48,6 +49,9 @@ class FitSettings:
     # global shift or the given start: reach for parts that move on their own. Only a velocity
     # that can start from a field (svf) uses it; others start as before.
     match: bool = True
+    # still overlays (img2gif.still): "auto" finds pixels the same in A and B while they hold
+    # texture (captions, logos): the data term ignores them and the renderer keeps them unwarped
+    keep_still: str = "auto"
     seed: int = 0
 
     def check(self) -> None:
@@ -57,6 +61,10 @@ class FitSettings:
         if self.loss in PENALTIES:
             raise OptionError(f"--loss {self.loss!r} is a penalty on the field, not a data loss; "
                               "choose charbonnier, l2 or a plugin's")
+        from .still import MODES as STILL_MODES
+
+        if self.keep_still not in STILL_MODES:
+            raise OptionError(f"--keep-still must be one of {', '.join(STILL_MODES)}, got {self.keep_still!r}")
         if not 16 <= int(self.working_size) <= 2048:
             raise OptionError(f"--working-size must be between 16 and 2048, got {self.working_size}")
         if not 0 <= int(self.seed) <= 2**63 - 1:
@@ -88,6 +96,7 @@ class FitSettings:
     def from_dict(cls, d: dict) -> "FitSettings":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known.setdefault("match", False)  # a record from before matching existed was fitted without it
+        known.setdefault("keep_still", "off")  # ... and one from before still overlays, without them
         for name in _STEP_SCHEDULES:
             if name in known:
                 known[name] = tuple(known[name])
@@ -175,7 +184,7 @@ def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> W
 
 
 def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | None = None, progress=None,
-                     initial_field: torch.Tensor | None = None) -> WarpODE:
+                     initial_field: torch.Tensor | None = None, still: torch.Tensor | None = None) -> WarpODE:
     """Fit a WarpODE so that a o (id + Phi_1) matches b.
 
     Args:
@@ -184,6 +193,8 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         progress: optional callable(step, total, loss) called after each step.
         initial_field: optional (2, h, w) or (1, 2, h, w) displacement to start from (for
             example a trained model's Phi_1); replaces the translation search.
+        still: optional (1, 1, H, W) mask of still pixels (``img2gif.still.still_mask``, 1 =
+            still): the data term ignores them, so an overlay does not hold the scene's motion back.
     Returns:
         the fitted WarpODE, on a's device, in eval mode.
     """
@@ -243,24 +254,26 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         if coarse_to_fine:
             velocity.active_levels = active[level]
         a_l, b_l = _resize(a_work, size), _resize(b_work, size)
+        weight = None if still is None else fit_weight(still.to(a_l), size)
         if level == 0 and len(starts) > 1:
             # several starting shifts: fit each at the (cheap) coarsest level, keep the best
             best = None
             for start in starts:
                 velocity.set_translation(*start)
-                loss, done = _fit_level(ode, a_l, b_l, size, steps[0], settings, losses, progress, done, total)
+                loss, done = _fit_level(ode, a_l, b_l, size, steps[0], settings, losses, progress, done, total, weight)
                 if best is None or loss < best[0]:
                     best = (loss, {k: v.clone() for k, v in ode.state_dict().items()})
             ode.load_state_dict(best[1])
             continue
-        _, done = _fit_level(ode, a_l, b_l, size, steps[level], settings, losses, progress, done, total)
+        _, done = _fit_level(ode, a_l, b_l, size, steps[level], settings, losses, progress, done, total, weight)
     if coarse_to_fine:
         velocity.active_levels = velocity.levels
     return ode.eval()
 
 
-def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, total):
-    """Adam on one pyramid level; returns (the last loss, steps done so far)."""
+def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, total, weight=None):
+    """Adam on one pyramid level; returns (the last loss, steps done so far). ``weight``: None
+    or (1, 1, h, w), the data term's weight per pixel (0 on still overlays)."""
     data_loss, jacobian, outgrid, smoothness = losses
     times = torch.tensor([0.5, -0.5, 1.0, -1.0], device=a_l.device)
     optimiser = Adam(ode.parameters(), lr=settings.learning_rate)
@@ -273,8 +286,11 @@ def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, t
         a_half, a_end, b_half, b_start = (x.unsqueeze(0) for x in (a_half, a_end, b_half, b_start))
         loss = 0.0
         for pred, target in ((a_half, b_half), (a_end, b_l), (b_start, a_l)):
+            if weight is not None:  # a still pixel is at the same place in every frame compared
+                pred, target = pred * weight, target * weight
             loss = loss + data_loss(pred, target)
             if settings.gradient_weight:
+                # the weight's own edge is in both gradients alike: only the images' differ
                 for gp, gt in zip(_gradients(pred), _gradients(target)):
                     loss = loss + settings.gradient_weight * data_loss(gp, gt)
         loss = loss + settings.jacobian_weight * jacobian(phi[2:], margin=0.05)

@@ -14,6 +14,7 @@ from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
 from .render import MODES, ode_fields, render, to_tensor
+from .still import MODES as STILL_MODES, soft_edge, still_mask
 from .warp import count_folds, sample
 
 
@@ -38,6 +39,24 @@ class Pair:
         self.settings = settings
         self.device = torch.device(device)
         self.ode = ode.to(self.device).eval()
+        self._still = None  # the still overlays' mask, found when first asked for
+
+    @property
+    def still(self) -> torch.Tensor | None:
+        """(1, 1, H, W) 0/1 mask of still overlays (``img2gif.still``), None when the fit's
+        ``keep_still`` is off or nothing is still. Found from A, B and the fitted warp (which
+        still drags an overlay: the fit ignores it), so a saved pair needs no copy of it."""
+        if self.settings.keep_still == "off":
+            return None
+        if self._still is None:
+            a, b = self._tensors()
+            self._still = still_mask(a, b, self._fields_of(a, [0.5, -0.5]))
+        return self._still if bool(self._still.any()) else None
+
+    def still_weight(self) -> torch.Tensor | None:
+        """(1, 1, H, W) in [0, 1]: how much of each rendered pixel is A unwarped; None if none."""
+        mask = self.still
+        return None if mask is None else soft_edge(mask)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -76,7 +95,8 @@ class Pair:
             raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         a, b = self._tensors()
         fields_at = ode_fields(self.ode, a, self.field_size)
-        return lambda times: render(fields_at, a, b, times, mode=mode)
+        still = self.still_weight()
+        return lambda times: render(fields_at, a, b, times, mode=mode, still=still)
 
     def residual(self) -> tuple[float, float]:
         """(left, unwarped): the mean absolute difference, in levels (0-255), of A and B each
@@ -165,6 +185,9 @@ def _fit_settings(record: dict, path: str) -> FitSettings:
             raise InputError(f"{path}: fit setting {f.name!r} is {checkpoint.shorten(fit[f.name])}, "
                              f"expected {type(default).__name__}")
     settings = FitSettings.from_dict(fit)  # unknown keys are ignored, as from_dict always did
+    if settings.keep_still not in STILL_MODES:
+        raise InputError(f"{path}: fit setting 'keep_still' is {checkpoint.shorten(settings.keep_still)}, "
+                         f"expected one of {', '.join(STILL_MODES)}")
     if settings.working_size < 2:
         raise InputError(f"{path}: fit setting 'working_size' is {settings.working_size}, expected at least 2")
     return settings
@@ -209,4 +232,9 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
         prior = prior if isinstance(prior, PairPrior) else PairPrior.load(prior, device=dev)
         initial_field = prior.start_field(ta, tb)
     ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field)
-    return Pair(a, b, ode, settings, dev)
+    pair = Pair(a, b, ode, settings, dev)
+    if pair.still is not None:
+        # still overlays held the motion around them back in that fit: fit again without them
+        ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field, still=pair.still)
+        pair = Pair(a, b, ode, settings, dev)
+    return pair

@@ -151,7 +151,8 @@ class KeyframePath:
                     stop += 1
                 gap = self.gaps[gap_index]
                 a, b = image(gap.start), image(gap.end)
-                yield from render(self._bent_fields(gap_index, a), a, b, [tau for _, tau in located[start:stop]], mode=mode)
+                yield from render(self._bent_fields(gap_index, a), a, b, [tau for _, tau in located[start:stop]], mode=mode,
+                                  still=self.pairs[gap_index].still_weight())
                 start = stop
 
         return frames

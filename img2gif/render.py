@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .still import composite
 from .timing import time_from_b
 from .warp import identity_grid, resize_field
 
@@ -111,7 +112,8 @@ def _coords(phi: torch.Tensor, grid: torch.Tensor, rows: slice) -> torch.Tensor:
 
 
 @torch.no_grad()
-def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str = "blend", chunk: int | None = None):
+def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str = "blend", chunk: int | None = None,
+           still: torch.Tensor | None = None):
     """Yield (H, W, 3) uint8 frames at ``times``.
 
     Args:
@@ -119,6 +121,8 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
         a, b: (1, 3, H, W) images in [0, 1] at output size; ``b`` only for modes that use it.
         times: animation times (floats; 0 is A, 1 is B's side, negative runs backwards).
         mode: a key of ``MODES``.
+        still: None or (1, 1, H, W) in [0, 1], how much of each pixel is A's, unwarped
+            (``img2gif.still.soft_edge``): still overlays stay where they are and sharp.
     """
     if mode not in MODES:
         raise ValueError(f"unknown render mode {mode!r}; choose one of {tuple(MODES)}")
@@ -148,7 +152,10 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
                 if image is not None:
                     frames[i, rows] = _as_uint8(image[0, :, rows].clone()).permute(1, 2, 0).cpu()
             if warped:
-                mixed = _as_uint8(kind.combine(a, b, ts[warped], _coords(phi, grid, rows))).permute(0, 2, 3, 1).cpu()
+                mixed = kind.combine(a, b, ts[warped], _coords(phi, grid, rows))
+                if still is not None:
+                    mixed = composite(mixed, a[:, :, rows], still[:, :, rows])
+                mixed = _as_uint8(mixed).permute(0, 2, 3, 1).cpu()
                 for k, i in enumerate(warped):
                     frames[i, rows] = mixed[k]
         yield from frames.numpy()

@@ -282,3 +282,38 @@ def _read_frame_map(values: torch.Tensor, points: torch.Tensor, frame: tuple[int
     out = F.grid_sample(values.reshape(1, 1, h, w).to(torch.float32), grid, mode="nearest", padding_mode="zeros",
                         align_corners=True)
     return out.view(-1)
+
+
+def caption(size: tuple[int, int], text: str = "Still caption 12:34", scale: int = 3, outline: int = 2,
+            bottom: float = 0.08) -> tuple[torch.Tensor, torch.Tensor]:
+    """A burned-in subtitle as it is drawn on footage: white text with a dark outline, in
+    Pillow's default font scaled up ``scale`` times, centred near the bottom of a frame of
+    ``size`` (H, W). Returns (fill, cover), each (1, H, W) in [0, 1]: the frame with the caption
+    is ``frame * (1 - cover) + fill`` (``burn_caption``); ``cover`` >= 0.5 is the caption's own pixels.
+    The caption does not move: lay it over every frame of a scene (its truth too)."""
+    from PIL import ImageDraw, ImageFilter, ImageFont
+
+    h, w = size
+    font = ImageFont.load_default()
+    left, top, right, low = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    small = Image.new("L", (right - left + 2 * outline + 2, low - top + 2 * outline + 2))
+    ImageDraw.Draw(small).text((outline + 1 - left, outline + 1 - top), text, fill=255, font=font)
+    big = small.resize((small.width * scale, small.height * scale), Image.Resampling.BILINEAR)
+    if big.width > w or big.height > h:
+        raise ValueError(f"caption {text!r} at scale {scale} is {big.width}x{big.height}, larger than the {w}x{h} frame")
+    rim = big.filter(ImageFilter.MaxFilter(2 * outline + 1))  # the dark outline around the letters
+    text_layer = torch.zeros(1, h, w)
+    rim_layer = torch.zeros(1, h, w)
+    x0, y0 = (w - big.width) // 2, max(0, h - big.height - round(bottom * h))
+    text_layer[0, y0:y0 + big.height, x0:x0 + big.width] = torch.from_numpy(np.asarray(big, dtype=np.float32) / 255)
+    rim_layer[0, y0:y0 + big.height, x0:x0 + big.width] = torch.from_numpy(np.asarray(rim, dtype=np.float32) / 255)
+    # the small font is anti-aliased all over (few pixels reach 255): a subtitle is opaque, so
+    # its strokes and outline are made solid, with a one-pixel soft edge left
+    text_layer, rim_layer = (x.div(0.5 * x.max()).clamp(0, 1) for x in (text_layer, rim_layer))
+    cover = torch.maximum(text_layer, rim_layer)
+    return text_layer, cover  # white text (fill = text alpha), black under the rest of the cover
+
+
+def burn_caption(frames: torch.Tensor, fill: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+    """frames (..., C, H, W) in [0, 1] with the caption of ``caption`` laid over each."""
+    return frames * (1 - cover) + fill
