@@ -14,9 +14,11 @@ bench/still_overlay.py; never on the benchmark sets):
   compression noise (a closing fills the odd pixel that noise pushes over);
 * the fitted warp drags it: around the pixel, A and B carried to the middle of the gap
   disagree by ``DRAG`` more than A and B as they are (where an object rightly passes over
-  a pixel between the two images, the two sides agree on it). So a flat area (sky) never starts a region, and neither does a slowly moving
-  texture that happens to differ little (the warp explains it better); a region grows from
-  such seeds through still pixels only (a letter's flat fill);
+  a pixel between the two images, the two sides agree on it), and a slowly moving texture
+  that differs little is explained better by the warp than by no motion;
+* it holds edges (``TEXTURE``): a region starts only from 5x5 blocks that are all still and
+  textured, and grows from them through still pixels only (a letter's flat fill). A flat
+  area (sky) that moves never starts one: keeping it still or warping it looks the same;
 * thin lines and specks are dropped (an opening).
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .warp import resize_field, sample
 
 MODES = ("auto", "off")   # --keep-still: auto finds still overlays; off warps every pixel (the old behaviour)
 NOISE = 0.03              # mean |A - B| over the channels, in [0, 1] units: ~8 levels of 255
+TEXTURE = 0.08            # mean |gradient| of A over 5x5, [0, 1] units per pixel: edges, not noise
 DRAG = 0.03               # how much worse (mean |A o phi_0.5 - B o phi_-0.5|, 5x5) the warp does than no motion
 GROW = 8                  # steps (one pixel each) a still region grows from its textured seeds
 SMALLEST = 0.0005         # a mask below this share of the frame is dropped: specks, not overlays
@@ -70,7 +73,13 @@ def still_mask(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor) -> torch.Ten
         # the warp drags it: over a 5x5 block, leaving the pixels where they are explains the
         # pair clearly better than the fitted motion (only textured content can show this)
         dragged = (_box(moved, 5) - _box(unmoved, 5) >= DRAG).float()
-        seeds = _erode(still, 2) * dragged
+        # ... and it holds edges of its own: not a flat patch (the black between the stars of
+        # a panning sky is the same in A and B, and a poor fit of the stars disagrees there)
+        gray = a.mean(1, keepdim=True)
+        gx = F.pad((gray[..., :, 1:] - gray[..., :, :-1]).abs(), (0, 1, 0, 0))
+        gy = F.pad((gray[..., 1:, :] - gray[..., :-1, :]).abs(), (0, 0, 0, 1))
+        textured = (_box(gx + gy, 5) >= TEXTURE).float()
+        seeds = _erode(still, 2) * dragged * textured
         region = seeds
         for _ in range(GROW):  # grow the seeds within the still pixels (a flat fill inside a letter)
             region = _dilate(region, 1) * still
