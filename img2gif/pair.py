@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import checkpoint
 from .fit import FitSettings, _resize, fit_pair_tensors, starts_from_field, working_shape
@@ -101,13 +102,18 @@ class Pair:
     def residual(self) -> tuple[float, float]:
         """(left, unwarped): the mean absolute difference, in levels (0-255), of A and B each
         carried to the middle of the gap (the two sides the blend mixes there, here sampled
-        bilinearly), and of A and B as they are; at the working size. A warp that explains
+        bilinearly; still overlays count as explained, as they are drawn unwarped), and of A
+        and B as they are; at the working size. A warp that explains
         the change leaves a small share of it."""
         a, b = self._tensors()
         phi = self._fields_of(a, [0.5, -0.5])
         a, b = (_resize(x, self.field_size) for x in (a, b))  # the images as the fit saw them
         with torch.no_grad():
-            left = float((sample(a, phi[0:1]) - sample(b, phi[1:2])).abs().mean())
+            apart = (sample(a, phi[0:1]) - sample(b, phi[1:2])).abs()
+            weight = self.still_weight()
+            if weight is not None:  # still overlays are drawn from A unwarped: nothing is left there
+                apart = apart * (1 - F.interpolate(weight, size=self.field_size, mode="area"))
+            left = float(apart.mean())
             unwarped = float((a - b).abs().mean())
         return 255 * left, 255 * unwarped
 

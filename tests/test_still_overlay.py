@@ -203,3 +203,12 @@ def test_cli_keep_still_does_not_apply_to_a_saved_pair(tmp_path, image_files):
     assert Pair.load(tmp_path / "p.pt").settings.keep_still == "off"
     line = one_error(cli("animate", "--from", tmp_path / "p.pt", "--keep-still", "auto", "-o", tmp_path / "x.gif"))
     assert "--keep-still" in line and "--from" in line
+
+
+def test_residual_counts_still_overlays_as_explained(captioned):
+    """A video gap is crossfaded when the warp leaves much unexplained (video.warp_explains):
+    the dragged caption, drawn unwarped, must not count against the warp."""
+    *_, new = captioned
+    same_warp_no_overlay = Pair(new.a, new.b, new.ode, replace(new.settings, keep_still="off"))
+    assert new.residual()[0] < 0.8 * same_warp_no_overlay.residual()[0]
+    assert new.residual()[1] == same_warp_no_overlay.residual()[1]
