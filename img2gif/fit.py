@@ -126,8 +126,10 @@ def _gradients(x):
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
-def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float]]:
+def _shift_candidates(a, b, reach: float, count: int, keep=None) -> list[tuple[float, float]]:
     """Integer shifts (dx, dy) in pixels of a small copy that best map a onto b, best first.
+    ``keep``: None or (1, 1, h, w), the weight of b's pixels (0 on still overlays, which
+    would vote for no shift).
 
     Why: a gradient fit only sees motion of a few pixels at its coarsest level; a brute
     force over every shift gives reach of ``reach`` of the frame each way in milliseconds.
@@ -142,11 +144,13 @@ def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float
     # columns of unfold = every (dy, dx) window of the padded a, in row-major shift order
     a_win = F.unfold(a_pad, (h, w))        # (1, h*w, shifts)
     m_win = F.unfold(mask, (h, w))
+    if keep is not None:
+        m_win = m_win * keep.reshape(1, -1, 1)
     diff = (a_win - gray_b.reshape(1, -1, 1)).abs() * m_win
     err = diff.sum(1) / m_win.sum(1).clamp_min(1.0)
     err = err.view(2 * ry + 1, 2 * rx + 1)
     # a shift must keep half the frame in view to count (small overlaps match anything)
-    overlap = m_win.sum(1).view_as(err) / (h * w)
+    overlap = m_win.sum(1).view_as(err) / (m_win.sum(1).max().clamp_min(1.0) if keep is not None else h * w)
     err = torch.where(overlap >= 0.5, err, torch.full_like(err, float("inf")))
     best = int(torch.argmin(err))
     dy, dx = best // (2 * rx + 1) - ry, best % (2 * rx + 1) - rx
@@ -166,6 +170,16 @@ def _shift_candidates(a, b, reach: float, count: int) -> list[tuple[float, float
         if all(f != (0.0, 0.0) for f in found) and len(found) < count:
             found.append((0.0, 0.0))
     return found
+
+
+def _fill_from_around(field: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """field (1, 2, h, w) with its values where ``keep`` (1, 1, h, w) is 0 (still overlays,
+    matched as not moving) replaced by a wide average of the kept values around them: the
+    overlay's own zero must not start the motion of the scene behind it."""
+    side = max(3, (min(field.shape[-2:]) // 4) | 1)
+    pool = lambda x: F.avg_pool2d(x, side, stride=1, padding=side // 2, count_include_pad=False)  # noqa: E731
+    around = pool(field * keep) / pool(keep).clamp_min(1e-6)
+    return torch.where(keep > 0.5, field, around)
 
 
 def starts_from_field(velocity: str) -> bool:
@@ -231,8 +245,9 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     if start_field is None and settings.search and has_hook(velocity, "set_translation"):
         tiny = working_shape(*work, 48)
         # matching refines one start, so it needs only the best shift
+        keep = None if still is None else fit_weight(still.to(a_work), tiny)
         shifts = _shift_candidates(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
-                                   1 if match else max(1, settings.hypotheses))
+                                   1 if match else max(1, settings.hypotheses), keep)
         starts = [pixels_to_normalised(shift, *tiny) for shift in shifts]
     if match:
         # refine the given field or the best shift per pixel
@@ -240,6 +255,8 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         if around is None and starts[0] is not None:
             around = a_work.new_tensor(starts[0]).view(1, 2, 1, 1)
         start_field, starts = match_blocks(a_work, b_work, around), [None]
+        if still is not None:
+            start_field = _fill_from_around(start_field, fit_weight(still.to(a_work), start_field.shape[-2:]))
     if start_field is not None:
         # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
         velocity.set_field(start_field, level=(active[0] - 1) if coarse_to_fine else 0)

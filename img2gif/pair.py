@@ -41,6 +41,7 @@ class Pair:
         self.device = torch.device(device)
         self.ode = ode.to(self.device).eval()
         self._still = None  # the still overlays' mask, found when first asked for
+        self._still_weight = None
 
     @property
     def still(self) -> torch.Tensor | None:
@@ -57,7 +58,11 @@ class Pair:
     def still_weight(self) -> torch.Tensor | None:
         """(1, 1, H, W) in [0, 1]: how much of each rendered pixel is A unwarped; None if none."""
         mask = self.still
-        return None if mask is None else soft_edge(mask)
+        if mask is None:
+            return None
+        if self._still_weight is None:  # a video's gap is rendered in several calls: made once
+            self._still_weight = soft_edge(mask)
+        return self._still_weight
 
     @property
     def size(self) -> tuple[int, int]:

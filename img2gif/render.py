@@ -70,6 +70,13 @@ class Blend:
         """The image frame ``t`` is exactly (no warp needed), or None."""
         return a if t == 0 else b if t == 1 else None
 
+    def unwarped(self, a, b, ts):
+        """Still pixels at times ``ts``: A and B mixed in place, (K, C, rows, W). They are the
+        same in A and B, all but the anti-aliased rim of an overlay, where the scene behind
+        shows through: there the mix fades between the two as the blend does."""
+        w = ts.view(-1, 1, 1, 1)
+        return a * (1 - w) + b * w
+
 
 class WarpOnly:
     """A o phi_t alone, the paper's rendering: bilinear, so every pixel is a convex mix of
@@ -86,6 +93,10 @@ class WarpOnly:
 
     def exact_image(self, t: float, a, b):
         return a if t == 0 else None
+
+    def unwarped(self, a, b, ts):
+        """Still pixels: A's, in place (only A is used)."""
+        return a
 
 
 MODES = {mode.name: mode for mode in (Blend(), WarpOnly())}
@@ -121,8 +132,9 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
         a, b: (1, 3, H, W) images in [0, 1] at output size; ``b`` only for modes that use it.
         times: animation times (floats; 0 is A, 1 is B's side, negative runs backwards).
         mode: a key of ``MODES``.
-        still: None or (1, 1, H, W) in [0, 1], how much of each pixel is A's, unwarped
-            (``img2gif.still.soft_edge``): still overlays stay where they are and sharp.
+        still: None or (1, 1, H, W) in [0, 1], how much of each pixel is drawn unwarped
+            (``img2gif.still.soft_edge``; the mode's ``unwarped``): still overlays stay where
+            they are and sharp.
     """
     if mode not in MODES:
         raise ValueError(f"unknown render mode {mode!r}; choose one of {tuple(MODES)}")
@@ -154,7 +166,8 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
             if warped:
                 mixed = kind.combine(a, b, ts[warped], _coords(phi, grid, rows))
                 if still is not None:
-                    mixed = composite(mixed, a[:, :, rows], still[:, :, rows])
+                    in_place = kind.unwarped(a[:, :, rows], None if b is None else b[:, :, rows], ts[warped])
+                    mixed = composite(mixed, in_place, still[:, :, rows])
                 mixed = _as_uint8(mixed).permute(0, 2, 3, 1).cpu()
                 for k, i in enumerate(warped):
                     frames[i, rows] = mixed[k]

@@ -19,6 +19,8 @@ seeds 0-5 of bench/still_overlay.py, checked on seeds 100-105; never on the benc
 * it holds edges (``TEXTURE``): a region starts only from 5x5 blocks that are all still and
   textured, and grows from them through still pixels only (a letter's flat fill). A flat
   area (sky) that moves never starts one: keeping it still or warping it looks the same;
+* it starts inside the action-safe area (``SAFE``, where broadcast overlays sit): at the
+  frame's border the warp samples beyond A, and its two sides disagree whatever the scene;
 * thin lines and specks are dropped (an opening).
 """
 from __future__ import annotations
@@ -32,7 +34,9 @@ MODES = ("auto", "off")   # --keep-still: auto finds still overlays; off warps e
 NOISE = 0.03              # mean |A - B| over the channels, in [0, 1] units: ~8 levels of 255
 TEXTURE = 0.2             # mean |gradient| of A over 5x5, [0, 1] units per pixel: a caption's edges, not a faint star field
 DRAG = 0.03               # how much worse (mean |A o phi_0.5 - B o phi_-0.5|, 5x5) the warp does than no motion
-GROW = 16                 # steps (one pixel each) a still region grows from its textured seeds
+GROW = 32                 # pixels a still region grows from its textured seeds (two per step)
+SAFE = 0.05               # share of each side at the frame's border where no region starts (broadcast
+                          # overlays sit inside the action-safe area, 5 % in from each edge)
 SMALLEST = 0.0005         # a mask below this share of the frame is dropped: specks, not overlays
 
 
@@ -80,19 +84,26 @@ def still_mask(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor) -> torch.Ten
         gy = F.pad((gray[..., 1:, :] - gray[..., :-1, :]).abs(), (0, 0, 0, 1))
         textured = (_box(gx + gy, 5) >= TEXTURE).float()
         seeds = _erode(still, 2) * dragged * textured
+        # ... and inside the frame's action-safe area: at the border the warp samples beyond A
+        # (replicated edge pixels), so its two sides disagree there whatever the scene
+        h, w = seeds.shape[-2:]
+        my, mx = round(SAFE * h), round(SAFE * w)
+        seeds[..., :my, :], seeds[..., h - my:, :], seeds[..., :, :mx], seeds[..., :, w - mx:] = 0, 0, 0, 0
+        if not bool(seeds.any()):  # most pairs: nothing to grow
+            return torch.zeros_like(seeds)
         region = seeds
-        for _ in range(GROW):  # grow the seeds within the still pixels (a flat fill inside a letter)
-            region = _dilate(region, 1) * still
+        for _ in range(GROW // 2):  # grow the seeds within the still pixels (a letter's flat fill)
+            region = _dilate(region, 2) * still
         if float(region.mean()) < SMALLEST:
             region = torch.zeros_like(region)
         return region
 
 
 def soft_edge(mask: torch.Tensor) -> torch.Tensor:
-    """The weight of A's pixels in a rendered frame, (1, 1, H, W) -> same, in [0, 1]: the mask
-    two pixels wider (the anti-aliased rim of a letter differs between A and B, as the scene
-    behind shows through, yet belongs to it), blurred over 3x3 so the rim fades out."""
-    return _box(_dilate(mask, 2), 3)
+    """The weight of the unwarped pixels in a rendered frame, (1, 1, H, W) -> same, in [0, 1]:
+    the mask one pixel wider (the anti-aliased rim of a letter differs between A and B, as the
+    scene behind shows through, yet belongs to it), blurred over 3x3 so the rim fades out."""
+    return _box(_dilate(mask, 1), 3)
 
 
 def fit_weight(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -104,7 +115,7 @@ def fit_weight(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return 1.0 - wide
 
 
-def composite(frames: torch.Tensor, a: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """frames (K, C, rows, W) with A (1, C, rows, W) laid over them by ``weight`` (1, 1, rows, W);
-    in place on ``frames``."""
-    return frames.mul_(1 - weight).add_(a * weight)
+def composite(frames: torch.Tensor, still: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """frames (K, C, rows, W) with the unwarped ``still`` (K or 1, C, rows, W) laid over them by
+    ``weight`` (1, 1, rows, W); in place on ``frames``."""
+    return frames.mul_(1 - weight).add_(still * weight)

@@ -119,7 +119,8 @@ def test_crafted_keep_still_in_a_pair_file_is_refused(tmp_path, captioned):
         Pair.load(path)
 
 
-def test_render_lays_still_pixels_from_a_over_the_warp():
+@pytest.mark.parametrize("mode", ["blend", "warp-only"])
+def test_render_draws_still_pixels_unwarped(mode):
     a = torch.rand(1, 3, 12, 16)
     b = torch.rand(1, 3, 12, 16)
     mask = torch.zeros(1, 1, 12, 16)
@@ -131,12 +132,15 @@ def test_render_lays_still_pixels_from_a_over_the_warp():
         phi[:, 0] = ts.view(-1, 1, 1) * 3 * 2 / 15
         return phi
 
-    frame = next(render(shift, a, b, [0.5], still=weight))
-    plain = next(render(shift, a, b, [0.5]))
-    expected = (a[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    frame = next(render(shift, a, b, [0.25], mode=mode, still=weight))
+    plain = next(render(shift, a, b, [0.25], mode=mode))
+    # blend: A and B mixed in place (an overlay's rim fades as the blend does); warp-only: A
+    in_place = 0.75 * a + 0.25 * b if mode == "blend" else a
+    expected = (in_place[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     inside = (weight[0, 0] >= 0.999).numpy()
     assert inside[4:8, 5:11].all()
-    assert np.array_equal(frame[inside], expected[inside])
+    assert np.abs(frame[inside].astype(int) - expected[inside]).max() <= 1
+    assert not np.array_equal(frame[inside], plain[inside])
     outside = (weight[0, 0] == 0).numpy()
     assert np.array_equal(frame[outside], plain[outside])
 
