@@ -33,21 +33,27 @@ def resolve_device(device: str = "auto") -> torch.device:
 class Pair:
     """Images A and B ((H, W, 3) uint8, same size) and the WarpODE that carries A onto B."""
 
-    def __init__(self, a: np.ndarray, b: np.ndarray, ode: WarpODE, settings: FitSettings, device="cpu"):
+    def __init__(self, a: np.ndarray, b: np.ndarray, ode: WarpODE, settings: FitSettings, device="cpu",
+                 still: torch.Tensor | None = None):
         if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3:
             raise ValueError(f"a and b must be (H, W, 3) of one size, got {a.shape} and {b.shape}")
         self.a, self.b = a, b
         self.settings = settings
         self.device = torch.device(device)
         self.ode = ode.to(self.device).eval()
-        self._still = None  # the still overlays' mask, found when first asked for
+        # the still overlays' (1, 1, H, W) 0/1 mask: the fit's, or found when first asked for
+        self._still = None
+        if still is not None:
+            if tuple(still.shape[-2:]) != tuple(a.shape[:2]):  # the images were resized (--size)
+                still = F.interpolate(still.float().view(1, 1, *still.shape[-2:]), size=a.shape[:2], mode="nearest")
+            self._still = still.float().view(1, 1, *a.shape[:2]).to(self.device)
         self._still_weight = None
 
     @property
     def still(self) -> torch.Tensor | None:
         """(1, 1, H, W) 0/1 mask of still overlays (``img2gif.still``), None when the fit's
-        ``keep_still`` is off or nothing is still. Found from A, B and the fitted warp (which
-        still drags an overlay: the fit ignores it), so a saved pair needs no copy of it."""
+        ``keep_still`` is off or nothing is still: the mask the fit ignored (saved with the
+        pair), else found from A, B and the fitted warp."""
         if self.settings.keep_still == "off":
             return None
         if self._still is None:
@@ -127,7 +133,7 @@ class Pair:
         return sum(count_folds(phi.unsqueeze(0)) for phi in self.fields(list(times)))
 
     def to(self, device) -> "Pair":
-        return Pair(self.a, self.b, self.ode, self.settings, device)
+        return Pair(self.a, self.b, self.ode, self.settings, device, still=self._still)
 
     # --- files -------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -141,6 +147,8 @@ class Pair:
             "working_shape": list(self.field_size),
             "images": {"a": torch.from_numpy(self.a.copy()), "b": torch.from_numpy(self.b.copy())},
         }
+        if self.still is not None:  # (H, W) uint8 0/1: the mask the fit ignored, not found again
+            payload["still"] = self.still[0, 0].to(torch.uint8).cpu()
         checkpoint.save(path, payload, "img2gif.pair")
 
     @classmethod
@@ -164,7 +172,20 @@ class Pair:
             ode.velocity.load_state_dict(record["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(f"{path}: pair file is incomplete or inconsistent ({type(exc).__name__}: {str(exc)[:160]})") from None
-        return cls(a, b, ode, settings, device)
+        return cls(a, b, ode, settings, device, still=_still_record(record, path, a.shape[:2]))
+
+
+def _still_record(record: dict, path: str, shape) -> torch.Tensor | None:
+    """The saved still-overlay mask, (H, W) uint8 of 0 and 1, or None when there is none."""
+    still = record.get("still")
+    if still is None:
+        return None
+    if not isinstance(still, torch.Tensor) or still.dtype != torch.uint8 or tuple(still.shape) != tuple(shape):
+        raise InputError(f"{path}: field 'still' must be a {shape[1]}x{shape[0]} uint8 mask of the images' size, "
+                         f"got {checkpoint.shorten(still)}")
+    if bool((still > 1).any()):
+        raise InputError(f"{path}: field 'still' must hold only 0 and 1")
+    return still
 
 
 def _pair_images(record: dict, path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -217,6 +238,9 @@ def _same_kind(value, default) -> bool:
     return isinstance(value, type(default))
 
 
+REFITS = 3  # fits again without the still overlays found at most this many times
+
+
 def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, device="auto", progress=None,
              initial_field=None, prior=None) -> Pair:
     """Fit the warp from A to B ((H, W, 3) uint8 arrays of one size) and return a Pair.
@@ -244,8 +268,19 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
         initial_field = prior.start_field(ta, tb)
     ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field)
     pair = Pair(a, b, ode, settings, dev)
-    if pair.still is not None:
-        # still overlays held the motion around them back in that fit: fit again without them
-        ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field, still=pair.still)
-        pair = Pair(a, b, ode, settings, dev)
+    mask = pair.still
+    for _ in range(REFITS):
+        if mask is None:
+            break
+        # still overlays held the motion around them back in that fit: fit again without them.
+        # Each fit drags more of an overlay (less of it holds the motion back) and so finds more
+        # of it: go on while the mask grows (generated camera moves with a caption, scene PSNR:
+        # 22.2 dB after one refit, 23.6 after two, 23.9 after three; 27.4 with no caption)
+        ode = fit_pair_tensors(ta, tb, settings, progress=progress, initial_field=initial_field, still=mask)
+        found = Pair(a, b, ode, settings, dev).still
+        grown = mask if found is None else torch.maximum(mask, found)
+        pair = Pair(a, b, ode, settings, dev, still=grown)  # drawn unwarped: all this fit drags
+        if float(grown.sum()) <= 1.05 * float(mask.sum()):
+            break
+        mask = grown
     return pair

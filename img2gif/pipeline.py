@@ -274,7 +274,7 @@ def animate(
     else:
         pair = pair.to(dev)
         if size is not None and max(pair.a.shape[:2]) > size:
-            pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev)
+            pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev, still=pair.still)
         plan.check_memory(pair.a, pair_path or "the fitted pair")
     return plan.write(pair.frame_renderer(mode), pair.a.shape, plan.times(), inputs, job_progress)
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import cli, one_error
+from img2gif import checkpoint
 from img2gif.errors import InputError, OptionError
 from img2gif.fit import FitSettings
 from img2gif.pair import Pair, fit_pair
@@ -99,6 +100,19 @@ def test_saved_pair_finds_the_same_overlay(tmp_path, captioned):
         assert np.array_equal(x, y)
 
 
+def test_crafted_still_mask_in_a_pair_file_is_refused(tmp_path, captioned):
+    *_, new = captioned
+    path = tmp_path / "pair.pt"
+    new.save(path)
+    for bad in (torch.full((H, W), 2, dtype=torch.uint8), torch.zeros(H, W + 1, dtype=torch.uint8),
+                torch.zeros(H, W), "mask"):
+        record = checkpoint.load(path, "img2gif.pair")
+        record["still"] = bad
+        checkpoint.save(tmp_path / "bad.pt", record, "img2gif.pair")  # a valid checksum: the content is refused
+        with pytest.raises(InputError, match="'still'"):
+            Pair.load(tmp_path / "bad.pt")
+
+
 def test_an_old_pair_record_keeps_every_pixel_warped():
     assert FitSettings.from_dict({"velocity": "svf"}).keep_still == "off"
 
@@ -112,9 +126,9 @@ def test_crafted_keep_still_in_a_pair_file_is_refused(tmp_path, captioned):
     *_, new = captioned
     path = tmp_path / "pair.pt"
     new.save(path)
-    record = torch.load(path, weights_only=True)
+    record = checkpoint.load(path, "img2gif.pair")
     record["fit"]["keep_still"] = "sometimes"
-    torch.save(record, path)
+    checkpoint.save(path, record, "img2gif.pair")
     with pytest.raises(InputError, match="keep_still"):
         Pair.load(path)
 
