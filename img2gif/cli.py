@@ -336,7 +336,9 @@ def fit_pair_cmd(
         with _fit_progress(not quiet) as progress:
             pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress, prior=prior)
         pair.save(output)
-        _note(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels)")
+        still = pair.still
+        kept = "" if still is None else f", still overlays kept unwarped on {100 * float(still.mean()):.1f} % of the frame"
+        _note(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels{kept})")
 
 
 @app.command()

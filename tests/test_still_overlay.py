@@ -186,6 +186,10 @@ def test_cli_pair_keeps_the_caption(tmp_path):
         assert result.exit_code == 0, result.output
         middle = np.asarray(Image.open(sorted((tmp_path / f"out_{keep}").glob("*.png"))[1]).convert("RGB"))
         assert check(psnr(middle, truths[1], opaque)), keep
+    result = cli("fit-pair", tmp_path / "in" / "frame_0000.png", tmp_path / "in" / "frame_0001.png",
+                 "--working-size", "96", "-q", "-o", tmp_path / "p.pt")
+    assert result.exit_code == 0 and "still overlays kept unwarped on" in result.output, result.output
+    assert Pair.load(tmp_path / "p.pt").still is not None
 
 
 def test_cli_frames_folder_keeps_the_caption(tmp_path):
