@@ -49,8 +49,9 @@ class FitSettings:
     # global shift or the given start: reach for parts that move on their own. Only a velocity
     # that can start from a field (svf) uses it; others start as before.
     match: bool = True
-    # still overlays (img2gif.still): "auto" finds pixels the same in A and B while they hold
-    # texture (captions, logos): the data term ignores them and the renderer keeps them unwarped
+    # still overlays (img2gif.still): "auto" finds textured pixels the same in A and B that the
+    # fit drags along (captions, logos); fit_pair fits again with the data term ignoring them,
+    # and the renderer draws them unwarped. "off": every pixel is warped (the old behaviour)
     keep_still: str = "auto"
     seed: int = 0
 
