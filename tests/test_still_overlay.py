@@ -234,3 +234,10 @@ def test_residual_counts_still_overlays_as_explained(captioned):
     same_warp_no_overlay = Pair(new.a, new.b, new.ode, replace(new.settings, keep_still="off"))
     assert new.residual()[0] < 0.8 * same_warp_no_overlay.residual()[0]
     assert new.residual()[1] == same_warp_no_overlay.residual()[1]
+
+
+def test_cli_keep_still_does_not_apply_to_a_alone_with_a_model(tmp_path, image_files):
+    a, _ = image_files
+    line = one_error(cli("animate", a, "--model", "nosuch", "--keep-still", "off", "-o", tmp_path / "x.gif"))
+    assert "--keep-still" in line and "--model" in line
+    assert not (tmp_path / "x.gif").exists()
