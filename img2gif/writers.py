@@ -162,6 +162,9 @@ def _copy_audio(video: Path, source, target: Path) -> bool:
                     *shift, "-i", source_name, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
                     "-movflags", "+faststart", "-f", "mp4", ffmpeg_name(muxed)], iter(()))
         os.replace(muxed, video)
+    except OutputError as exc:  # the stream was accepted above: this is a failed write
+        reason = str(exc).split("): ", 1)[-1]
+        raise OutputError(f"{target}: cannot write (copying the audio: {reason})") from None
     finally:
         if muxed.exists():
             muxed.unlink()
