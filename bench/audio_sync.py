@@ -57,9 +57,11 @@ def make_clip(folder: Path, seconds: float, video_start: float) -> Path:
                     str(video)], check=True)
     at = FLASH_FRAME / BASE_FPS
     period = PERIOD_FRAMES / BASE_FPS
-    click = f"if(between(mod(t\\,{period})\\,{at}\\,{at + CLICK_SECONDS})\\,sin(2*PI*1000*t)\\,0)"
+    # the sound's own clock runs from its first sample: its clicks fall on the video's flashes
+    click = (f"if(between(mod(t-({video_start})\\,{period})\\,{at}\\,{at + CLICK_SECONDS})"
+             f"\\,sin(2*PI*1000*t)\\,0)")
     subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-                    "-i", f"aevalsrc={click}:s=48000:d={seconds}", "-c:a", "aac", str(audio)], check=True)
+                    "-i", f"aevalsrc={click}:s=48000:d={seconds + max(0.0, video_start)}", "-c:a", "aac", str(audio)], check=True)
     video_shift, audio_shift = max(0.0, video_start), max(0.0, -video_start)
     subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-itsoffset", str(video_shift), "-i", str(video),
                     "-itsoffset", str(audio_shift), "-i", str(audio), "-map", "0:v", "-map", "1:a", "-c", "copy",
@@ -83,12 +85,11 @@ def flashes_and_clicks(path: Path) -> tuple[list[float], list[float]]:
 
 
 def offsets(path: Path) -> list[float]:
-    """Click minus flash (s) for each event, paired in order."""
+    """Click minus flash (s) for each flash."""
     flashes, clicks = flashes_and_clicks(path)
-    if len(flashes) != len(clicks):
-        # silencedetect ends its last silence at the end of the stream: not a click
-        clicks = [c for c in clicks if any(abs(c - f) < 1.0 for f in flashes)]
-    return [round(c - f, 4) for f, c in zip(flashes, clicks)]
+    # each flash with its nearest click (silencedetect also ends a silence at the stream's end)
+    nearest = [min(clicks, key=lambda c: abs(c - f)) - f for f in flashes] if clicks else []
+    return [round(d, 4) for d in nearest if abs(d) < 0.5 * PERIOD_FRAMES / BASE_FPS]
 
 
 def main() -> None:

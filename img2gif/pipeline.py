@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -382,9 +381,9 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
                 break
         return [picked.get(j, next(iter(picked.values()))) for j in indices]
 
-    # the sound fits only a video of the source's own length and rate
-    audio = (fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
-             and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
+    # the sound fits only a video of the source's own length and rate; whether the MP4 can
+    # hold the stream (any container's: MKV, WebM, AVI ...) is asked of the muxer as it is copied
+    audio = fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
     # what the file holds, not what was planned (a stream the MP4 cannot hold is left out)
     left_out = fmt == "mp4" and src.has_audio and not result.audio
