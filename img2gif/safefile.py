@@ -164,18 +164,29 @@ def atomic_replace_file(write, target) -> None:
     target = Path(os.fspath(target))
     remove_stale_temp_files(target)
     try:
-        tmp = temp_beside(target)
-    except OSError as exc:
-        raise _cannot_write(target, exc) from None
-    try:
         with _HangupAsInterrupt():
+            tmp = temp_beside(target)
             write(tmp)
             os.replace(tmp, target)
     except OSError as exc:
         raise _cannot_write(target, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        # every temp file this process made for ``target`` (the writer's own, the audio
+        # copy's): found by name, since a signal can land between a temp file's creation
+        # and the line that would have remembered it
+        remove_own_temp_files(target)
+
+
+def remove_own_temp_files(target) -> None:
+    """Delete the temp files (not folders) that this process has beside ``target``."""
+    target = Path(os.fspath(target))
+    prefix, suffix = _temp_affixes(target, target.suffix)
+    for own in target.parent.glob(f"{glob.escape(prefix)}{os.getpid()}-*{glob.escape(suffix)}"):
+        try:
+            if not own.is_dir() or own.is_symlink():
+                own.unlink()
+        except OSError:
+            pass
 
 
 # --- checks made before any work -----------------------------------------------------------
