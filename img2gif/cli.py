@@ -390,7 +390,7 @@ def animate(
             if prior is not None:
                 raise Img2GifError("--prior starts the fit of two images A and B; it does not apply to a video")
             source = images[0]
-            output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
+            output = output or _default_video_output(source)
             with _job_progress(not quiet) as job:
                 result = pipeline.upconvert(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
@@ -399,7 +399,8 @@ def animate(
                     settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
-            extra += ", audio copied" if result.audio else ""
+            # what the file holds, read back from it
+            extra += ", audio copied" if result.audio else ", written without audio" if result.audio_left_out else ""
             _note(_wrote(result) + extra)
             return
         for name, value in (("--multiply", multiply), ("--playback-fps", playback_fps), ("--source-fps", source_fps)):
@@ -432,6 +433,20 @@ def animate(
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
+
+
+def _default_video_output(source: Path) -> str:
+    """``<name>_smooth.mp4``: for a folder, beside it, named from its real name (``.``, ``..``
+    and a trailing slash resolved), never inside it, where it would become a frame; for a
+    file, in the current folder, as before."""
+    if not source.is_dir():
+        return f"{source.stem}_smooth.mp4"
+    real = Path(os.path.realpath(source))
+    beside = os.fspath(real.parent / f"{real.name or 'frames'}_smooth.mp4")
+    try:
+        return os.path.relpath(beside)  # shown as the user would type it
+    except ValueError:  # another drive (Windows)
+        return beside
 
 
 def _wrote(result) -> str:

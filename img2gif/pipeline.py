@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -19,7 +18,7 @@ from .imagefile import Img2GifWarning, cap_size, check_fit, env_limit, match_siz
 from .pair import Pair, fit_pair, resolve_device
 from .render import MODES
 from .encoding import LOSSLESS_FORMATS, Encoding, plays_of
-from .writers import check_frame_size, check_output, mp4_size, write_animation
+from .writers import check_frame_size, check_not_an_input, check_output, check_rate, mp4_size, write_animation
 
 MAX_SIZE = 8192
 # Frames x pixels of one animation. Every writer streams (memory stays flat), so this bounds
@@ -49,7 +48,8 @@ class AnimationResult:
     frames_played: int = 0  # frames one play shows: pingpong's way back included
     cuts: int = 0           # video: scene cuts found (never warped across)
     blended: int = 0        # video: gaps the warp could not explain, crossfaded
-    audio: bool = False     # video: the source's audio stream was copied
+    audio: bool = False     # the file holds an audio stream (read back from it)
+    audio_left_out: bool = False  # video: the source has sound the MP4 was written without
 
 
 def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop") -> tuple[np.ndarray, np.ndarray]:
@@ -89,14 +89,28 @@ class OutputPlan:
                 f"{self.output}: {self.frames.count} frames of {w}x{h} make a GIF of up to "
                 f"{self.frames.count * w * h / 1e6:,.0f} MB (a GIF stores every frame's pixels); "
                 ".mp4 or .webp is usually 10-50x smaller", Img2GifWarning, stacklevel=3)
-        total = self.frames.count * h * w
+        written = self.frames_encoded()
+        total = written * h * w
         limit = max_output_pixels()
         if total > limit:
+            what = f"{self.frames.count} frames" if written == self.frames.count else \
+                f"{self.frames.count} frames ({written:,} written: holds and plays repeat them)"
             raise OptionError(
-                f"{os.fspath(source)}: {self.frames.count} frames of {w}x{h} are {total:,} pixels, over the "
-                f"limit of {limit:,} (a bound on the work and the file); lower --frames or --size, "
+                f"{os.fspath(source)}: {what} of {w}x{h} are {total:,} pixels, over the "
+                f"limit of {limit:,} (a bound on the work and the file); lower --frames, --size or --loop, "
                 "or set IMG2GIF_MAX_OUTPUT_PIXELS"
             )
+
+    def frames_encoded(self) -> int:
+        """Frames the encoder is given: an MP4 repeats held frames and holds N plays one after
+        another, WebP (through ffmpeg) repeats held frames; the others store delays and a count."""
+        if self.format == "frames":
+            return self.frames.count
+        shown = timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end)
+        if self.format in ("mp4", "webp"):
+            repeats = sum(timing.repeat_counts([s for _, s in shown], self.frames.fps))
+            return repeats * (max(1, self.encoding.plays) if self.format == "mp4" else 1)
+        return len(shown)
 
     def times(self, direction: float = 1.0) -> list[float]:
         return timing.frame_times(self.frames.count, self.ease, direction)
@@ -112,7 +126,7 @@ class OutputPlan:
         # an MP4 holds its N plays one after another: the result is per play, as for the others
         seconds = written.seconds / max(1, self.encoding.plays) if self.format == "mp4" else written.seconds
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
-                               seconds, written.size, len(shown))
+                               seconds, written.size, len(shown), audio=written.audio)
 
     def write(self, render, shape, times, inputs=(), progress=None) -> AnimationResult:
         """Render, encode and write, frame by frame as the encoder asks (memory stays flat).
@@ -323,11 +337,18 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     if loop == "pingpong" or loop == "closed":
         raise OptionError(f"--loop {loop} does not apply to a video; use forever, once or a number of plays")
     check_size(size)
+    # an output inside the frames folder would be read as a frame by the next run: refused
+    # before the folder is even read
+    check_not_an_input(output, [source])
     src = open_source(source, source_fps)
     out_fps, count = target_rate(src, fps, multiply)
     if playback_fps is not None and not (timing.MIN_FPS <= playback_fps <= timing.MAX_FPS):
         raise OptionError(f"--playback-fps must be between {timing.MIN_FPS:g} and {timing.MAX_FPS:g}, got {playback_fps}")
+    if out_fps < timing.MIN_FPS:  # a slow source (a crafted rate, or --multiply of one)
+        raise OptionError(f"{os.fspath(source)}: the output rate would be {out_fps:g} fps, under the minimum of "
+                          f"{timing.MIN_FPS:g}; give a higher --fps")
     rate = float(playback_fps or out_fps)
+    check_rate(output, rate)
     fmt = check_output(output, [src.path, *src.files])
     timing.check_playback(loop)
     encoding = replace(check_encoding(fmt, output, quality, codec, dither), plays=plays_of(loop))
@@ -360,11 +381,13 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
                 break
         return [picked.get(j, next(iter(picked.values()))) for j in indices]
 
-    # the sound fits only a video of the source's own length and rate
-    audio = (fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
-             and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
+    # the sound fits only a video of the source's own length and rate; whether the MP4 can
+    # hold the stream (any container's: MKV, WebM, AVI ...) is asked of the muxer as it is copied
+    audio = fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
-    return replace(result, cuts=report.cuts, blended=report.blended, audio=audio)
+    # what the file holds, not what was planned (a stream the MP4 cannot hold is left out)
+    left_out = fmt == "mp4" and src.has_audio and not result.audio
+    return replace(result, cuts=report.cuts, blended=report.blended, audio_left_out=left_out)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
