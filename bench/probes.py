@@ -219,7 +219,7 @@ class Run:
     stdout: str = "pipe"             # pipe | devfull | closedpipe
     stderr: str = "pipe"             # pipe | closedpipe | closed
     signal: tuple | None = None      # (signum, trigger): trigger = seconds | ("temp", dir) | ("text", substring)
-    #                                  | ("proc", pred): pred(argv) true of a process in the run's session (an ffmpeg child)
+    #                                  | ("proc", pred): pred(pid, argv) true of a process in the run's session (an ffmpeg child)
     cwd: str | None = None           # folder (relative) the command runs in; default the probe's folder
     verify: Callable | None = None   # (ctx, result) -> [(kind, detail)] whatever the exit (not after a timeout)
     max_gb: float | None = None      # peak resident memory of the whole process tree (img2gif + ffmpeg), sampled
@@ -575,7 +575,7 @@ class Harness:
                 elif trig[0] == "text":
                     fire = trig[1].encode() in bufs["err"] or trig[1].encode() in bufs["out"]
                 elif trig[0] == "proc":
-                    fire = any(pid != proc.pid and trig[1](argv) for pid, _, argv in session_procs(proc.pid))
+                    fire = any(pid != proc.pid and trig[1](pid, argv) for pid, _, argv in session_procs(proc.pid))
                 if fire:
                     try:
                         os.killpg(proc.pid, sig)

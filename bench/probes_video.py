@@ -339,9 +339,16 @@ def _audio_full(c: Ctx):
 P(21, "c2 the audio copy hits a full disk (16 KB free): a failed write, previous out.mp4 kept", _audio_full)
 
 
-def _is_mux(argv) -> bool:
-    """An ffmpeg child reading two inputs (the frames just written and the source's sound)."""
-    return bool(argv) and "ffmpeg" in os.path.basename(argv[0]) and argv.count("-i") >= 2
+def _is_mux(pid, argv) -> bool:
+    """An ffmpeg child reading two inputs (the frames just written and the source's sound) whose
+    output (its last argument) is on disk already: the audio copy, caught while it writes."""
+    if not argv or "ffmpeg" not in os.path.basename(argv[0]) or argv.count("-i") < 2:
+        return False
+    out = argv[-1][5:] if argv[-1].startswith("file:") else argv[-1]
+    try:
+        return os.path.isfile(os.path.join(os.readlink(f"/proc/{pid}/cwd"), out))
+    except OSError:
+        return False
 
 
 def _killed_mux(c: Ctx):
