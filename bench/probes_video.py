@@ -550,9 +550,9 @@ def _held_last(c: Ctx):
 P(25, "c12 MP4 whose last frame is held 4.4 s, --fps 20: 19 frames at 20 fps", _held_last)
 
 
-def _stretched(c: Ctx):
+def _stretched(c: Ctx, bframes=False):
     # H.264 says 10 fps; the MKV's timestamps are 0.4 s apart (2.5 fps): the file plays at 2.5
-    lavfi_clip(c.p("src.mkv"), frames=10, extra=["-bf", "0"])
+    lavfi_clip(c.p("src.mkv"), frames=10, extra=[] if bframes else ["-bf", "0"])
     ff("-i", c.p("src.mkv"), "-c", "copy", "-bsf:v", "setts=ts=TS*4", c.p("slow.mkv"))
     c.p("src.mkv").unlink()
     return Run(["animate", "slow.mkv", "--multiply", "2", "-o", "out.mp4", *VQ], expect="ok", outputs=["out.mp4"],
@@ -560,6 +560,7 @@ def _stretched(c: Ctx):
 
 
 P(25, "c12 MKV with timestamps stretched 4x (2.5 fps, codec says 10), --multiply 2: 5 fps", _stretched)
+P(25, "c12 the same with B-frames (stored out of order): 5 fps", lambda c: _stretched(c, bframes=True))
 P(25, "c12 23.976 fps MP4 with sound, --multiply 2: 47.952 fps (48000/1001), not 47.96",
   lambda c: (lavfi_clip(c.p("ntsc.mp4"), rate="24000/1001", frames=24, audio="sine=frequency=440:sample_rate=48000",
                         extra=["-t", "1.001"]),
@@ -638,7 +639,7 @@ P(25, "c15 MKV with A-law sound: the summary says what the file holds", _alaw("m
 def _slow_source(ext):
     def fn(c: Ctx):
         # three frames 12,500 s apart (MKV timestamps x 125,000): 8e-05 fps; --multiply 2 gives 1.6e-04
-        lavfi_clip(c.p("src.mkv"), frames=3)
+        lavfi_clip(c.p("src.mkv"), frames=3, extra=["-bf", "0"])
         ff("-i", c.p("src.mkv"), "-c", "copy", "-bsf:v", "setts=ts=TS*125000", c.p("slow.mkv"))
         c.p("src.mkv").unlink()
         c.prev(f"out.{ext}")
