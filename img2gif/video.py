@@ -159,7 +159,17 @@ def frame_rate(path: str, found) -> tuple[float, tuple[float, ...]]:
     if len(ticks) < 2:
         return 1.0, ()  # refused by _check_source: one frame has no rate
     if not np.all(np.diff(ticks) > 0):
-        raise InputError(f"{path}: frames without increasing timestamps; give --source-fps to set the rate")
+        # a broken mux (timestamps rewritten after B-frames, say): players show the frames in
+        # their decoded order, so they are taken as even over the span the timestamps give
+        span = int(ticks.max() - ticks.min())
+        if span <= 0:
+            raise InputError(f"{path}: its frames have no increasing timestamps; give --source-fps to set the rate")
+        fps = _even_rate(len(ticks) - 1, span, found.time_base)
+        from .imagefile import Img2GifWarning
+
+        warnings.warn(f"{path}: its frames' timestamps do not increase (a broken mux); taken as evenly spaced at "
+                      f"{fps:.6g} fps (--source-fps sets another rate)", Img2GifWarning, stacklevel=3)
+        return fps, ()
     tick = float(found.time_base)
     stamps = ticks * tick
     if _variable_rate(stamps):
