@@ -235,6 +235,16 @@ def test_a_1000_fps_clip_is_read_at_1000_fps(tmp_path):
     assert "1000" in cli("inspect", clip).output
 
 
+def test_a_1000_fps_encoded_clip_decodes_whole(tmp_path):
+    """A 1000 fps H.264 MP4 with B-frames: its frames are numbered on the way out of the decoder,
+    and numbering must not make the raw output's timestamps collide (setpts=N at 1/16000 s did)."""
+    clip = tmp_path / "k.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=1000", "-frames:v", "16", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", clip)
+    result = cli("animate", clip, "--fps", "1000", "-o", f"{tmp_path / 'out'}/", *FAST)
+    assert result.exit_code == 0 and "16 frames" in result.output, result.output
+
+
 # 13. the frames decoded are the frames counted -----------------------------------------------
 
 def test_a_clip_cut_without_reencoding_counts_its_decoded_frames(tmp_path):
