@@ -289,6 +289,8 @@ LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forev
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF 10 at 90, 0 at 100, 19 at 70, 28 at 50; WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
 FitOpt = typer.Option(None, "--fit", help="When B's size differs from A's (and keyframes' from the first): crop (default: B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said. Not for a video, --from or A alone with --model.")
 DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
+BackgroundOpt = typer.Option(None, "--background", metavar="COLOUR", help="Composite transparent images onto this colour (a name such as white, #rrggbb or rgb(r,g,b)), for any format. Without it transparency is kept (fitted and rendered premultiplied) in GIF, WebP, APNG and PNG frames, and refused for MP4, which has no alpha.")
+AlphaThresholdOpt = typer.Option(None, "--alpha-threshold", metavar="1-255", help="GIF with transparency: a pixel whose alpha is below this is transparent, the rest opaque (a GIF pixel is one or the other; default 128). Lower keeps more of soft edges and shadows. GIF only.")
 CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (compresses better; slower to encode, and not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
 HoldEndOpt = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame.")
@@ -324,7 +326,7 @@ def fit_pair_cmd(
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
         settings = _settings(velocity, solver, loss, working_size, seed, match=match)
         pipeline.check_size(size)
-        img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value)
+        img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value, keep_alpha=True)
         with _fit_progress(not quiet) as progress:
             pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress, prior=prior)
         pair.save(output)
@@ -350,6 +352,8 @@ def animate(
     quality: Optional[int] = QualityOpt,
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
+    background: Optional[str] = BackgroundOpt,
+    alpha_threshold: Optional[int] = AlphaThresholdOpt,
     fit: Optional[Fit] = FitOpt,
     multiply: Optional[int] = typer.Option(None, "--multiply", help="Video: this many output frames per source frame (2 ... 64); instead of --fps."),
     playback_fps: Optional[float] = typer.Option(None, "--playback-fps", help="Video: play the result at this rate instead of --fps (slower: slow motion). The audio is kept only at an unchanged duration."),
@@ -389,6 +393,9 @@ def animate(
                                        "(--fps or --multiply set the rate, --playback-fps the speed)")
             if prior is not None:
                 raise Img2GifError("--prior starts the fit of two images A and B; it does not apply to a video")
+            if background is not None or alpha_threshold is not None:
+                raise Img2GifError("--background and --alpha-threshold apply to images; a video or frames folder "
+                                   "is read without transparency")
             source = images[0]
             output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
             with _job_progress(not quiet) as job:
@@ -428,7 +435,7 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
-                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match),
+                background=background, alpha_threshold=alpha_threshold, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
