@@ -393,16 +393,14 @@ def animate(
                                        "(--fps or --multiply set the rate, --playback-fps the speed)")
             if prior is not None:
                 raise Img2GifError("--prior starts the fit of two images A and B; it does not apply to a video")
-            if background is not None or alpha_threshold is not None:
-                raise Img2GifError("--background and --alpha-threshold apply to images; a video or frames folder "
-                                   "is read without transparency")
             source = images[0]
             output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
             with _job_progress(not quiet) as job:
                 result = pipeline.upconvert(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
-                    dither=dither and dither.value, seed=seed, device=device.value,
+                    dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
+                    seed=seed, device=device.value,
                     settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"

@@ -365,8 +365,9 @@ def _read_flat(path, background) -> np.ndarray:
 
 
 def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
-              loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, seed=0, device="auto",
-              settings: FitSettings | None = None, job_progress=None) -> AnimationResult:
+              loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, background=None,
+              alpha_threshold=None, seed=0, device="auto", settings: FitSettings | None = None,
+              job_progress=None) -> AnimationResult:
     """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
 
     ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
@@ -374,6 +375,8 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     output frame. ``playback_fps`` plays the result at another rate (slow motion); ``source_fps``
     is a folder's rate (a file's own rate otherwise). MP4 to MP4 at an unchanged duration copies
     the source's audio. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
+    A folder whose first frame has transparency keeps it, as ``animate`` does (``background``,
+    ``alpha_threshold``).
     """
     from .sequence import StreamedSource
     from .video import Report, open_source, target_rate, upconvert_frames
@@ -389,7 +392,9 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     rate = float(playback_fps or out_fps)
     fmt = check_output(output, [src.path, *src.files])
     timing.check_playback(loop)
-    encoding = replace(check_encoding(fmt, output, quality, codec, dither), plays=plays_of(loop))
+    encoding = replace(check_encoding(fmt, output, quality, codec, dither, alpha_threshold, background),
+                       plays=plays_of(loop))
+    colour = parse_colour(background) if background is not None else None
     if fmt == "mp4" and encoding.plays > 1:
         # an MP4 holds N plays one after another, and a video is up-converted once, as it goes
         raise OptionError(f"{os.fspath(output)}: --loop {loop} would repeat an up-converted video inside the MP4; "
@@ -400,8 +405,9 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
                           f"{rate:g}; give --playback-fps {timing.GIF_MAX_FPS:g} or less, or write .mp4/.webp")
     resized = src.capped(size)
     w, h = resized.frame_size
-    shape = (h, w, 3)
-    plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding)
+    shape = (h, w, 4 if src.alpha else 3)
+    plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding, colour)
+    plan.check_alpha([np.zeros(shape, np.uint8)], [src.path])
     plan.check_memory(np.zeros(shape, np.uint8), src.path)
     dev = resolve_device(device)
     report = Report()
@@ -422,6 +428,11 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     # the sound fits only a video of the source's own length and rate
     audio = (fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
              and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
+    if src.alpha and colour is not None:  # flattened as they are made: the fit saw the alpha
+        rgba_stream, rgba_sample = stream, sample
+        stream = (composite(frame, colour) for frame in rgba_stream)
+        sample = lambda indices: [composite(frame, colour) for frame in rgba_sample(indices)]  # noqa: E731
+        shape = (h, w, 3)
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
     return replace(result, cuts=report.cuts, blended=report.blended, audio=audio)
 

@@ -63,6 +63,7 @@ class VideoSource:
     files: tuple[str, ...] = ()    # a folder's frames, in order
     longest: int | None = None     # frames are capped to this longer side as they are decoded
     times: tuple[float, ...] = ()  # variable rate: each frame's time (s) from the first; () = i / fps
+    alpha: bool = False            # a folder whose first frame has transparency: frames are (H, W, 4) RGBA
 
     def frame_times(self) -> np.ndarray:
         """(count,) seconds from the first frame."""
@@ -92,7 +93,8 @@ class VideoSource:
         return capped_size(*self.size, self.longest)
 
     def frames(self):
-        """The source frames, (H, W, 3) uint8, decoded one at a time (capped to ``longest``)."""
+        """The source frames, (H, W, 3) uint8 ((H, W, 4) straight-alpha RGBA where ``alpha``),
+        decoded one at a time (capped to ``longest``)."""
         from .imagefile import cap_size
 
         for frame in self._decoded():
@@ -113,10 +115,11 @@ def _number(name: str) -> int | None:
 
 
 def _folder_frames(source: VideoSource):
-    from .imagefile import read_image
+    from .imagefile import read_image, with_alpha
 
     for name in source.files:
-        frame = read_image(name)
+        frame = read_image(name, keep_alpha=source.alpha)
+        frame = with_alpha(frame) if source.alpha else frame
         if (frame.shape[1], frame.shape[0]) != source.size:
             raise InputError(f"{name}: {frame.shape[1]}x{frame.shape[0]}, but the first frame is "
                              f"{source.size[0]}x{source.size[1]}; every frame of a folder must be one size")
@@ -204,8 +207,11 @@ def _open_folder(folder: str, source_fps: float | None) -> VideoSource:
     files.sort(key=lambda p: (_number(os.path.basename(p)), p))
     if not files:
         raise InputError(f"{folder}: holds no frames")
-    first = read_image(files[0])
-    source = VideoSource(folder, float(source_fps), len(files), (first.shape[1], first.shape[0]), False, tuple(files))
+    # transparency is kept where the first frame has some (then every frame is RGBA; else a later
+    # transparent frame is flattened onto white, with a warning, as before)
+    first = read_image(files[0], keep_alpha=True)
+    source = VideoSource(folder, float(source_fps), len(files), (first.shape[1], first.shape[0]), False, tuple(files),
+                         alpha=first.shape[2] == 4)
     _check_source(source)
     return source
 
@@ -248,8 +254,27 @@ def target_rate(source: VideoSource, fps: float | None, multiply: int | None) ->
     return float(fps), count
 
 
+def _visible(frame: np.ndarray) -> np.ndarray:
+    """An RGBA frame as what shows: colour times alpha, then alpha (the colour under
+    transparent pixels must not make a cut); an RGB frame as it is."""
+    if frame.shape[2] == 3:
+        return frame
+    colour = (frame[..., :3].astype(np.uint16) * frame[..., 3:] + 127) // 255
+    return np.dstack([colour.astype(np.uint8), frame[..., 3]])
+
+
+def _crossfade(a: np.ndarray, b: np.ndarray, tau: float) -> np.ndarray:
+    """(1 - tau) a + tau b; RGBA frames mixed premultiplied (no hidden colour shows)."""
+    if a.shape[2] == 3:
+        return np.round(a * (1 - tau) + b * tau).astype(np.uint8)
+    from .render import to_tensor, to_uint8
+
+    return to_uint8(to_tensor(a, "cpu") * (1 - tau) + to_tensor(b, "cpu") * tau)[0]
+
+
 def is_cut(a: np.ndarray, b: np.ndarray) -> bool:
     """A scene cut between consecutive frames (see the module's thresholds)."""
+    a, b = _visible(a), _visible(b)
     if np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() > CUT_MEAN_DIFF:
         return True
     distance = 0.0
@@ -342,7 +367,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             return
         if gap.blend:
             for tau in wanted:
-                yield np.round(gap.a * (1 - tau) + gap.b * tau).astype(np.uint8)
+                yield _crossfade(gap.a, gap.b, tau)
             return
         usable = lambda g: g is not None and g.pair is not None and not g.blend and not g.cut  # noqa: E731
         before = gaps[position - 1] if position > 0 else None

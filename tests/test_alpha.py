@@ -274,3 +274,36 @@ def test_bad_options_one_line_nothing_written(files, extra, words):
 def test_help_explains_the_options():
     text = run("animate", "--help").output
     assert "--background" in text and "--alpha-threshold" in text
+
+
+# --- video input: a folder of RGBA frames --------------------------------------------------
+
+@pytest.fixture
+def rgba_folder(tmp_path):
+    folder, out = tmp_path / "clip", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    for k, x in enumerate((12.0, 17.0, 22.0)):
+        Image.fromarray(sticker((x, 18.0), seed=k), "RGBA").save(folder / f"frame_{k:04d}.png")
+    return folder, out
+
+
+def test_rgba_frames_folder_keeps_alpha(rgba_folder):
+    folder, out = rgba_folder
+    result = run("animate", folder, "--source-fps", "10", "--multiply", "2", "-o", out / "x.png", "--working-size", "32", "-q")
+    assert result.exit_code == 0, result.output
+    back = _read_rgba(out / "x.png")
+    assert len(back) == 5
+    for index, k in ((0, 0), (2, 1), (4, 2)):  # source frames are output frames 0, 2, 4
+        assert np.array_equal(back[index][..., 3], np.array(Image.open(folder / f"frame_{k:04d}.png"))[..., 3])
+    x = [centroid(f[..., 3])[0] for f in back]
+    assert x[0] < x[1] < x[2] < x[3] < x[4] and abs(x[1] - 14.5) < 1.0  # the in-between frames move too
+
+
+def test_rgba_frames_folder_to_mp4(rgba_folder):
+    folder, out = rgba_folder
+    args = ["animate", folder, "--source-fps", "10", "--multiply", "2", "--working-size", "32", "-q"]
+    line = error_line(run(*args, "-o", out / "x.mp4"))
+    assert str(folder) in line and "--background" in line
+    assert os.listdir(out) == []
+    assert run(*args, "-o", out / "x.mp4", "--background", "black").exit_code == 0
