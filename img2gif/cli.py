@@ -335,7 +335,7 @@ def fit_pair_cmd(
 
 @app.command()
 def animate(
-    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGE", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF) or folder of numbered frames: its frame rate raised to --fps or --multiply."),
+    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGE", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF, PNG or WebP) or folder of numbered frames: its frame rate raised to --fps or --multiply. Transparency (RGBA images, an animated PNG or WebP, a folder whose first frame has it) is kept: see --background."),
     output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = FpsOpt,
@@ -394,7 +394,9 @@ def animate(
             if prior is not None:
                 raise Img2GifError("--prior starts the fit of two images A and B; it does not apply to a video")
             source = images[0]
-            output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
+            # an animated PNG or WebP (stickers, often transparent) stays one; the rest become MP4
+            keep = source.suffix.lower() if source.suffix.lower() in (".png", ".apng", ".webp") and not source.is_dir() else ".mp4"
+            output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth{keep}"
             with _job_progress(not quiet) as job:
                 result = pipeline.upconvert(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,

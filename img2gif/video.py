@@ -45,10 +45,31 @@ UNEXPLAINED_SHARE = 0.9
 UNEXPLAINED_LEVELS = 5.0  # mean absolute difference left at the middle of the gap, 0-255
 
 
+ANIMATED_IMAGE_EXTENSIONS = (".png", ".apng", ".webp")  # a video when animated: read by Pillow (ffmpeg
+                                                       # cannot decode animated WebP), alpha kept
+
+
 def is_video_input(path) -> bool:
-    """A folder of frames or a file with a video extension (an animated GIF counts)."""
+    """A folder of frames, a file with a video extension (an animated GIF counts), or an
+    animated PNG or WebP."""
     text = os.fspath(path)
-    return os.path.isdir(text) or Path(text).suffix.lower() in VIDEO_EXTENSIONS
+    if os.path.isdir(text) or Path(text).suffix.lower() in VIDEO_EXTENSIONS:
+        return True
+    return Path(text).suffix.lower() in ANIMATED_IMAGE_EXTENSIONS and _frame_count(text) > 1
+
+
+def _frame_count(path: str) -> int:
+    """Frames of an image file from its header (1 where it cannot be read: the image
+    reader then says why)."""
+    from PIL import Image
+
+    if not os.path.isfile(path):
+        return 1
+    try:
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:  # noqa: BLE001  any failure: not an animation; read_image gives the error
+        return 1
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,9 @@ class VideoSource:
     files: tuple[str, ...] = ()    # a folder's frames, in order
     longest: int | None = None     # frames are capped to this longer side as they are decoded
     times: tuple[float, ...] = ()  # variable rate: each frame's time (s) from the first; () = i / fps
-    alpha: bool = False            # a folder whose first frame has transparency: frames are (H, W, 4) RGBA
+    alpha: bool = False            # frames are (H, W, 4) straight RGBA (a folder's first frame, or an
+                                   # animated PNG/WebP frame, has transparency)
+    animated_image: bool = False   # an animated PNG or WebP, decoded by Pillow
 
     def frame_times(self) -> np.ndarray:
         """(count,) seconds from the first frame."""
@@ -104,6 +127,9 @@ class VideoSource:
         if self.files:
             yield from _folder_frames(self)
             return
+        if self.animated_image:
+            yield from _animated_frames(self.path, self.alpha)
+            return
         from .videofile import decode
 
         yield from decode(self.path, self.size, self.count)
@@ -126,6 +152,62 @@ def _folder_frames(source: VideoSource):
         yield frame
 
 
+def _animated_frames(path: str, alpha: bool):
+    """The frames of an animated PNG or WebP as Pillow composes them: (H, W, 4) straight RGBA
+    where ``alpha``, else (H, W, 3)."""
+    from PIL import Image
+
+    from .imagefile import _CORRUPT
+
+    try:
+        with Image.open(path) as im:
+            for k in range(im.n_frames):
+                im.seek(k)
+                frame = np.array(im.convert("RGBA"))
+                yield frame if alpha else frame[..., :3]
+    except _CORRUPT as exc:
+        raise InputError(f"{path}: truncated or corrupt animation ({exc})") from None
+
+
+def _open_animated(path: str, source_fps: float | None) -> VideoSource:
+    """Probe an animated PNG or WebP: frame count, size, each frame's time (from the
+    delays: a delay of 0 is taken as 100 ms, as browsers do) and whether any frame has
+    transparency (decoded once here; these are small files, and the alpha decides the
+    output before any work)."""
+    from PIL import Image
+
+    from .imagefile import _CORRUPT, check_image_size
+
+    delays, alpha = [], False
+    try:
+        with Image.open(path) as im:
+            check_image_size(*im.size, path)
+            size, count = im.size, im.n_frames
+            if count > MAX_SOURCE_FRAMES:
+                raise InputError(f"{path}: {count} frames, over the limit of {MAX_SOURCE_FRAMES}")
+            for k in range(count):
+                im.seek(k)
+                im.load()  # WebP sets a frame's duration only once decoded
+                delays.append(int(im.info.get("duration", 0) or 0))
+                alpha = alpha or (im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info) and \
+                    np.asarray(im.convert("RGBA"))[..., 3].min() < 255
+    except InputError:
+        raise
+    except _CORRUPT as exc:
+        raise InputError(f"{path}: truncated or corrupt animation ({exc})") from None
+    delays = [d if d > 0 else 100 for d in delays]
+    stamps = np.concatenate([[0.0], np.cumsum(delays[:-1]) / 1000.0])
+    if source_fps is not None:
+        fps, times = float(source_fps), ()
+    elif len(set(delays[:-1])) <= 1:  # the last delay is a hold, not a gap between frames
+        fps, times = 1000.0 / delays[0], ()
+    else:
+        fps, times = float((count - 1) / stamps[-1]), tuple(float(t) for t in stamps)
+    source = VideoSource(path, fps, count, size, times=times, alpha=alpha, animated_image=True)
+    _check_source(source)
+    return source
+
+
 def open_source(path, source_fps: float | None = None) -> VideoSource:
     """Probe ``path`` (a video file or a folder of numbered frames) before any work."""
     text = os.fspath(path)
@@ -137,6 +219,8 @@ def open_source(path, source_fps: float | None = None) -> VideoSource:
         raise InputError(f"{text}: no such file")
     if not os.path.isfile(text):
         raise InputError(f"{text}: not a regular file")
+    if Path(text).suffix.lower() in ANIMATED_IMAGE_EXTENSIONS:
+        return _open_animated(text, source_fps)
     from .imagefile import Img2GifWarning
     from .videofile import probe
 

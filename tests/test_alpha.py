@@ -307,3 +307,26 @@ def test_rgba_frames_folder_to_mp4(rgba_folder):
     assert str(folder) in line and "--background" in line
     assert os.listdir(out) == []
     assert run(*args, "-o", out / "x.mp4", "--background", "black").exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["clip.png", "clip.webp"])
+def test_animated_png_and_webp_are_videos_with_alpha(tmp_path, name):
+    frames = [Image.fromarray(sticker((x, 18.0), seed=k), "RGBA") for k, x in enumerate((12.0, 17.0, 22.0))]
+    extra = {"lossless": True} if name.endswith(".webp") else {}
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], duration=100, loop=0, **extra)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("animate", tmp_path / name, "--multiply", "2", "-o", out / name, "--working-size", "32", "-q")
+    assert result.exit_code == 0, result.output
+    back = _read_rgba(out / name)
+    assert len(back) == 5
+    for index, k in ((0, 0), (2, 1), (4, 2)):
+        assert np.array_equal(back[index][..., 3], np.array(frames[k])[..., 3])
+    assert abs(centroid(back[1][..., 3])[0] - 14.5) < 1.0
+    with Image.open(out / name) as im:  # the source's 10 fps, doubled
+        im.seek(1)
+        im.load()
+        assert im.info["duration"] == 50
+    line = error_line(run("animate", tmp_path / name, "--multiply", "2", "-o", out / "x.mp4", "--working-size", "32", "-q"))
+    assert "transparency" in line and "--background" in line
+    assert not (out / "x.mp4").exists()
