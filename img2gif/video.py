@@ -199,8 +199,8 @@ def _open_animated(path: str, source_fps: float | None) -> VideoSource:
     stamps = np.concatenate([[0.0], np.cumsum(delays[:-1]) / 1000.0])
     if source_fps is not None:
         fps, times = float(source_fps), ()
-    elif len(set(delays[:-1])) <= 1:  # the last delay is a hold, not a gap between frames
-        fps, times = 1000.0 / delays[0], ()
+    elif not _variable_rate(stamps):  # delays are whole ms: 33, 34, 33 ... is an even 30 fps
+        fps, times = _even_rate(count - 1, int(round(stamps[-1] * 1000)), Fraction(1, 1000)), ()
     else:
         fps, times = float((count - 1) / stamps[-1]), tuple(float(t) for t in stamps)
     source = VideoSource(path, fps, count, size, times=times, alpha=alpha, animated_image=True)
