@@ -113,8 +113,15 @@ class GifStream:
             rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
             top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         if self.keyed is not None:
+            # only the visible pixels' box: the frame before is cleared to transparency first
+            # (disposal 2), and what lies outside every box was never drawn
             changed = None
-            top, bottom, left, right = 0, indices.shape[0], 0, indices.shape[1]
+            visible = indices != self.keyed
+            rows, cols = np.nonzero(visible.any(axis=1))[0], np.nonzero(visible.any(axis=0))[0]
+            if len(rows):
+                top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            else:  # nothing shows: one transparent pixel
+                top, bottom, left, right = 0, 1, 0, 1
         self._flush()
         block = indices[top:bottom, left:right]
         clear = self.transparent if changed is not None else self.keyed

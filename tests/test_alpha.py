@@ -90,8 +90,22 @@ def test_alpha_moves_with_the_sticker(fitted):
     half_way = (np.array(A_AT) + np.array(B_AT)) / 2
     assert np.abs(found - half_way).max() < 1.0, (found, half_way)
     truth = sticker(half_way)[..., 3].astype(int)
-    assert np.abs(middle[..., 3].astype(int) - truth).mean() < 3.0  # levels; a crossfade gives ~40
+    assert np.abs(middle[..., 3].astype(int) - truth).mean() < 3.0  # levels; a crossfade gives over 15
     assert middle[..., 3].max() == 255 and middle[0, 0, 3] == 0  # still opaque inside, clear outside
+
+
+def test_the_fit_sees_alpha():
+    """A black disc: premultiplied, its colour is 0 like the transparency around it, so
+    only the alpha says where it is. It must still be moved, not crossfaded."""
+    a, b = sticker(A_AT), sticker(B_AT)
+    a[..., :3], b[..., :3] = 0, 0
+    middle = fit_pair(a, b, SETTINGS, device="cpu").frames([0.5])[0]
+    half_way = (np.array(A_AT) + np.array(B_AT)) / 2
+    truth = sticker(half_way)[..., 3].astype(int)
+    crossfade = (a[..., 3].astype(int) + b[..., 3]) / 2  # same centroid: the shape tells them apart
+    assert np.abs(crossfade - truth).mean() > 15
+    assert np.abs(middle[..., 3].astype(int) - truth).mean() < 3.0
+    assert np.abs(centroid(middle[..., 3]) - half_way).max() < 1.0
 
 
 def test_endpoints_are_the_images(fitted):
@@ -330,3 +344,24 @@ def test_animated_png_and_webp_are_videos_with_alpha(tmp_path, name):
     line = error_line(run("animate", tmp_path / name, "--multiply", "2", "-o", out / "x.mp4", "--working-size", "32", "-q"))
     assert "transparency" in line and "--background" in line
     assert not (out / "x.mp4").exists()
+
+
+def test_webp_without_ffmpeg_keeps_alpha(tmp_path, monkeypatch):
+    import img2gif.writers
+
+    monkeypatch.setattr(img2gif.writers.ffmpeg, "has_encoder", lambda name: False)  # Pillow's writer
+    frames = _frames()
+    write_animation(tmp_path / "x.webp", frames, [(i, 0.1) for i in range(3)], fps=10, encoding=Encoding(quality=100))
+    for got, want in zip(_read_rgba(tmp_path / "x.webp"), frames):
+        assert np.array_equal(got[..., 3], want[..., 3])
+
+
+def test_gif_frames_are_cropped_to_what_shows(tmp_path):
+    """Each frame of a transparent GIF holds only its visible box (the file stays small)."""
+    frames = _frames()
+    write_animation(tmp_path / "x.gif", frames, [(i, 0.1) for i in range(3)], fps=10)
+    with Image.open(tmp_path / "x.gif") as im:
+        for k in range(3):
+            im.seek(k)
+            left, top, right, bottom = im.tile[0][1] if im.tile else im.dispose_extent
+            assert (right - left, bottom - top) == (10, 10)  # the opaque 10 x 10 bar (its 100-alpha edge is below 128)
