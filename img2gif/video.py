@@ -165,7 +165,7 @@ def _animated_frames(path: str, alpha: bool):
                 im.seek(k)
                 frame = np.array(im.convert("RGBA"))
                 yield frame if alpha else frame[..., :3]
-    except _CORRUPT as exc:
+    except (*_CORRUPT, Image.DecompressionBombError) as exc:
         raise InputError(f"{path}: truncated or corrupt animation ({exc})") from None
 
 
@@ -193,7 +193,7 @@ def _open_animated(path: str, source_fps: float | None) -> VideoSource:
                     np.asarray(im.convert("RGBA"))[..., 3].min() < 255
     except InputError:
         raise
-    except _CORRUPT as exc:
+    except (*_CORRUPT, Image.DecompressionBombError) as exc:
         raise InputError(f"{path}: truncated or corrupt animation ({exc})") from None
     delays = [d if d > 0 else 100 for d in delays]
     stamps = np.concatenate([[0.0], np.cumsum(delays[:-1]) / 1000.0])

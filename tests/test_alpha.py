@@ -365,3 +365,15 @@ def test_gif_frames_are_cropped_to_what_shows(tmp_path):
             im.seek(k)
             left, top, right, bottom = im.tile[0][1] if im.tile else im.dispose_extent
             assert (right - left, bottom - top) == (10, 10)  # the opaque 10 x 10 bar (its 100-alpha edge is below 128)
+
+
+def test_cut_animated_png_is_one_line(tmp_path):
+    frames = [Image.fromarray(sticker((x, 18.0), seed=k), "RGBA") for k, x in enumerate((12.0, 17.0, 22.0))]
+    frames[0].save(tmp_path / "clip.png", save_all=True, append_images=frames[1:], duration=100)
+    data = (tmp_path / "clip.png").read_bytes()
+    (tmp_path / "clip.png").write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "out"
+    out.mkdir()
+    line = error_line(run("animate", tmp_path / "clip.png", "--multiply", "2", "-o", out / "x.webp", "-q"))
+    assert str(tmp_path / "clip.png") in line
+    assert os.listdir(out) == []
