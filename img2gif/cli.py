@@ -288,7 +288,9 @@ def _loop_value(value: str) -> str:
 LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|closed|N", help="forever, once, pingpong (there and back, forever), closed (3+ images: the path returns smoothly to the first), or N: play N times (an MP4 then holds N plays).")
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF 10 at 90, 0 at 100, 19 at 70, 28 at 50; WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
 FitOpt = typer.Option(None, "--fit", help="When B's size differs from A's (and keyframes' from the first): crop (default: B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said. Not for a video, --from or A alone with --model.")
-DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
+DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation). A GIF with transparency is indexed by Pillow: none, or else floyd-steinberg.")
+BackgroundOpt = typer.Option(None, "--background", metavar="COLOUR", help="Composite transparent images onto this colour (a name such as white, #rrggbb or rgb(r,g,b)), for any format. Without it transparency is kept (fitted and rendered premultiplied) in GIF, WebP, APNG and PNG frames, and refused for MP4, which has no alpha.")
+AlphaThresholdOpt = typer.Option(None, "--alpha-threshold", metavar="1-255", help="GIF with transparency: a pixel whose alpha is below this is transparent, the rest opaque (a GIF pixel is one or the other; default 128). Lower keeps more of soft edges and shadows. GIF only.")
 CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (compresses better; slower to encode, and not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
 HoldEndOpt = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame.")
@@ -324,7 +326,7 @@ def fit_pair_cmd(
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
         settings = _settings(velocity, solver, loss, working_size, seed, match=match)
         pipeline.check_size(size)
-        img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value)
+        img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value, keep_alpha=True)
         with _fit_progress(not quiet) as progress:
             pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress, prior=prior)
         pair.save(output)
@@ -333,7 +335,7 @@ def fit_pair_cmd(
 
 @app.command()
 def animate(
-    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGE", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF) or folder of numbered frames: its frame rate raised to --fps or --multiply."),
+    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGE", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF, PNG or WebP) or folder of numbered frames: its frame rate raised to --fps or --multiply. Transparency (RGBA images, an animated PNG or WebP, a folder whose first frame has it) is kept: see --background."),
     output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = FpsOpt,
@@ -350,6 +352,8 @@ def animate(
     quality: Optional[int] = QualityOpt,
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
+    background: Optional[str] = BackgroundOpt,
+    alpha_threshold: Optional[int] = AlphaThresholdOpt,
     fit: Optional[Fit] = FitOpt,
     multiply: Optional[int] = typer.Option(None, "--multiply", help="Video: this many output frames per source frame (2 ... 64); instead of --fps."),
     playback_fps: Optional[float] = typer.Option(None, "--playback-fps", help="Video: play the result at this rate instead of --fps (slower: slow motion). The audio is kept only at an unchanged duration."),
@@ -395,7 +399,8 @@ def animate(
                 result = pipeline.upconvert(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
-                    dither=dither and dither.value, seed=seed, device=device.value,
+                    dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
+                    seed=seed, device=device.value,
                     settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
@@ -429,7 +434,7 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
-                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match),
+                background=background, alpha_threshold=alpha_threshold, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
@@ -440,7 +445,9 @@ def _default_video_output(source: Path) -> str:
     and a trailing slash resolved), never inside it, where it would become a frame; for a
     file, in the current folder, as before."""
     if not source.is_dir():
-        return f"{source.stem}_smooth.mp4"
+        # an animated PNG or WebP (stickers, often transparent) stays one; the rest become MP4
+        keep = source.suffix.lower() if source.suffix.lower() in (".png", ".apng", ".webp") else ".mp4"
+        return f"{source.stem}_smooth{keep}"
     real = Path(os.path.realpath(source))
     beside = os.fspath(real.parent / f"{real.name or 'frames'}_smooth.mp4")
     try:

@@ -45,10 +45,31 @@ UNEXPLAINED_SHARE = 0.9
 UNEXPLAINED_LEVELS = 5.0  # mean absolute difference left at the middle of the gap, 0-255
 
 
+ANIMATED_IMAGE_EXTENSIONS = (".png", ".apng", ".webp")  # a video when animated: read by Pillow (ffmpeg
+                                                       # cannot decode animated WebP), alpha kept
+
+
 def is_video_input(path) -> bool:
-    """A folder of frames or a file with a video extension (an animated GIF counts)."""
+    """A folder of frames, a file with a video extension (an animated GIF counts), or an
+    animated PNG or WebP."""
     text = os.fspath(path)
-    return os.path.isdir(text) or Path(text).suffix.lower() in VIDEO_EXTENSIONS
+    if os.path.isdir(text) or Path(text).suffix.lower() in VIDEO_EXTENSIONS:
+        return True
+    return Path(text).suffix.lower() in ANIMATED_IMAGE_EXTENSIONS and _frame_count(text) > 1
+
+
+def _frame_count(path: str) -> int:
+    """Frames of an image file from its header (1 where it cannot be read: the image
+    reader then says why)."""
+    from PIL import Image
+
+    if not os.path.isfile(path):
+        return 1
+    try:
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:  # noqa: BLE001  any failure: not an animation; read_image gives the error
+        return 1
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,9 @@ class VideoSource:
     files: tuple[str, ...] = ()    # a folder's frames, in order
     longest: int | None = None     # frames are capped to this longer side as they are decoded
     times: tuple[float, ...] = ()  # variable rate: each frame's time (s) from the first; () = i / fps
+    alpha: bool = False            # frames are (H, W, 4) straight RGBA (a folder's first frame, or an
+                                   # animated PNG/WebP frame, has transparency)
+    animated_image: bool = False   # an animated PNG or WebP, decoded by Pillow
 
     def frame_times(self) -> np.ndarray:
         """(count,) seconds from the first frame."""
@@ -92,7 +116,8 @@ class VideoSource:
         return capped_size(*self.size, self.longest)
 
     def frames(self):
-        """The source frames, (H, W, 3) uint8, decoded one at a time (capped to ``longest``)."""
+        """The source frames, (H, W, 3) uint8 ((H, W, 4) straight-alpha RGBA where ``alpha``),
+        decoded one at a time (capped to ``longest``)."""
         from .imagefile import cap_size
 
         for frame in self._decoded():
@@ -101,6 +126,9 @@ class VideoSource:
     def _decoded(self):
         if self.files:
             yield from _folder_frames(self)
+            return
+        if self.animated_image:
+            yield from _animated_frames(self.path, self.alpha)
             return
         from .videofile import decode
 
@@ -113,14 +141,71 @@ def _number(name: str) -> int | None:
 
 
 def _folder_frames(source: VideoSource):
-    from .imagefile import read_image
+    from .imagefile import read_image, with_alpha
 
     for name in source.files:
-        frame = read_image(name)
+        frame = read_image(name, keep_alpha=source.alpha)
+        frame = with_alpha(frame) if source.alpha else frame
         if (frame.shape[1], frame.shape[0]) != source.size:
             raise InputError(f"{name}: {frame.shape[1]}x{frame.shape[0]}, but the first frame is "
                              f"{source.size[0]}x{source.size[1]}; every frame of a folder must be one size")
         yield frame
+
+
+def _animated_frames(path: str, alpha: bool):
+    """The frames of an animated PNG or WebP as Pillow composes them: (H, W, 4) straight RGBA
+    where ``alpha``, else (H, W, 3)."""
+    from PIL import Image
+
+    from .imagefile import _CORRUPT
+
+    try:
+        with Image.open(path) as im:
+            for k in range(im.n_frames):
+                im.seek(k)
+                frame = np.array(im.convert("RGBA"))
+                yield frame if alpha else frame[..., :3]
+    except (*_CORRUPT, Image.DecompressionBombError) as exc:
+        raise InputError(f"{path}: truncated or corrupt animation ({exc})") from None
+
+
+def _open_animated(path: str, source_fps: float | None) -> VideoSource:
+    """Probe an animated PNG or WebP: frame count, size, each frame's time (from the
+    delays: a delay of 0 is taken as 100 ms, as browsers do) and whether any frame has
+    transparency (decoded once here; these are small files, and the alpha decides the
+    output before any work)."""
+    from PIL import Image
+
+    from .imagefile import _CORRUPT, check_image_size
+
+    delays, alpha = [], False
+    try:
+        with Image.open(path) as im:
+            check_image_size(*im.size, path)
+            size, count = im.size, im.n_frames
+            if count > MAX_SOURCE_FRAMES:
+                raise InputError(f"{path}: {count} frames, over the limit of {MAX_SOURCE_FRAMES}")
+            for k in range(count):
+                im.seek(k)
+                im.load()  # WebP sets a frame's duration only once decoded
+                delays.append(int(im.info.get("duration", 0) or 0))
+                alpha = alpha or (im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info) and \
+                    np.asarray(im.convert("RGBA"))[..., 3].min() < 255
+    except InputError:
+        raise
+    except (*_CORRUPT, Image.DecompressionBombError) as exc:
+        raise InputError(f"{path}: truncated or corrupt animation ({exc})") from None
+    delays = [d if d > 0 else 100 for d in delays]
+    stamps = np.concatenate([[0.0], np.cumsum(delays[:-1]) / 1000.0])
+    if source_fps is not None:
+        fps, times = float(source_fps), ()
+    elif not _variable_rate(stamps):  # delays are whole ms: 33, 34, 33 ... is an even 30 fps
+        fps, times = _even_rate(count - 1, int(round(stamps[-1] * 1000)), Fraction(1, 1000)), ()
+    else:
+        fps, times = float((count - 1) / stamps[-1]), tuple(float(t) for t in stamps)
+    source = VideoSource(path, fps, count, size, times=times, alpha=alpha, animated_image=True)
+    _check_source(source)
+    return source
 
 
 def open_source(path, source_fps: float | None = None) -> VideoSource:
@@ -134,6 +219,8 @@ def open_source(path, source_fps: float | None = None) -> VideoSource:
         raise InputError(f"{text}: no such file")
     if not os.path.isfile(text):
         raise InputError(f"{text}: not a regular file")
+    if Path(text).suffix.lower() in ANIMATED_IMAGE_EXTENSIONS:
+        return _open_animated(text, source_fps)
     from .imagefile import Img2GifWarning
     from .videofile import probe
 
@@ -214,8 +301,11 @@ def _open_folder(folder: str, source_fps: float | None) -> VideoSource:
     files.sort(key=lambda p: (_number(os.path.basename(p)), p))
     if not files:
         raise InputError(f"{folder}: holds no frames")
-    first = read_image(files[0])
-    source = VideoSource(folder, float(source_fps), len(files), (first.shape[1], first.shape[0]), False, tuple(files))
+    # transparency is kept where the first frame has some (then every frame is RGBA; else a later
+    # transparent frame is flattened onto white, with a warning, as before)
+    first = read_image(files[0], keep_alpha=True)
+    source = VideoSource(folder, float(source_fps), len(files), (first.shape[1], first.shape[0]), False, tuple(files),
+                         alpha=first.shape[2] == 4)
     _check_source(source)
     return source
 
@@ -258,8 +348,27 @@ def target_rate(source: VideoSource, fps: float | None, multiply: int | None) ->
     return float(fps), count
 
 
+def _visible(frame: np.ndarray) -> np.ndarray:
+    """An RGBA frame as what shows: colour times alpha, then alpha (the colour under
+    transparent pixels must not make a cut); an RGB frame as it is."""
+    if frame.shape[2] == 3:
+        return frame
+    colour = (frame[..., :3].astype(np.uint16) * frame[..., 3:] + 127) // 255
+    return np.dstack([colour.astype(np.uint8), frame[..., 3]])
+
+
+def _crossfade(a: np.ndarray, b: np.ndarray, tau: float) -> np.ndarray:
+    """(1 - tau) a + tau b; RGBA frames mixed premultiplied (no hidden colour shows)."""
+    if a.shape[2] == 3:
+        return np.round(a * (1 - tau) + b * tau).astype(np.uint8)
+    from .render import to_tensor, to_uint8
+
+    return to_uint8(to_tensor(a, "cpu") * (1 - tau) + to_tensor(b, "cpu") * tau)[0]
+
+
 def is_cut(a: np.ndarray, b: np.ndarray) -> bool:
     """A scene cut between consecutive frames (see the module's thresholds)."""
+    a, b = _visible(a), _visible(b)
     if np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() > CUT_MEAN_DIFF:
         return True
     distance = 0.0
@@ -352,7 +461,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             return
         if gap.blend:
             for tau in wanted:
-                yield np.round(gap.a * (1 - tau) + gap.b * tau).astype(np.uint8)
+                yield _crossfade(gap.a, gap.b, tau)
             return
         usable = lambda g: g is not None and g.pair is not None and not g.blend and not g.cut  # noqa: E731
         before = gaps[position - 1] if position > 0 else None

@@ -106,6 +106,8 @@ def mp4_size(width: int, height: int) -> tuple[int, int]:
 
 
 def _write_mp4(tmp: Path, source, shown, fps: float, encoding: Encoding = Encoding()) -> None:
+    if source.shape[2] != 3:  # the pipeline refuses this before any work (or composites onto --background)
+        raise OutputError("MP4 has no alpha: composite the frames onto a background first (--background COLOUR)")
     exe = ffmpeg.find()
     if exe is None:
         raise OutputError("MP4 needs ffmpeg (from imageio-ffmpeg), which is missing on this platform")
@@ -219,6 +221,7 @@ def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> Non
         _write_webp_pillow(tmp, source, shown, encoding)
         return
     h, w = source.shape[:2]
+    pix_fmt = "rgba" if source.shape[2] == 4 else "rgb24"
     settings = encoding.webp()
 
     def chunks():
@@ -228,7 +231,7 @@ def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> Non
                 yield data
 
     ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "-",
+                "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "-",
                 "-enc_time_base", "1:1000",  # WebP delays are whole ms: each frame's end rounded, not cut
                 "-c:v", "libwebp_anim", "-lossless", "1" if settings["lossless"] else "0",
                 "-quality", str(settings["quality"]), "-compression_level", "4",
