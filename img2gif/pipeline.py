@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import timing
-from .errors import OptionError
+from .errors import InputError, OptionError
 from .fit import FitSettings
 from .imagefile import Img2GifWarning, cap_size, check_fit, env_limit, match_size, read_image
 from .pair import Pair, fit_pair, resolve_device
@@ -50,6 +50,8 @@ class AnimationResult:
     cuts: int = 0           # video: scene cuts found (never warped across)
     blended: int = 0        # video: gaps the warp could not explain, crossfaded
     audio: bool = False     # video: the source's audio stream was copied
+    held: int = 0           # video: source frames dropped as repeats of a held drawing (on twos)
+    seam: str = ""          # video, --loop closed: the last frame's return to the first: warped, cut or crossfaded
 
 
 def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop") -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +309,7 @@ def _animate_path(images, output, *, model, pair, times, frames, fps, duration, 
 
 def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
               loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, seed=0, device="auto",
-              settings: FitSettings | None = None, job_progress=None) -> AnimationResult:
+              settings: FitSettings | None = None, job_progress=None, keep_held: bool = False) -> AnimationResult:
     """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
 
     ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
@@ -315,16 +317,24 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     output frame. ``playback_fps`` plays the result at another rate (slow motion); ``source_fps``
     is a folder's rate (a file's own rate otherwise). MP4 to MP4 at an unchanged duration copies
     the source's audio. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
+
+    ``loop="closed"``: the last frame returns to the first like any other gap, so the result
+    plays round without a jump (N source frames x ``multiply``). Footage on twos or threes is
+    timed by its distinct drawings (``video.plan_keyframes``) unless ``keep_held``.
     """
     from .sequence import StreamedSource
-    from .video import Report, open_source, target_rate, upconvert_frames
+    from .video import Report, open_source, plan_keyframes, target_rate, upconvert_frames
 
     _check_mode(mode)
-    if loop == "pingpong" or loop == "closed":
-        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once or a number of plays")
+    if loop == "pingpong":
+        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once, closed or a number of plays")
+    closed = loop == "closed"
     check_size(size)
     src = open_source(source, source_fps)
-    out_fps, count = target_rate(src, fps, multiply)
+    if closed and src.count < 3:
+        raise InputError(f"{src.path}: holds {src.count} frames; --loop closed needs 3 or more "
+                         "(with two, the way back is the way there)")
+    out_fps, count = target_rate(src, fps, multiply, closed)
     if playback_fps is not None and not (timing.MIN_FPS <= playback_fps <= timing.MAX_FPS):
         raise OptionError(f"--playback-fps must be between {timing.MIN_FPS:g} and {timing.MAX_FPS:g}, got {playback_fps}")
     rate = float(playback_fps or out_fps)
@@ -346,8 +356,11 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     plan.check_memory(np.zeros(shape, np.uint8), src.path)
     dev = resolve_device(device)
     report = Report()
+    # read once before anything is written: an all-still clip or too few drawings is refused here
+    keyframes = plan_keyframes(resized, closed, holds=not keep_held)
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
-    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress)
+    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress,
+                              keyframes)
     positions = src.positions(out_fps, range(count))
 
     def sample(indices):  # the source frames nearest those output frames, for a GIF palette
@@ -364,7 +377,7 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     audio = (fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
              and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
-    return replace(result, cuts=report.cuts, blended=report.blended, audio=audio)
+    return replace(result, cuts=report.cuts, blended=report.blended, audio=audio, held=report.held, seam=report.seam)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
