@@ -45,9 +45,9 @@ UNEXPLAINED_SHARE = 0.9
 UNEXPLAINED_LEVELS = 5.0  # mean absolute difference left at the middle of the gap, 0-255
 # Two frames are the same drawing when no 8 x 8 block of their (gray) difference averages more
 # than HELD_LEVELS: averaging a block takes noise down 8 times and leaves an edge that moved by
-# one pixel at an eighth of its contrast. Chosen on generated clips (bench/interp_features.py
-# --noise): frames repeated under noise of std 1-6 levels (after MP4 coding) score up to 1.6;
-# a textured disc moved by one pixel scores 6 or more.
+# one pixel at an eighth of its contrast. Chosen on generated clips (bench/interp_features.py):
+# a frame repeated under noise of std 1-6 levels scores 0.3-1.9 (1.4 at std 4 through MP4); a
+# textured disc moved by half a pixel scores 5.7, by one pixel 11.9.
 HELD_BLOCK = 8
 HELD_LEVELS = 3.0
 HELD_MAX_RUN = 3      # a drawing shown 2-3 frames is a hold; 4 or more frames is a real pause
@@ -374,7 +374,7 @@ def plan_keyframes(source: VideoSource, closed: bool = False, holds: bool = True
                 keep.append(source.count - 1)
             held = source.count - len(keep)
     if closed and len(keep) < 3:
-        raise InputError(f"{source.path}: shows {len(keep)} distinct drawings; --loop closed needs 3 or more")
+        raise InputError(f"{source.path}: {len(keep)} frames to loop through; --loop closed needs 3 or more")
     clock = source.clock()[keep]
     if closed:
         clock = np.append(clock, source.loop_end())
