@@ -44,11 +44,17 @@ CUT_HISTOGRAM_L1 = 0.4   # half the L1 distance of the normalised 3 x 32-bin col
 UNEXPLAINED_SHARE = 0.9
 UNEXPLAINED_LEVELS = 5.0  # mean absolute difference left at the middle of the gap, 0-255
 # Two frames are the same drawing when no 8 x 8 block of their (gray) difference averages more
-# than HELD_LEVELS: averaging a block takes noise down 8 times and leaves an edge that moved by
-# one pixel at an eighth of its contrast. Chosen on generated clips (bench/interp_features.py):
-# a frame repeated under noise of std 1-6 levels scores 0.3-1.9 (1.4 at std 4 through MP4); a
-# textured disc moved by half a pixel scores 5.7, by one pixel 11.9.
+# than the line: averaging a block takes noise down 8 times and leaves an edge that moved by
+# one pixel at an eighth of its contrast. The line follows the pair's own noise (the robust std
+# of the pixel difference, which a moving part of the frame does not raise): HELD_FLOOR plus
+# HELD_PER_NOISE of it, at most HELD_LEVELS. Chosen on generated clips (bench/interp_features.py):
+# a frame repeated under noise of std 1-6 levels scores 0.2-1.8 (straight and through MP4), at
+# most 0.37 of its noise, or 1.0 where MP4 rounds a faint noise's estimate down; a textured disc
+# moved by half a pixel scores 5.7 or more, a photo panned by a pixel 9.6 or more; ffmpeg's clean
+# testsrc at 64x48 and 23.976 fps (a few pixels change) scores 1.75-2.0 with no noise: moving.
 HELD_BLOCK = 8
+HELD_FLOOR = 1.0
+HELD_PER_NOISE = 0.5
 HELD_LEVELS = 3.0
 HELD_MAX_RUN = 3      # a drawing shown 2-3 frames is a hold; 4 or more frames is a real pause
 HELD_CADENCE = 0.5    # ... when at least this share of the drawings that are not pauses is held,
@@ -312,9 +318,21 @@ def held_score(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(means).max())
 
 
+def noise_level(a: np.ndarray, b: np.ndarray) -> float:
+    """The robust std (1.4826 x the median absolute deviation) of two frames' gray difference:
+    their noise, however much of the frame moves (a median ignores the moving part)."""
+    diff = a.astype(np.float32).mean(axis=2) - b.astype(np.float32).mean(axis=2)
+    return 1.4826 * float(np.median(np.abs(diff - np.median(diff))))
+
+
+def held_line(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest ``held_score`` two frames of the same drawing have, given their noise."""
+    return min(HELD_LEVELS, HELD_FLOOR + HELD_PER_NOISE * noise_level(a, b))
+
+
 def is_held(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether ``b`` shows the same drawing as ``a`` (identical within noise)."""
-    return held_score(a, b) <= HELD_LEVELS
+    return held_score(a, b) <= held_line(a, b)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from img2gif.errors import InputError
 from img2gif.scenes import disc_centre, disc_frame, held_centres, orbit_centres
-from img2gif.video import HELD_LEVELS, held_score, open_source, plan_keyframes, target_rate
+from img2gif.video import HELD_LEVELS, held_score, is_held, open_source, plan_keyframes, target_rate
 
 from conftest import cli, one_error
 
@@ -156,9 +156,15 @@ def test_keyframe_rules(tmp_path):
 def test_the_held_line_sits_between_noise_and_motion():
     rng = np.random.default_rng(5)
     at = (30.0, 24.0)
-    for sigma in (1.0, 3.0, 6.0):
-        assert held_score(disc_frame(at, noise=sigma, rng=rng), disc_frame(at, noise=sigma, rng=rng)) < HELD_LEVELS
-    assert held_score(disc_frame(at, noise=3.0, rng=rng), disc_frame((at[0] + 1, at[1]), noise=3.0, rng=rng)) > HELD_LEVELS
+    for sigma in (0.0, 1.0, 3.0, 6.0):
+        assert is_held(disc_frame(at, noise=sigma, rng=rng), disc_frame(at, noise=sigma, rng=rng))
+    for sigma in (0.0, 3.0, 6.0):
+        assert not is_held(disc_frame(at, noise=sigma, rng=rng), disc_frame((at[0] + 0.5, at[1]), noise=sigma, rng=rng))
+    # a clean frame where a few pixels change is moving (noise does not excuse what it cannot make)
+    a = disc_frame(at)
+    b = a.copy()
+    b[2:6, 2:6] += 8  # inside one block: scores 2
+    assert held_score(a, b) < HELD_LEVELS and not is_held(a, b)
 
 
 def test_an_all_still_clip_is_refused(tmp_path):
