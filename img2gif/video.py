@@ -48,10 +48,10 @@ UNEXPLAINED_LEVELS = 5.0  # mean absolute difference left at the middle of the g
 # one pixel at an eighth of its contrast. The line follows the pair's own noise (the robust std
 # of the pixel difference, which a moving part of the frame does not raise): HELD_FLOOR plus
 # HELD_PER_NOISE of it, at most HELD_LEVELS. Chosen on generated clips (bench/interp_features.py):
-# a frame repeated under noise of std 1-6 levels scores 0.2-1.8 (straight and through MP4), at
-# most 0.37 of its noise, or 1.0 where MP4 rounds a faint noise's estimate down; a textured disc
-# moved by half a pixel scores 5.7 or more, a photo panned by a pixel 9.6 or more; ffmpeg's clean
-# testsrc at 64x48 and 23.976 fps (a few pixels change) scores 1.75-2.0 with no noise: moving.
+# a frame repeated under noise of std 1-6 levels scores 0.3-2.0, straight and through MP4, 0.7
+# or more under its line (1.25-3.0); a textured disc moved by half a pixel scores 5.7 or more, a
+# photo panned by a pixel 9.6 or more; ffmpeg's clean testsrc at 64x48 and 23.976 fps (a few
+# pixels change a frame) scores 1.75-2.0 against a line of 1.0-1.5: moving.
 HELD_BLOCK = 8
 HELD_FLOOR = 1.0
 HELD_PER_NOISE = 0.5
@@ -344,6 +344,7 @@ class KeyframePlan:
     closed: bool = False
     held: int = 0              # frames dropped as repeats of a held drawing
     pauses: int = 0            # runs of 4+ identical frames kept as real pauses
+    holds: bool = True         # held frames looked for; False: every frame its own moment (the old timing)
     last_frame: np.ndarray | None = None  # closed: the last keyframe, fitted first (the seam)
 
 
@@ -400,7 +401,7 @@ def plan_keyframes(source: VideoSource, closed: bool = False, holds: bool = True
     if closed:
         last_frame = last if keep[-1] == source.count - 1 else next(
             f for k, f in enumerate(source.frames()) if k == keep[-1])
-    return KeyframePlan(tuple(keep), clock, closed, held, pauses, last_frame)
+    return KeyframePlan(tuple(keep), clock, closed, held, pauses, holds, last_frame)
 
 
 @dataclass
@@ -445,9 +446,10 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     out_tau = (at - keys[out_gap]) / (keys[out_gap + 1] - keys[out_gap])
     # float error must not turn a source frame (tau 0 or 1) into a resampled one
     out_tau = np.where(np.abs(out_tau) < 1e-9, 0.0, np.where(np.abs(out_tau - 1) < 1e-9, 1.0, out_tau))
-    # identical neighbours left as keyframes (a pause) are shown still, never warped: only with
-    # held-frame detection on (``holds=False`` plans are the old behaviour, kept for comparison)
-    still_gaps = plan.held > 0 or plan.pauses > 0
+    # identical neighbours left as keyframes (a pause) are shown still, never warped (a fit of
+    # nothing, bent by moving neighbours, would wobble): with held frames looked for; a plan
+    # with ``holds=False`` is the old timing, kept for comparison
+    still_gaps = plan.holds
 
     def keyframes():
         for k, frame in enumerate(source.frames()):

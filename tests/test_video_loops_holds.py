@@ -182,3 +182,51 @@ def test_keep_held_applies_to_video_only(tmp_path):
     line = one_error(cli("animate", a, b, "--keep-held", "-o", tmp_path / "x.gif", *FAST))
     assert "--keep-held applies to a video" in line
     assert not (tmp_path / "x.gif").exists()
+
+
+# --- both, through a video file -----------------------------------------------------------
+
+def test_an_mp4_on_twos_loops_closed_with_even_motion_all_round(tmp_path):
+    """Orbit drawings held 2 frames each, through MP4 (its coding noise on the repeats), as a
+    closed loop: every step, the seam's included, the same length."""
+    from img2gif import timing
+    from img2gif.writers import write_animation
+
+    drawings = orbit_centres(8)
+    frames = [disc_frame(c) for c in drawings for _ in range(2)]
+    clip = tmp_path / "twos.mp4"
+    write_animation(clip, frames, timing.playback(len(frames), 12), fps=12)
+    out = tmp_path / "out"
+    result = cli("animate", clip, "--multiply", "2", "--loop", "closed", "-o", f"{out}/", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "8 held frames" in result.output and "loop closed (last frame warped back" in result.output
+    looped = read_folder(out)
+    assert len(looped) == 32  # 16 source frames x 2
+    steps = steps_of_the_disc(looped + looped[:1])  # the last step is the seam
+    assert steps.max() / steps.mean() <= 1.3
+    assert steps.mean() == pytest.approx(2 * 13 * np.sin(np.pi / 8) / 4, rel=0.1)  # a chord a drawing, in 4 steps
+
+
+def test_a_variable_rate_clip_loops_closed_one_average_frame_after_its_last(tmp_path):
+    from test_video import moving_frames
+    import subprocess
+
+    import imageio_ffmpeg
+
+    for k, frame in enumerate(moving_frames(8)):
+        Image.fromarray(frame).save(tmp_path / f"f{k}.png")
+    clip = tmp_path / "vfr.mp4"  # 4 frames 0.1 s apart, then 4 frames 0.3 s apart: 1.3 s, 7/1.3 fps on average
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", "10", "-i",
+                    str(tmp_path / "f%d.png"), "-vf", "setpts='if(lt(N,4),N,4+(N-4)*3)'",
+                    "-fps_mode", "vfr", "-video_track_timescale", "1000", "-c:v", "libx264", "-bf", "0",
+                    "-pix_fmt", "yuv444p", "-crf", "0", str(clip)], check=True)
+    source = open_source(clip)
+    assert target_rate(source, 10, None, closed=True) == (10.0, 15)  # times before 1.3 + 1.3 / 7 s
+    out = tmp_path / "out"
+    result = cli("animate", clip, "--fps", "10", "--loop", "closed", "-o", f"{out}/", "--working-size", "32", "-q")
+    assert result.exit_code == 0, result.output
+    frames, decoded = read_folder(out), list(source.frames())
+    assert len(frames) == 15
+    for i, j in enumerate([0, 1, 2, 3, 4, 7, 10, 13]):  # source frame i is at 0.1 j s
+        assert np.array_equal(frames[j], decoded[i]), (i, j)
+    assert change(frames[14], decoded[7]) > 0.5 and change(frames[14], decoded[0]) > 0.5  # on the way back
