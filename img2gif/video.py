@@ -363,18 +363,20 @@ def plan_keyframes(source: VideoSource, closed: bool = False, holds: bool = True
     """Read the clip once (one frame held at a time) and choose its keyframes.
 
     ``holds``: a clip on twos or threes (``HELD_CADENCE`` of its drawings, and at least
-    ``HELD_MIN_HOLDS``, shown for 2 or 3 frames) is timed by its drawings, each at its first appearance: what an exposure sheet
-    means, and what a capture of a game or screen shows (a frame is on screen from when it is
+    ``HELD_MIN_HOLDS``, shown for 2 or 3 frames) is timed by its drawings, each at its first
+    appearance: what an exposure sheet means, and what a capture of a game or screen shows (a frame is on screen from when it is
     made), so drawings made at an even pace come out evenly spaced, whatever mix of twos and
     threes holds them. Runs of 4 or more frames are pauses and keep every frame; the last frame
     is kept (the output ends where the source does) unless the loop is closed, where the seam
     runs from the last drawing to the first. Refuses a clip whose every frame is the same.
     """
-    flags, previous, last = [], None, None
+    flags, previous, last_run = [], None, None
     for frame in source.frames():
         if previous is not None:
             flags.append(is_held(previous, frame))
-        previous = last = frame
+        if previous is None or not flags[-1]:
+            last_run = frame  # the last drawing's first frame: the seam's start if its repeats are dropped
+        previous = frame
     if flags and all(flags):
         raise InputError(f"{source.path}: every frame shows the same picture (nothing moves); there is "
                          "nothing to interpolate")
@@ -399,8 +401,7 @@ def plan_keyframes(source: VideoSource, closed: bool = False, holds: bool = True
         clock = np.append(clock, source.loop_end())
     last_frame = None
     if closed:
-        last_frame = last if keep[-1] == source.count - 1 else next(
-            f for k, f in enumerate(source.frames()) if k == keep[-1])
+        last_frame = previous if keep[-1] == source.count - 1 else last_run
     return KeyframePlan(tuple(keep), clock, closed, held, pauses, holds, last_frame)
 
 
