@@ -407,6 +407,9 @@ def animate(
                 extra += {"warped": ", loop closed (last frame warped back to the first)",
                           "cut": ", loop closed across a scene cut (the seam is a cut, not warped)",
                           "crossfaded": ", loop closed with a crossfade (the warp could not explain last to first)"}[result.seam]
+            if result.repeats_first:  # inside the seam's brackets
+                extra = extra[:-1] + (f"; the last {result.repeats_first} frame{'s' if result.repeats_first != 1 else ''} "
+                                      "showed the first again, so the loop returns there)")
             extra += ", audio copied" if result.audio else ""
             _note(_wrote(result) + extra)
             return

@@ -52,6 +52,7 @@ class AnimationResult:
     audio: bool = False     # video: the source's audio stream was copied
     held: int = 0           # video: source frames dropped as repeats of a held drawing (on twos)
     seam: str = ""          # video, --loop closed: the last frame's return to the first: warped, cut or crossfaded
+    repeats_first: int = 0  # video, --loop closed: frames dropped from the end, the first frame again
 
 
 def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop") -> tuple[np.ndarray, np.ndarray]:
@@ -358,6 +359,9 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     report = Report()
     # read once before anything is written: an all-still clip or too few drawings is refused here
     keyframes = plan_keyframes(resized, closed, holds=not keep_held)
+    if closed:  # fewer where the clip's last frames repeat its first (the loop returns there)
+        count = keyframes.output_count(resized, out_fps)
+        plan = replace(plan, frames=timing.FramePlan(count, rate))
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
     stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress,
                               keyframes)
@@ -377,7 +381,8 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     audio = (fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
              and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
-    return replace(result, cuts=report.cuts, blended=report.blended, audio=audio, held=report.held, seam=report.seam)
+    return replace(result, cuts=report.cuts, blended=report.blended, audio=audio, held=report.held, seam=report.seam,
+                   repeats_first=keyframes.repeats_first)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",

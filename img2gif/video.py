@@ -346,6 +346,12 @@ class KeyframePlan:
     pauses: int = 0            # runs of 4+ identical frames kept as real pauses
     holds: bool = True         # held frames looked for; False: every frame its own moment (the old timing)
     last_frame: np.ndarray | None = None  # closed: the last keyframe, fitted first (the seam)
+    repeats_first: int = 0     # closed: frames dropped from the end because they show the first frame again
+
+    def output_count(self, source: VideoSource, fps: float) -> int:
+        """Closed: the output frames at j / fps before the first frame comes again (``clock[-1]``)."""
+        end = float(self.clock[-1]) * (1.0 if source.times else 1.0 / source.fps)  # seconds
+        return int(np.ceil(end * fps - 1e-9))
 
 
 def _runs(flags: list[bool]) -> list[tuple[int, int]]:
@@ -370,12 +376,16 @@ def plan_keyframes(source: VideoSource, closed: bool = False, holds: bool = True
     is kept (the output ends where the source does) unless the loop is closed, where the seam
     runs from the last drawing to the first. Refuses a clip whose every frame is the same.
     """
-    flags, previous, last_run = [], None, None
+    # the frames a closed loop's seam may start from, kept as they pass: the last drawing's first
+    # frame (its repeats dropped), and where the last drawing repeats the first, the frame before it
+    # and the drawing before's first frame
+    flags, first, previous, last_run, before_run, run_before = [], None, None, None, None, None
     for frame in source.frames():
+        first = frame if first is None else first
         if previous is not None:
             flags.append(is_held(previous, frame))
         if previous is None or not flags[-1]:
-            last_run = frame  # the last drawing's first frame: the seam's start if its repeats are dropped
+            run_before, before_run, last_run = last_run, previous, frame
         previous = frame
     if flags and all(flags):
         raise InputError(f"{source.path}: every frame shows the same picture (nothing moves); there is "
@@ -394,15 +404,27 @@ def plan_keyframes(source: VideoSource, closed: bool = False, holds: bool = True
             if not closed and keep[-1] != source.count - 1:
                 keep.append(source.count - 1)
             held = source.count - len(keep)
+    loop_end, repeats_first = source.loop_end(), 0
+    ends = _runs(flags)[-1][0] if flags else source.count
+    if closed and flags and source.count - ends <= HELD_MAX_RUN and is_held(previous, first):
+        # a loop exported with both ends: its last drawing is the first again, which is where the
+        # loop returns to (kept, its repeat would stand still for a frame at the seam); a pause at
+        # the end (4 or more frames) stays, and so still across the seam
+        repeats_first = source.count - ends
+        loop_end = float(source.clock()[ends])
+        keep = [k for k in keep if k < ends]
+        held = source.count - repeats_first - len(keep) if held else 0
     if closed and len(keep) < 3:
         raise InputError(f"{source.path}: {len(keep)} frames to loop through; --loop closed needs 3 or more")
     clock = source.clock()[keep]
-    if closed:
-        clock = np.append(clock, source.loop_end())
     last_frame = None
     if closed:
-        last_frame = previous if keep[-1] == source.count - 1 else last_run
-    return KeyframePlan(tuple(keep), clock, closed, held, pauses, holds, last_frame)
+        clock = np.append(clock, loop_end)
+        if repeats_first:
+            last_frame = before_run if keep[-1] == source.count - repeats_first - 1 else run_before
+        else:
+            last_frame = previous if keep[-1] == source.count - 1 else last_run
+    return KeyframePlan(tuple(keep), clock, closed, held, pauses, holds, last_frame, repeats_first)
 
 
 @dataclass
@@ -438,6 +460,9 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     settings = settings or FitSettings()
     plan = plan if plan is not None else plan_keyframes(source)
     report.held = plan.held
+    if plan.closed and count > plan.output_count(source, fps):
+        raise ValueError(f"a closed loop of these keyframes has {plan.output_count(source, fps)} output frames, "
+                         f"asked for {count}")
     keys = plan.clock                      # keyframe k at keys[k]; closed: keys[-1] is the first's return
     total_gaps = len(keys) - 1
     kept = set(plan.indices)

@@ -75,6 +75,13 @@ def test_a_closed_loop_of_a_periodic_clip_plays_round_without_a_jump(tmp_path):
     assert len(open_ended) == 15 and seam_move_ratio(open_ended) > 1.8
 
 
+def test_a_loop_exported_with_both_ends_returns_to_its_first_frame(tmp_path):
+    source = [disc_frame(c) for c in orbit_centres(8)]
+    summary, looped = up(tmp_path, folder_of(tmp_path, source + source[:1]), "--loop", "closed")
+    assert "the last 1 frame showed the first again" in summary
+    assert len(looped) == 16 and 0.85 < seam_move_ratio(looped) < 1.15  # no frame standing still at the seam
+
+
 def test_a_seam_across_a_scene_cut_stays_a_cut(tmp_path):
     first = [disc_frame(c) for c in orbit_centres(8)[:3]]
     second = [255 - disc_frame(c) for c in orbit_centres(8)[3:6]]  # another shot
@@ -144,6 +151,16 @@ def test_keyframe_rules(tmp_path):
     plan = plan_keyframes(source([a, a, b, b, c, c, d, d], "closed"), closed=True)
     assert plan.indices == (0, 2, 4, 6) and list(plan.clock) == [0, 2, 4, 6, 8]
     assert np.array_equal(plan.last_frame, d)
+    # a loop exported with both ends: the last drawing is the first again, where the loop returns
+    plan = plan_keyframes(source([a, a, b, b, c, c, a, a], "both_ends"), closed=True)
+    assert plan.indices == (0, 2, 4) and list(plan.clock) == [0, 2, 4, 6] and (plan.held, plan.repeats_first) == (3, 2)
+    assert np.array_equal(plan.last_frame, c)
+    plan = plan_keyframes(source([a, b, c, d, a], "both_ends_ones"), closed=True)
+    assert plan.indices == (0, 1, 2, 3) and list(plan.clock) == [0, 1, 2, 3, 4] and plan.repeats_first == 1
+    assert np.array_equal(plan.last_frame, d)
+    # ... but a pause at the end stays: it goes on into the first frame's
+    plan = plan_keyframes(source([a, b, c, d, a, a, a, a], "pause_at_the_end"), closed=True)
+    assert plan.indices == tuple(range(8)) and plan.repeats_first == 0 and plan.clock[-1] == 8
     # two doubled frames among ones are no cadence: every frame stays
     plan = plan_keyframes(source([a, b, b, c, d, d], "ones"))
     assert plan.indices == tuple(range(6)) and plan.held == 0
