@@ -15,6 +15,22 @@ Gaps the warp should not bridge:
   middle of the gap differ nearly as much as A and B do, and by several levels:
   ``UNEXPLAINED_SHARE`` and ``UNEXPLAINED_LEVELS``) is crossfaded.
 Both are counted and reported.
+
+Held frames (footage on twos or threes): animation, screen captures and game footage show each
+drawing for 2 or 3 frames. Warping between two identical frames gives still frames and then a
+jump, so such a clip is timed by its drawings instead (``plan_keyframes``): a run of identical
+frames (``is_held``) of 2 or 3 frames is one drawing at its first appearance, when the clip
+shows that cadence (``HELD_CADENCE``, ``HELD_MIN_HOLDS``); a longer run is a real pause and
+keeps every frame. Identical neighbours left as keyframes are never warped between: they stay
+still.
+
+Closed loops (``closed=True``): the gap from the last keyframe back to the first is one more
+gap, one source frame period long, fitted and bent by its neighbours like any other (the first
+and last gaps are each other's neighbours), so N source frames at --multiply M give N x M frames
+that play round without a jump. A clip exported with both ends (its last 1-3 frames show the
+first frame again) returns there instead: those frames are dropped, and the count is that much
+less. A seam across a scene cut is a cut, and crossfaded where the warp cannot explain it, by
+the same rules as every other gap; either is reported.
 """
 from __future__ import annotations
 
