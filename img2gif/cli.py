@@ -285,7 +285,7 @@ def _loop_value(value: str) -> str:
     return value
 
 
-LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|closed|N", help="forever, once, pingpong (there and back, forever), closed (3+ images: the path returns smoothly to the first), or N: play N times (an MP4 then holds N plays).")
+LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|closed|N", help="forever, once, pingpong (there and back, forever), closed (3+ images, or a video or frames folder of 3+ frames: the last returns smoothly to the first, warped like any other gap, so the result plays round without a jump; a video's N frames give N x --multiply, less where its last frames repeat the first (the loop returns there); where last and first are a scene cut apart the seam stays a cut, and where the warp cannot explain it a crossfade, as for any other gap; the summary says which), or N: play N times (an MP4 then holds N plays).")
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF 10 at 90, 0 at 100, 19 at 70, 28 at 50; WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
 FitOpt = typer.Option(None, "--fit", help="When B's size differs from A's (and keyframes' from the first): crop (default: B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said. Not for a video, --from or A alone with --model.")
 DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation). A GIF with transparency is indexed by Pillow: none, or else floyd-steinberg.")
@@ -358,6 +358,7 @@ def animate(
     multiply: Optional[int] = typer.Option(None, "--multiply", help="Video: this many output frames per source frame (2 ... 64); instead of --fps."),
     playback_fps: Optional[float] = typer.Option(None, "--playback-fps", help="Video: play the result at this rate instead of --fps (slower: slow motion). The audio is kept only at an unchanged duration."),
     source_fps: Optional[float] = typer.Option(None, "--source-fps", help="Video: the frame rate of a folder of numbered frames (a video file's own rate is read from it)."),
+    keep_held: bool = typer.Option(False, "--keep-held", metavar="", help="Video: time every source frame as its own moment. By default footage on twos or threes (most drawings shown for 2 or 3 identical frames) is timed by its distinct drawings, each at its first appearance, so the motion comes out even instead of still-then-jump; a run of 4 or more identical frames is a real pause and stays still. The summary says how many frames were held."),
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     prior: Optional[Path] = PriorOpt,
@@ -401,13 +402,25 @@ def animate(
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
                     dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
                     seed=seed, device=device.value,
-                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage)
+                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match), job_progress=job and job.stage,
+                    keep_held=keep_held)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
+            if result.held:
+                extra += f", {result.held} held frame{'s' if result.held != 1 else ''} (on twos/threes: timed by the drawings)"
+            if result.seam:
+                extra += {"warped": ", loop closed (last frame warped back to the first)",
+                          "cut": ", loop closed across a scene cut (the seam is a cut, not warped)",
+                          "crossfaded": ", loop closed with a crossfade (the warp could not explain last to first)"}[result.seam]
+            if result.repeats_first:  # inside the seam's brackets
+                extra = extra[:-1] + (f"; the last {result.repeats_first} frame{'s' if result.repeats_first != 1 else ''} "
+                                      "showed the first again, so the loop returns there)")
             # what the file holds, read back from it
             extra += ", audio copied" if result.audio else ", written without audio" if result.audio_left_out else ""
             _note(_wrote(result) + extra)
             return
+        if keep_held:
+            raise Img2GifError("--keep-held applies to a video or a folder of frames (one input, no --model)")
         for name, value in (("--multiply", multiply), ("--playback-fps", playback_fps), ("--source-fps", source_fps)):
             if value is not None:
                 raise Img2GifError(f"{name} applies to a video or a folder of frames (one input, no --model)")

@@ -51,6 +51,9 @@ class AnimationResult:
     blended: int = 0        # video: gaps the warp could not explain, crossfaded
     audio: bool = False     # the file holds an audio stream (read back from it)
     audio_left_out: bool = False  # video: the source has sound the MP4 was written without
+    held: int = 0           # video: source frames dropped as repeats of a held drawing (on twos)
+    seam: str = ""          # video, --loop closed: the last frame's return to the first: warped, cut or crossfaded
+    repeats_first: int = 0  # video, --loop closed: frames dropped from the end, the first frame again
 
 
 def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop",
@@ -381,7 +384,7 @@ def _read_flat(path, background) -> np.ndarray:
 def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
               loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, background=None,
               alpha_threshold=None, seed=0, device="auto", settings: FitSettings | None = None,
-              job_progress=None) -> AnimationResult:
+              job_progress=None, keep_held: bool = False) -> AnimationResult:
     """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
 
     ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
@@ -391,19 +394,27 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     the source's audio. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
     A folder whose first frame has transparency keeps it, as ``animate`` does (``background``,
     ``alpha_threshold``).
+
+    ``loop="closed"``: the last frame returns to the first like any other gap, so the result
+    plays round without a jump (N source frames x ``multiply``). Footage on twos or threes is
+    timed by its distinct drawings (``video.plan_keyframes``) unless ``keep_held``.
     """
     from .sequence import StreamedSource
-    from .video import Report, open_source, target_rate, upconvert_frames
+    from .video import Report, open_source, plan_keyframes, target_rate, upconvert_frames
 
     _check_mode(mode)
-    if loop == "pingpong" or loop == "closed":
-        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once or a number of plays")
+    if loop == "pingpong":
+        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once, closed or a number of plays")
+    closed = loop == "closed"
     check_size(size)
     # an output inside the frames folder would be read as a frame by the next run: refused
     # before the folder is even read
     check_not_an_input(output, [source])
     src = open_source(source, source_fps)
-    out_fps, count = target_rate(src, fps, multiply)
+    if closed and src.count < 3:
+        raise InputError(f"{src.path}: holds {src.count} frames; --loop closed needs 3 or more "
+                         "(with two, the way back is the way there)")
+    out_fps, count = target_rate(src, fps, multiply, closed)
     if playback_fps is not None and not (timing.MIN_FPS <= playback_fps <= timing.MAX_FPS):
         raise OptionError(f"--playback-fps must be between {timing.MIN_FPS:g} and {timing.MAX_FPS:g}, got {playback_fps}")
     if out_fps < timing.MIN_FPS:  # a slow source (a crafted rate, or --multiply of one)
@@ -432,8 +443,14 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     plan.check_memory(np.zeros(shape, np.uint8), src.path)
     dev = resolve_device(device)
     report = Report()
+    # read once before anything is written: an all-still clip or too few drawings is refused here
+    keyframes = plan_keyframes(resized, closed, holds=not keep_held)
+    if closed:  # fewer where the clip's last frames repeat its first (the loop returns there)
+        count = keyframes.output_count(resized, out_fps)
+        plan = replace(plan, frames=timing.FramePlan(count, rate))
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
-    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress)
+    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress,
+                              keyframes)
     positions = src.positions(out_fps, range(count))
 
     def sample(indices):  # the source frames nearest those output frames, for a GIF palette
@@ -457,7 +474,8 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
     # what the file holds, not what was planned (a stream the MP4 cannot hold is left out)
     left_out = fmt == "mp4" and src.has_audio and not result.audio
-    return replace(result, cuts=report.cuts, blended=report.blended, audio_left_out=left_out)
+    return replace(result, cuts=report.cuts, blended=report.blended, audio_left_out=left_out, held=report.held,
+                   seam=report.seam, repeats_first=keyframes.repeats_first)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
