@@ -567,7 +567,10 @@ P(25, "c12 23.976 fps MP4 with sound, --multiply 2: 47.952 fps (48000/1001), not
              Run(["animate", "ntsc.mp4", "--multiply", "2", "-o", "out.mp4", *VQ], expect="ok", outputs=["out.mp4"],
                  check=expect_video("out.mp4", frames=47, fps=48000 / 1001, rel_tol=2e-5, audio=True), timeout=120))[-1])
 P(25, "c12 a 1000 fps MP4 (ffmpeg prints '1k'), --fps 1000: accepted, 16 frames at 1000 fps",
-  lambda c: (lavfi_clip(c.p("k.mp4"), rate="1000", frames=16),
+  # testsrc2 changes ten times a second: taken at 10 fps and stored at 1000 (a still clip is refused)
+  lambda c: (lavfi_clip(c.p("k.rgb"), rate="10", frames=16, vcodec=("rawvideo",), extra=["-f", "rawvideo", "-pix_fmt", "rgb24"]),
+             ff("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48", "-r", "1000", "-i", c.p("k.rgb"), "-c:v", "libx264",
+                "-pix_fmt", "yuv420p", c.p("k.mp4")), c.p("k.rgb").unlink(),
              Run(["animate", "k.mp4", "--fps", "1000", "-o", "out.mp4", *VQ], expect="ok", outputs=["out.mp4"],
                  check=expect_video("out.mp4", frames=16, fps=1000.0, rel_tol=1e-3, max_frozen=None), timeout=90))[-1])
 

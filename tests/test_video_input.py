@@ -239,7 +239,10 @@ def test_a_1000_fps_encoded_clip_decodes_whole(tmp_path):
     """A 1000 fps H.264 MP4 with B-frames: its frames are numbered on the way out of the decoder,
     and numbering must not make the raw output's timestamps collide (setpts=N at 1/16000 s did)."""
     clip = tmp_path / "k.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=1000", "-frames:v", "16", "-c:v", "libx264",
+    # testsrc2 moves ten times a second: its frames are taken at 10 fps and stored at 1000
+    raw = tmp_path / "frames.rgb"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "16", "-f", "rawvideo", "-pix_fmt", "rgb24", raw)
+    ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48", "-r", "1000", "-i", raw, "-c:v", "libx264",
            "-pix_fmt", "yuv420p", clip)
     result = cli("animate", clip, "--fps", "1000", "-o", f"{tmp_path / 'out'}/", *FAST)
     assert result.exit_code == 0 and "16 frames" in result.output, result.output
