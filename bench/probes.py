@@ -61,7 +61,7 @@ OUT = ROOT / "bench" / "out"
 PREV = b"previous output: must survive a failed run\n"
 FAST = ["--frames", "4", "--working-size", "32", "-q"]
 HELD = ("ok", "error", "interrupted")
-FAILURE_ORDER = ("hang", "lost", "escape", "traceback", "lie", "wrong-exit", "not-one-line", "leftover")
+FAILURE_ORDER = ("hang", "memory", "lost", "escape", "traceback", "lie", "wrong-exit", "not-one-line", "leftover")
 INFO_LINES = ("training on ", "resuming", "saved ", "wrote ")  # stderr lines a failing run may print before its error
 GIB = 1 << 30
 
@@ -219,6 +219,10 @@ class Run:
     stdout: str = "pipe"             # pipe | devfull | closedpipe
     stderr: str = "pipe"             # pipe | closedpipe | closed
     signal: tuple | None = None      # (signum, trigger): trigger = seconds | ("temp", dir) | ("text", substring)
+    #                                  | ("proc", pred): pred(pid, argv) true of a process in the run's session (an ffmpeg child)
+    cwd: str | None = None           # folder (relative) the command runs in; default the probe's folder
+    verify: Callable | None = None   # (ctx, result) -> [(kind, detail)] whatever the exit (not after a timeout)
+    max_gb: float | None = None      # peak resident memory of the whole process tree (img2gif + ffmpeg), sampled
 
 
 @dataclass
@@ -240,6 +244,7 @@ class Result:
     seconds: float
     timed_out: bool
     signalled: bool = False
+    peak_gb: float | None = None     # sampled peak RSS of the session (only where Run.max_gb is set)
 
 
 # ----------------------------------------------------------------------------- per-probe context
@@ -440,6 +445,24 @@ def is_temp(rel: str) -> bool:
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def session_procs(sid: int):
+    """(pid, rss bytes, argv) of every live process in session ``sid`` (the run and its ffmpeg children)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) != sid:
+                continue
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+            yield int(d), int(fields[21]) * page, argv
+        except (OSError, IndexError, ValueError):
+            continue
+
+
 class Harness:
     def __init__(self, src: Path, keep: bool):
         self.src = src
@@ -508,6 +531,8 @@ class Harness:
                 os.close(2)
 
         t0 = time.perf_counter()
+        if run.cwd and ctx is not None:
+            cwd = ctx.w / run.cwd
         proc = subprocess.Popen([sys.executable, "-m", "img2gif", *map(str, run.args)], cwd=cwd, env=env,
                                 stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, preexec_fn=pre,
                                 start_new_session=True)
@@ -528,8 +553,11 @@ class Harness:
         signalled = False
         timed_out = False
         deadline = t0 + run.timeout
+        peak, sampled = 0, 0.0
         while proc.poll() is None:
             now = time.perf_counter()
+            if run.max_gb and now - sampled >= 0.05:
+                peak, sampled = max(peak, sum(rss for _, rss, _ in session_procs(proc.pid))), now
             if now > deadline:
                 timed_out = True
                 break
@@ -546,6 +574,8 @@ class Harness:
                         fire = False
                 elif trig[0] == "text":
                     fire = trig[1].encode() in bufs["err"] or trig[1].encode() in bufs["out"]
+                elif trig[0] == "proc":
+                    fire = any(pid != proc.pid and trig[1](pid, argv) for pid, _, argv in session_procs(proc.pid))
                 if fire:
                     try:
                         os.killpg(proc.pid, sig)
@@ -567,7 +597,8 @@ class Harness:
         for t in threads:
             t.join(timeout=5)
         dec = lambda b: bytes(b).decode("utf-8", errors="replace")  # noqa: E731
-        return Result(proc.returncode, dec(bufs["out"]), dec(bufs["err"]), time.perf_counter() - t0, timed_out, signalled)
+        return Result(proc.returncode, dec(bufs["out"]), dec(bufs["err"]), time.perf_counter() - t0, timed_out, signalled,
+                      peak / GIB if run.max_gb else None)
 
     # --------------------------------------------------------------------- classification
 
@@ -576,6 +607,13 @@ class Harness:
         text = res.stdout + res.stderr
         if res.timed_out:
             fails.append(("hang", f"still running after {run.timeout:g} s"))
+        if run.max_gb and res.peak_gb is not None and res.peak_gb > run.max_gb:
+            fails.append(("memory", f"peak {res.peak_gb:.2f} GiB (img2gif and its ffmpeg), over the {run.max_gb:g} GiB bound"))
+        if run.verify and not res.timed_out:
+            try:
+                fails += run.verify(ctx, res) or []
+            except Exception as exc:  # noqa: BLE001
+                fails.append(("lie", f"verify: {type(exc).__name__}: {exc}"[:300]))
         m = CONTROL.search(text)
         if m:
             fails.append(("escape", f"raw control byte {m.group()!r} on the terminal: {text[max(0, m.start() - 40):m.start() + 20]!r}"))
@@ -1699,6 +1737,9 @@ CLASS_TITLES = {
     13: "odd output names, huge widths", 14: "option values", 15: "environment (encoding, stdio, COLUMNS)",
     16: "train --resume with changes", 17: "float / 16-bit TIFF input", 18: "SIGHUP / signals mid-write",
     19: "'wrote' line vs the file", 20: "env limits, FIFOs, Ctrl-C",
+    # bench/probes_video.py (issue 28's causes)
+    21: "data loss (video, audio copy, sample sheets)", 22: "names read as URLs", 23: "resources (tiny inputs, big costs)",
+    24: "tracebacks (names, streams)", 25: "wrong output (rates, counts, audio)", 26: "feel (messages)",
 }
 
 
@@ -1736,13 +1777,14 @@ def run_probe(h: Harness, fx: Fixtures, pr: Probe, index: int) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", help="comma-separated class numbers")
+def main(default_only: str | None = None, default_json: str = "probes.json", description: str | None = None) -> int:
+    """Run the registered probes; ``default_only`` (classes, "21,22") is what runs without --only."""
+    ap = argparse.ArgumentParser(description=description or __doc__.split("\n\n")[0])
+    ap.add_argument("--only", default=default_only, help=f"comma-separated class numbers (default: {default_only or 'all'})")
     ap.add_argument("--list", action="store_true", help="list the probes and exit")
     ap.add_argument("--src", default=str(ROOT), help="folder holding the img2gif package to probe (put first on PYTHONPATH)")
     ap.add_argument("--keep", action="store_true", help="keep each probe's folder (printed at the end)")
-    ap.add_argument("--json", default="probes.json", help="file name under bench/out/")
+    ap.add_argument("--json", default=default_json, help="file name under bench/out/")
     args = ap.parse_args()
     only = {int(x) for x in args.only.split(",")} if args.only else None
     probes = [p for p in sorted(PROBES, key=lambda p: p.cls) if only is None or p.cls in only]

@@ -82,7 +82,8 @@ class ApngStream:
             return
         crop, (x, y), ms = self.pending
         self.pending = None
-        chunks = _png_chunks(Image.fromarray(crop, "RGB"), self.level)
+        # RGBA frames are written whole-pixel (blend source): a pixel that turns transparent is replaced, not drawn over
+        chunks = _png_chunks(Image.fromarray(crop, "RGBA" if crop.shape[2] == 4 else "RGB"), self.level)
         data = b"".join(body for kind, body in chunks if kind == b"IDAT")
         if self.written == 0:
             ihdr = next(body for kind, body in chunks if kind == b"IHDR")

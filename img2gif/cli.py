@@ -240,7 +240,7 @@ def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match
         raise OptionError(f"--match needs a velocity that can start from a field (svf), not {velocity!r}")
     settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
                            match=can_match if match is None else match,
-                           keep_still=(keep_still or KeepStill.auto).value)
+                           keep_still=(keep_still or KeepStill.off).value)
     if warm_steps is not None:
         settings.warm_steps = _step_counts(warm_steps, len(settings.steps))
     settings.check()
@@ -266,7 +266,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
-KeepStillOpt = typer.Option(None, "--keep-still", help="Still overlays (subtitles, logos, HUDs, timestamps: pixels the same in A and B, with texture, while the scene behind them moves): auto (default) finds them; the fit ignores them, so they do not hold the motion around them back, and every frame shows them unwarped and sharp. off warps every pixel, overlays too (the behaviour before this option). Applies when fitting: a pair saved by fit-pair keeps its own setting.")
+KeepStillOpt = typer.Option(None, "--keep-still", help="Still overlays (subtitles, logos, HUDs, timestamps: pixels the same in A and B, with texture, while the scene behind them moves): auto finds them; the fit ignores them, so they do not hold the motion around them back, and every frame shows them unwarped and sharp (a pair with a caption fits 3-4x longer). off (default) warps every pixel, overlays too. Applies when fitting: a pair saved by fit-pair keeps its own setting.")
 MatchOpt = typer.Option(None, "--match/--no-match", show_default=False, help="Start each fit from block matching (a search per pixel over an image pyramid, around the global shift or the gap before's field), so that parts that move far on their own are found. On by default for svf; --no-match starts from one shift for the whole frame (the only start before; BENCHMARKS.md has both).")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
@@ -292,10 +292,12 @@ def _loop_value(value: str) -> str:
     return value
 
 
-LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|closed|N", help="forever, once, pingpong (there and back, forever), closed (3+ images: the path returns smoothly to the first), or N: play N times (an MP4 then holds N plays).")
+LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forever|once|pingpong|closed|N", help="forever, once, pingpong (there and back, forever), closed (3+ images, or a video or frames folder of 3+ frames: the last returns smoothly to the first, warped like any other gap, so the result plays round without a jump; a video's N frames give N x --multiply, less where its last frames repeat the first (the loop returns there); where last and first are a scene cut apart the seam stays a cut, and where the warp cannot explain it a crossfade, as for any other gap; the summary says which), or N: play N times (an MP4 then holds N plays).")
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF 10 at 90, 0 at 100, 19 at 70, 28 at 50; WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
 FitOpt = typer.Option(None, "--fit", help="When B's size differs from A's (and keyframes' from the first): crop (default: B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said. Not for a video, --from or A alone with --model.")
-DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation).")
+DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation). A GIF with transparency is indexed by Pillow: none, or else floyd-steinberg.")
+BackgroundOpt = typer.Option(None, "--background", metavar="COLOUR", help="Composite transparent images onto this colour (a name such as white, #rrggbb or rgb(r,g,b)), for any format. Without it transparency is kept (fitted and rendered premultiplied) in GIF, WebP, APNG and PNG frames, and refused for MP4, which has no alpha.")
+AlphaThresholdOpt = typer.Option(None, "--alpha-threshold", metavar="1-255", help="GIF with transparency: a pixel whose alpha is below this is transparent, the rest opaque (a GIF pixel is one or the other; default 128). Lower keeps more of soft edges and shadows. GIF only.")
 CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (compresses better; slower to encode, and not every browser plays it).")
 HoldStartOpt = typer.Option(0.0, "--hold-start", help="Seconds to show the first frame before moving.")
 HoldEndOpt = typer.Option(0.0, "--hold-end", help="Seconds to show the last frame.")
@@ -332,7 +334,7 @@ def fit_pair_cmd(
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
         settings = _settings(velocity, solver, loss, working_size, seed, match=match, keep_still=keep_still)
         pipeline.check_size(size)
-        img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value)
+        img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value, keep_alpha=True)
         with _fit_progress(not quiet) as progress:
             pair = fit_pair(img_a, img_b, settings, device=device.value, progress=progress, prior=prior)
         pair.save(output)
@@ -343,7 +345,7 @@ def fit_pair_cmd(
 
 @app.command()
 def animate(
-    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGE", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF) or folder of numbered frames: its frame rate raised to --fps or --multiply."),
+    images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGE", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF, PNG or WebP) or folder of numbered frames: its frame rate raised to --fps or --multiply. Transparency (RGBA images, an animated PNG or WebP, a folder whose first frame has it) is kept: see --background."),
     output: Optional[str] = OutputOpt,
     from_pair: Optional[Path] = typer.Option(None, "--from", help="Render a pair saved by `fit-pair` instead of fitting A and B."),
     fps: Optional[float] = FpsOpt,
@@ -360,10 +362,13 @@ def animate(
     quality: Optional[int] = QualityOpt,
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
+    background: Optional[str] = BackgroundOpt,
+    alpha_threshold: Optional[int] = AlphaThresholdOpt,
     fit: Optional[Fit] = FitOpt,
     multiply: Optional[int] = typer.Option(None, "--multiply", help="Video: this many output frames per source frame (2 ... 64); instead of --fps."),
     playback_fps: Optional[float] = typer.Option(None, "--playback-fps", help="Video: play the result at this rate instead of --fps (slower: slow motion). The audio is kept only at an unchanged duration."),
     source_fps: Optional[float] = typer.Option(None, "--source-fps", help="Video: the frame rate of a folder of numbered frames (a video file's own rate is read from it)."),
+    keep_held: bool = typer.Option(False, "--keep-held", metavar="", help="Video: time every source frame as its own moment. By default footage on twos or threes (most drawings shown for 2 or 3 identical frames) is timed by its distinct drawings, each at its first appearance, so the motion comes out even instead of still-then-jump; a run of 4 or more identical frames is a real pause and stays still. The summary says how many frames were held."),
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
     prior: Optional[Path] = PriorOpt,
@@ -401,18 +406,32 @@ def animate(
             if prior is not None:
                 raise Img2GifError("--prior starts the fit of two images A and B; it does not apply to a video")
             source = images[0]
-            output = output or f"{source.name.rstrip('/') if source.is_dir() else source.stem}_smooth.mp4"
+            output = output or _default_video_output(source)
             with _job_progress(not quiet) as job:
                 result = pipeline.upconvert(
                     source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
-                    dither=dither and dither.value, seed=seed, device=device.value,
-                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still), job_progress=job and job.stage)
+                    dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
+                    seed=seed, device=device.value,
+                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still), job_progress=job and job.stage,
+                    keep_held=keep_held)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
-            extra += ", audio copied" if result.audio else ""
+            if result.held:
+                extra += f", {result.held} held frame{'s' if result.held != 1 else ''} (on twos/threes: timed by the drawings)"
+            if result.seam:
+                extra += {"warped": ", loop closed (last frame warped back to the first)",
+                          "cut": ", loop closed across a scene cut (the seam is a cut, not warped)",
+                          "crossfaded": ", loop closed with a crossfade (the warp could not explain last to first)"}[result.seam]
+            if result.repeats_first:  # inside the seam's brackets
+                extra = extra[:-1] + (f"; the last {result.repeats_first} frame{'s' if result.repeats_first != 1 else ''} "
+                                      "showed the first again, so the loop returns there)")
+            # what the file holds, read back from it
+            extra += ", audio copied" if result.audio else ", written without audio" if result.audio_left_out else ""
             _note(_wrote(result) + extra)
             return
+        if keep_held:
+            raise Img2GifError("--keep-held applies to a video or a folder of frames (one input, no --model)")
         for name, value in (("--multiply", multiply), ("--playback-fps", playback_fps), ("--source-fps", source_fps)):
             if value is not None:
                 raise Img2GifError(f"{name} applies to a video or a folder of frames (one input, no --model)")
@@ -443,10 +462,26 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
-                seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still),
+                background=background, alpha_threshold=alpha_threshold, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
+
+
+def _default_video_output(source: Path) -> str:
+    """``<name>_smooth.mp4``: for a folder, beside it, named from its real name (``.``, ``..``
+    and a trailing slash resolved), never inside it, where it would become a frame; for a
+    file, in the current folder, as before."""
+    if not source.is_dir():
+        # an animated PNG or WebP (stickers, often transparent) stays one; the rest become MP4
+        keep = source.suffix.lower() if source.suffix.lower() in (".png", ".apng", ".webp") else ".mp4"
+        return f"{source.stem}_smooth{keep}"
+    real = Path(os.path.realpath(source))
+    beside = os.fspath(real.parent / f"{real.name or 'frames'}_smooth.mp4")
+    try:
+        return os.path.relpath(beside)  # shown as the user would type it
+    except ValueError:  # another drive (Windows)
+        return beside
 
 
 def _wrote(result) -> str:

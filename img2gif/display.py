@@ -11,7 +11,9 @@ import re
 
 # C0 controls (tab and newline too: one message is one line), DEL, C1 controls, and the
 # Unicode bidirectional embedding/override/isolate characters.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates too: a file name that is not UTF-8 holds them (its bytes, as Python decodes
+# them), and no terminal encoding can print them.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def safe_text(value) -> str:
@@ -22,4 +24,6 @@ def safe_text(value) -> str:
 
 def _escape(ch: str) -> str:
     code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8: shown as that byte
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"

@@ -32,6 +32,8 @@ DEFAULT_DITHER = "auto"
 AUTO_DITHER_PIXELS = 1_000_000
 MAX_PLAYS = 65535  # GIF, WebP and APNG store the count in 16 bits
 LOSSLESS_FORMATS = ("apng", "frames")
+ALPHA_FORMATS = ("gif", "webp", "apng", "frames")  # the formats that hold transparency (MP4 does not)
+DEFAULT_ALPHA_THRESHOLD = 128
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,16 @@ class Encoding:
 
     quality: 1 ... 100 (see the module's table); codec: 'h264' or 'h265' (MP4 only);
     plays: 0 loops forever, N plays N times (an MP4 holds the N plays one after another);
-    dither: a key of ``DITHERS`` (GIF only; never used where the palette holds every colour).
+    dither: a key of ``DITHERS`` (GIF only; never used where the palette holds every colour);
+    alpha_threshold: 1 ... 255, a GIF pixel with alpha below it is transparent (a GIF pixel is
+    either transparent or opaque), the rest opaque.
     """
 
     quality: int = DEFAULT_QUALITY
     codec: str = "h264"
     plays: int = 0
     dither: str = DEFAULT_DITHER
+    alpha_threshold: int = DEFAULT_ALPHA_THRESHOLD
 
     def check(self) -> "Encoding":
         if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
@@ -57,6 +62,9 @@ class Encoding:
             raise OptionError(f"unknown --dither {self.dither!r}; choose one of {', '.join(DITHERS)}")
         if isinstance(self.plays, bool) or not isinstance(self.plays, int) or not 0 <= self.plays <= MAX_PLAYS:
             raise OptionError(f"the number of plays must be 0 (forever) ... {MAX_PLAYS}, got {self.plays!r}")
+        if (isinstance(self.alpha_threshold, bool) or not isinstance(self.alpha_threshold, int)
+                or not 1 <= self.alpha_threshold <= 255):
+            raise OptionError(f"--alpha-threshold must be a whole number from 1 to 255, got {self.alpha_threshold!r}")
         return self
 
     # --- per format ---------------------------------------------------------------------

@@ -3,6 +3,7 @@ pipe, results out through a pipe, ffmpeg's own messages kept off the terminal.""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -108,7 +109,9 @@ def run(cmd: list[str], chunks, read_bytes: int | None = None, on_output=None, i
         if code != 0:
             log.seek(0)
             lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
-            raise OutputError(f"ffmpeg failed (exit status {code}): {lines[-1][:200] if lines else 'no message'}")
+            # "[out#0/mp4 @ 0x55d8...] Error closing file: ..." says no more without its prefix
+            last = re.sub(r"^\[[^\]]*\]\s*", "", lines[-1]) if lines else "no message"
+            raise OutputError(f"ffmpeg failed (exit status {code}): {last[:200]}")
 
 
 def raw_frames(frames):

@@ -60,13 +60,17 @@ class GifStream:
 
     ``add(indices)`` per frame, in playback order; ``close()`` ends the file. ``tolerance``
     (levels): a pixel whose colour moved by at most this much keeps the colour shown.
+    ``keyed``: the index of the frames' own transparent pixels (RGBA frames): then each frame
+    is written whole and cleared before the next (disposal 2), since a pixel that turns
+    transparent must show the background, not the frame before.
     """
 
     def __init__(self, f, size, palette: np.ndarray, delays_cs: list[int], plays: int,
-                 transparent: int | None = None, tolerance: int = 0):
+                 transparent: int | None = None, tolerance: int = 0, keyed: int | None = None):
         w, h = size
         self.f, self.delays = f, delays_cs
-        self.transparent = transparent
+        self.keyed = keyed
+        self.transparent = transparent if keyed is None else None
         self.palette = np.zeros((256, 3), np.uint8)
         self.palette[: len(palette)] = palette
         self.tolerance = tolerance if transparent is not None else 0
@@ -96,6 +100,10 @@ class GifStream:
                 if before + delay <= MAX_DELAY_CS:
                     self.pending = (crop, offset, before + delay, clear)
                     return
+                if self.keyed is not None:  # the frame before is cleared: the picture goes on whole
+                    self._flush()
+                    self.pending = (crop, offset, delay, clear)
+                    return
                 # a GIF delay is 16 bits: past 655.35 s the same picture goes on as a new frame
                 # of one pixel that changes nothing
                 self._flush()
@@ -104,10 +112,20 @@ class GifStream:
                 return
             rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
             top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        if self.keyed is not None:
+            # only the visible pixels' box: the frame before is cleared to transparency first
+            # (disposal 2), and what lies outside every box was never drawn
+            changed = None
+            visible = indices != self.keyed
+            rows, cols = np.nonzero(visible.any(axis=1))[0], np.nonzero(visible.any(axis=0))[0]
+            if len(rows):
+                top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            else:  # nothing shows: one transparent pixel
+                top, bottom, left, right = 0, 1, 0, 1
         self._flush()
         block = indices[top:bottom, left:right]
-        clear = self.transparent if changed is not None else None
-        if clear is not None:  # the frame before shows through where nothing changed
+        clear = self.transparent if changed is not None else self.keyed
+        if clear is not None and changed is not None:  # the frame before shows through where nothing changed
             block = np.where(changed[top:bottom, left:right], block, np.uint8(clear))
         crop = Image.fromarray(np.ascontiguousarray(block, dtype=np.uint8), mode="P")
         self.pending = (crop, (int(left), int(top)), delay, clear)
@@ -124,8 +142,10 @@ class GifStream:
         crop, offset, delay, clear = self.pending
         crop.putpalette([0] * 768)  # the data only: the palette is the global one
         extra = {"transparency": clear} if clear is not None else {}
-        # disposal 1: leave the frame in place, the next one is drawn over it
-        for chunk in GifImagePlugin.getdata(crop, offset=offset, duration=delay * 10, disposal=1, **extra):
+        # disposal 1: leave the frame in place, the next one is drawn over it; 2 (keyed):
+        # clear it to the background (transparent) first
+        disposal = 2 if self.keyed is not None else 1
+        for chunk in GifImagePlugin.getdata(crop, offset=offset, duration=delay * 10, disposal=disposal, **extra):
             self.f.write(chunk)
         self.pending = None
 
@@ -195,7 +215,9 @@ def write_gif(tmp: Path, source, shown, encoding: Encoding) -> None:
     colours = encoding.gif_colours()
     tolerance = encoding.gif_tolerance()
     with open(tmp, "wb") as f:
-        if colours > GRAY_LEVELS and is_gray(sample):
+        if source.shape[2] == 4:
+            gif = _write_alpha(f, source, sample, order, size, delays, encoding, colours)
+        elif colours > GRAY_LEVELS and is_gray(sample):
             # a gray animation stays gray (every mode mixes channels alike): its own grays, no dither
             palette, lookup = gray_palette(sample)
             gif = GifStream(f, size, palette, delays, encoding.plays, GRAY_LEVELS, tolerance)
@@ -206,6 +228,31 @@ def write_gif(tmp: Path, source, shown, encoding: Encoding) -> None:
         if gif.count != len(order):
             raise OutputError(f"the GIF encoder received {gif.count} of {len(order)} frames")
         gif.close()
+
+
+def _write_alpha(f, source, sample, order, size, delays, encoding, colours) -> GifStream:
+    """RGBA frames ((H, W, 4) straight alpha): a pixel with alpha below
+    ``encoding.alpha_threshold`` is the transparent index, the rest opaque in a palette of
+    the visible colours (Pillow's median cut; dithered unless it holds every colour)."""
+    threshold = encoding.alpha_threshold
+    entries = colours - 1  # the last index is the transparent one
+    visible = [frame[..., :3][frame[..., 3] >= threshold] for frame in sample]
+    pixels = np.concatenate(visible + [np.zeros((1, 3), np.uint8)])  # black: a frame may show nothing
+    quantizer = Image.fromarray(pixels[None]).quantize(colors=entries, method=Image.Quantize.MEDIANCUT)
+    pal = np.array(quantizer.getpalette()[: 3 * entries], np.uint8).reshape(-1, 3)
+    used = len(pal)
+    # pad with copies of entry 0: an index Pillow picks past the real ones is mapped back to 0
+    padded = np.concatenate([pal, np.repeat(pal[:1], 256 - used, axis=0)])
+    quantizer.putpalette(padded.ravel().tolist())
+    full = distinct_colours([p[None] for p in visible], used) > used
+    dither = Image.Dither.FLOYDSTEINBERG if full and encoding.dither != "none" else Image.Dither.NONE
+    gif = GifStream(f, size, pal, delays, encoding.plays, keyed=used)
+    for frame in source.frames(order):
+        indices = np.array(Image.fromarray(np.ascontiguousarray(frame[..., :3])).quantize(palette=quantizer, dither=dither))
+        indices[indices >= used] = 0
+        indices[frame[..., 3] < threshold] = used
+        gif.add(indices)
+    return gif
 
 
 def _write_colour(f, source, sample, order, size, delays, encoding, colours, tolerance) -> GifStream:

@@ -52,15 +52,18 @@ def check_image_size(width: int, height: int, source: str, name: str = "image") 
         raise InputError(f"{source}: {name} is {width}x{height}; both sides must be at least {MIN_SIDE} pixels")
 
 
-def check_image_array(array, source: str, name: str = "image") -> None:
-    """InputError unless ``array`` is an (H, W, 3) uint8 image within the size limits.
+def check_image_array(array, source: str, name: str = "image", channels: tuple = (3,)) -> None:
+    """InputError unless ``array`` is an (H, W, C) uint8 image within the size limits, C
+    one of ``channels`` (3: RGB; 4: straight-alpha RGBA).
 
     The same rules as read_image, for images from anywhere (pair files, the API). Looks
     at shape and dtype only, so it is cheap on any array, however large it claims to be.
     """
     shape = getattr(array, "shape", None)
-    if getattr(array, "dtype", None) != np.uint8 or shape is None or len(shape) != 3 or shape[2] != 3:
-        raise InputError(f"{source}: {name} must be (height, width, 3) uint8 RGB, got "
+    if getattr(array, "dtype", None) != np.uint8 or shape is None or len(shape) != 3 or shape[2] not in channels:
+        what = {(3,): "(height, width, 3) uint8 RGB", (4,): "(height, width, 4) uint8 RGBA"}.get(
+            tuple(channels), "(height, width, 3 or 4) uint8 RGB or RGBA")
+        raise InputError(f"{source}: {name} must be {what}, got "
                          f"{tuple(shape) if shape is not None else type(array).__name__} "
                          f"{getattr(array, 'dtype', '')}".rstrip())
     check_image_size(int(shape[1]), int(shape[0]), source, name)
@@ -84,7 +87,9 @@ def _to_8_bits(im: Image.Image, path: str) -> np.ndarray:
     return np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
 
 
-def _to_rgb(im: Image.Image, path: str) -> np.ndarray:
+def _to_rgb(im: Image.Image, path: str, keep_alpha: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; with ``keep_alpha``, (H, W, 4) straight-alpha RGBA where the
+    image has a pixel that is not opaque (an opaque image stays RGB: nothing to keep)."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         gray = _to_8_bits(im, path)
@@ -95,6 +100,8 @@ def _to_rgb(im: Image.Image, path: str) -> np.ndarray:
         im = im.convert("RGBA")
     if im.mode == "RGBA":
         alpha = np.asarray(im.getchannel("A"))
+        if alpha.min() < 255 and keep_alpha:
+            return np.array(im, dtype=np.uint8)
         if alpha.min() < 255:
             warnings.warn(f"{path}: transparency flattened onto white", Img2GifWarning, stacklevel=4)
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
@@ -104,8 +111,11 @@ def _to_rgb(im: Image.Image, path: str) -> np.ndarray:
     return np.array(im, dtype=np.uint8)
 
 
-def read_image(path) -> np.ndarray:
+def read_image(path, keep_alpha: bool = False) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB, upright per its EXIF orientation.
+
+    ``keep_alpha``: an image with transparent pixels is (H, W, 4) straight-alpha RGBA
+    instead of flattened onto white (with a warning); an opaque one is RGB all the same.
 
     Raises InputError for missing, empty, unreadable, truncated, too small or too large files.
     """
@@ -129,7 +139,7 @@ def read_image(path) -> np.ndarray:
         # refused they would add a second line to the one error: re-issue them only on success.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            image = _read(path, limit)
+            image = _read(path, limit, keep_alpha)
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     for w in caught:
@@ -154,7 +164,7 @@ _ORIENTATION = {
 }
 
 
-def _read(path: str, limit: int) -> np.ndarray:
+def _read(path: str, limit: int, keep_alpha: bool = False) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             # up to 2 x limit Pillow only warns: the check below gives the exact size
@@ -182,10 +192,10 @@ def _read(path: str, limit: int) -> np.ndarray:
             method = _ORIENTATION.get(orientation) if isinstance(orientation, int) else None
             if method is not None:
                 im = im.transpose(method)
-            image = _to_rgb(im, path)
+            image = _to_rgb(im, path, keep_alpha)
         except (*_CORRUPT, Image.DecompressionBombError) as exc:
             raise InputError(f"{path}: truncated or corrupt image ({exc})") from None
-    check_image_array(image, path)  # the sides after the EXIF turn, and the (H, W, 3) uint8 contract
+    check_image_array(image, path, channels=(3, 4) if keep_alpha else (3,))  # the sides after the EXIF turn, and the (H, W, 3) uint8 contract
     return image
 
 
@@ -226,9 +236,9 @@ def match_size(a: np.ndarray, b: np.ndarray, b_name: str = "B", fit: str = "crop
     else:
         scale = min(wa / wb, ha / hb)
         sw, sh = max(1, round(wb * scale)), max(1, round(hb * scale))
-        canvas = Image.new("RGB", (wa, ha))
+        canvas = Image.new(image.mode, (wa, ha))  # RGBA: the bars are transparent
         canvas.paste(image.resize((sw, sh), Image.Resampling.LANCZOS), ((wa - sw) // 2, (ha - sh) // 2))
-        how = f"resized to {sw}x{sh} and padded with black"
+        how = f"resized to {sw}x{sh} and padded with {'transparency' if image.mode == 'RGBA' else 'black'}"
         out = canvas
     warnings.warn(f"{b_name} is {wb}x{hb}, A is {wa}x{ha}: B {how} to A's size", Img2GifWarning, stacklevel=2)
     return np.array(out)
@@ -249,3 +259,33 @@ def cap_size(image: np.ndarray, longest: int | None) -> np.ndarray:
     if size == (w, h):
         return image
     return np.array(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
+def with_alpha(image: np.ndarray) -> np.ndarray:
+    """(H, W, 4) RGBA: an RGB image gets an opaque alpha, an RGBA one is returned as it is."""
+    if image.shape[2] == 4:
+        return image
+    return np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=2)
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """--background: a colour name (white), #rgb, #rrggbb or rgb(r, g, b) as (r, g, b);
+    OptionError otherwise. A colour with alpha is refused: the background must be opaque."""
+    from PIL import ImageColor
+
+    try:
+        colour = ImageColor.getrgb(str(text).strip())
+    except ValueError:
+        raise OptionError(f"--background {text!r} is not a colour; give a name (white), #rrggbb or rgb(r, g, b)") from None
+    if len(colour) == 4 and colour[3] != 255:
+        raise OptionError(f"--background {text!r} is not opaque; the background must be (MP4 and flattened frames have no alpha)")
+    return tuple(int(c) for c in colour[:3])
+
+
+def composite(image: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """(H, W, 3) uint8: straight-alpha RGBA ``image`` over an opaque ``background``
+    colour (an RGB image is returned as it is)."""
+    if image.shape[2] == 3:
+        return image
+    back = Image.new("RGBA", (image.shape[1], image.shape[0]), tuple(background) + (255,))
+    return np.array(Image.alpha_composite(back, Image.fromarray(image, "RGBA")).convert("RGB"))

@@ -31,12 +31,13 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 class Pair:
-    """Images A and B ((H, W, 3) uint8, same size) and the WarpODE that carries A onto B."""
+    """Images A and B ((H, W, 3) uint8, or (H, W, 4) straight-alpha RGBA; same size) and the
+    WarpODE that carries A onto B (fitted on the premultiplied images: see render.to_tensor)."""
 
     def __init__(self, a: np.ndarray, b: np.ndarray, ode: WarpODE, settings: FitSettings, device="cpu",
                  still: torch.Tensor | None = None):
-        if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3:
-            raise ValueError(f"a and b must be (H, W, 3) of one size, got {a.shape} and {b.shape}")
+        if a.shape != b.shape or a.ndim != 3 or a.shape[2] not in (3, 4):
+            raise ValueError(f"a and b must be (H, W, 3) or (H, W, 4) of one size, got {a.shape} and {b.shape}")
         self.a, self.b = a, b
         self.settings = settings
         self.device = torch.device(device)
@@ -93,7 +94,7 @@ class Pair:
             return self.ode.fields(a, torch.as_tensor(times, dtype=torch.float32, device=self.device), self.field_size)[:, 0]
 
     def frames(self, times, mode: str = "blend") -> list[np.ndarray]:
-        """(H, W, 3) uint8 frames at ``times`` (t = 0 is A, t = 1 is B)."""
+        """(H, W, C) uint8 frames at ``times`` (t = 0 is A, t = 1 is B; C is the images')."""
         return list(self.iter_frames(times, mode))
 
     def iter_frames(self, times, mode: str = "blend"):
@@ -146,6 +147,7 @@ class Pair:
             "image_size": [int(self.a.shape[1]), int(self.a.shape[0])],
             "working_shape": list(self.field_size),
             "images": {"a": torch.from_numpy(self.a.copy()), "b": torch.from_numpy(self.b.copy())},
+            "alpha": self.a.shape[2] == 4,  # straight-alpha RGBA images (fitted premultiplied)
         }
         if self.still is not None:  # (H, W) uint8 0/1: the mask the fit ignored, not found again
             payload["still"] = self.still[0, 0].to(torch.uint8).cpu()
@@ -167,7 +169,7 @@ class Pair:
             if record.get(key) != want:
                 raise InputError(f"{path}: field {key!r} is {checkpoint.shorten(record.get(key))}, "
                                  f"but the images and fit settings give {want}")
-        ode = checkpoint.rebuild_warp(record, path, channels=3, field_shape=field)
+        ode = checkpoint.rebuild_warp(record, path, channels=a.shape[2], field_shape=field)
         try:
             ode.velocity.load_state_dict(record["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
@@ -197,7 +199,8 @@ def _pair_images(record: dict, path: str) -> tuple[np.ndarray, np.ndarray]:
     for k in "ab":
         t = images[k]
         array = t.numpy() if t.dtype == torch.uint8 else t  # shares the loaded bytes: nothing is copied
-        check_image_array(array, path, f"image {k}")  # a non-uint8 tensor is refused as it is
+        # RGBA only in a file that says so (written by save): a file's images are never guessed at
+        check_image_array(array, path, f"image {k}", (4,) if record.get("alpha") is True else (3,))  # a non-uint8 tensor is refused as it is
         out.append(array)
     if out[0].shape != out[1].shape:
         raise InputError(f"{path}: images a and b differ in size ({out[0].shape[1]}x{out[0].shape[0]} "
@@ -245,12 +248,16 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
              initial_field=None, prior=None) -> Pair:
     """Fit the warp from A to B ((H, W, 3) uint8 arrays of one size) and return a Pair.
 
+    (H, W, 4) straight-alpha RGBA images are fitted premultiplied: the data term sees where
+    the object is from its alpha as well as its colour, and never the colour under fully
+    transparent pixels. An RGB image with an RGBA one: make both RGBA (imagefile.with_alpha).
+
     ``initial_field``: an optional (2, h, w) displacement to start from (a model's Phi_1).
     ``prior``: a pair prior (``img2gif.prior.PairPrior`` or its .pt path) whose Phi_1 for
     (A, B) starts the fit instead.
     """
-    check_image_array(a, "fit_pair", "image A")  # arrays from the API obey the image files' limits too
-    check_image_array(b, "fit_pair", "image B")
+    check_image_array(a, "fit_pair", "image A", (3, 4))  # arrays from the API obey the image files' limits too
+    check_image_array(b, "fit_pair", "image B", a.shape[2:])  # B has A's channels
     if a.shape != b.shape:
         raise InputError(f"fit_pair: image A is {a.shape[1]}x{a.shape[0]} and image B is {b.shape[1]}x{b.shape[0]}; "
                          "they must be one size (see imagefile.match_size)")

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import timing
-from .errors import OptionError
+from .errors import InputError, OptionError
 from .fit import FitSettings
-from .imagefile import Img2GifWarning, cap_size, check_fit, env_limit, match_size, read_image
+from .imagefile import (Img2GifWarning, cap_size, check_fit, composite, env_limit, match_size, parse_colour,
+                        read_image, with_alpha)
 from .pair import Pair, fit_pair, resolve_device
 from .render import MODES
-from .encoding import LOSSLESS_FORMATS, Encoding, plays_of
-from .writers import check_frame_size, check_output, mp4_size, write_animation
+from .encoding import ALPHA_FORMATS, LOSSLESS_FORMATS, Encoding, plays_of
+from .writers import check_frame_size, check_not_an_input, check_output, check_rate, mp4_size, write_animation
 
 MAX_SIZE = 8192
 # Frames x pixels of one animation. Every writer streams (memory stays flat), so this bounds
@@ -49,17 +49,29 @@ class AnimationResult:
     frames_played: int = 0  # frames one play shows: pingpong's way back included
     cuts: int = 0           # video: scene cuts found (never warped across)
     blended: int = 0        # video: gaps the warp could not explain, crossfaded
-    audio: bool = False     # video: the source's audio stream was copied
+    audio: bool = False     # the file holds an audio stream (read back from it)
+    audio_left_out: bool = False  # video: the source has sound the MP4 was written without
+    held: int = 0           # video: source frames dropped as repeats of a held drawing (on twos)
+    seam: str = ""          # video, --loop closed: the last frame's return to the first: warped, cut or crossfaded
+    repeats_first: int = 0  # video, --loop closed: frames dropped from the end, the first frame again
 
 
-def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop") -> tuple[np.ndarray, np.ndarray]:
+def read_pair(path_a, path_b, size: int | None = None, fit: str = "crop",
+              keep_alpha: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Read A and B; B is made A's size if they differ (``fit``: crop, stretch or pad, see
-    ``imagefile.match_size``); both capped to ``size``."""
+    ``imagefile.match_size``); both capped to ``size``. ``keep_alpha``: where either has
+    transparency both are (H, W, 4) straight-alpha RGBA (else flattened onto white)."""
     check_fit(fit)
-    a = read_image(path_a)
-    b = read_image(path_b)
+    a, b = same_channels([read_image(path_a, keep_alpha), read_image(path_b, keep_alpha)])
     b = match_size(a, b, fit=fit)
     return cap_size(a, size), cap_size(b, size)
+
+
+def same_channels(images: list[np.ndarray]) -> list[np.ndarray]:
+    """The images as they are when all are RGB or all RGBA; else all RGBA (RGB ones opaque)."""
+    if all(image.shape[2] == images[0].shape[2] for image in images):
+        return images
+    return [with_alpha(image) for image in images]
 
 
 def check_size(size):
@@ -79,6 +91,18 @@ class OutputPlan:
     hold_end: float
     ease: str
     encoding: Encoding = Encoding()
+    background: tuple | None = None  # (r, g, b): RGBA frames are composited onto it before writing
+
+    def check_alpha(self, images, names) -> None:
+        """Refuse, before any work, transparent images for a format without alpha (MP4)
+        unless a --background was given to composite them onto."""
+        if self.background is not None or self.format in ALPHA_FORMATS:
+            return
+        for image, name in zip(images, names):
+            if image.shape[2] == 4:
+                raise InputError(f"{os.fspath(name)}: has transparency, which {self.format.upper()} cannot hold; "
+                                 "write .webp, .png (APNG), .gif or a folder/, or give --background COLOUR "
+                                 "to composite onto")
 
     def check_memory(self, image: np.ndarray, source) -> None:
         """Refuse, before any work, frames the format cannot hold or memory cannot."""
@@ -89,14 +113,28 @@ class OutputPlan:
                 f"{self.output}: {self.frames.count} frames of {w}x{h} make a GIF of up to "
                 f"{self.frames.count * w * h / 1e6:,.0f} MB (a GIF stores every frame's pixels); "
                 ".mp4 or .webp is usually 10-50x smaller", Img2GifWarning, stacklevel=3)
-        total = self.frames.count * h * w
+        written = self.frames_encoded()
+        total = written * h * w
         limit = max_output_pixels()
         if total > limit:
+            what = f"{self.frames.count} frames" if written == self.frames.count else \
+                f"{self.frames.count} frames ({written:,} written: holds and plays repeat them)"
             raise OptionError(
-                f"{os.fspath(source)}: {self.frames.count} frames of {w}x{h} are {total:,} pixels, over the "
-                f"limit of {limit:,} (a bound on the work and the file); lower --frames or --size, "
+                f"{os.fspath(source)}: {what} of {w}x{h} are {total:,} pixels, over the "
+                f"limit of {limit:,} (a bound on the work and the file); lower --frames, --size or --loop, "
                 "or set IMG2GIF_MAX_OUTPUT_PIXELS"
             )
+
+    def frames_encoded(self) -> int:
+        """Frames the encoder is given: an MP4 repeats held frames and holds N plays one after
+        another, WebP (through ffmpeg) repeats held frames; the others store delays and a count."""
+        if self.format == "frames":
+            return self.frames.count
+        shown = timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end)
+        if self.format in ("mp4", "webp"):
+            repeats = sum(timing.repeat_counts([s for _, s in shown], self.frames.fps))
+            return repeats * (max(1, self.encoding.plays) if self.format == "mp4" else 1)
+        return len(shown)
 
     def times(self, direction: float = 1.0) -> list[float]:
         return timing.frame_times(self.frames.count, self.ease, direction)
@@ -112,16 +150,23 @@ class OutputPlan:
         # an MP4 holds its N plays one after another: the result is per play, as for the others
         seconds = written.seconds / max(1, self.encoding.plays) if self.format == "mp4" else written.seconds
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
-                               seconds, written.size, len(shown))
+                               seconds, written.size, len(shown), audio=written.audio)
 
     def write(self, render, shape, times, inputs=(), progress=None) -> AnimationResult:
         """Render, encode and write, frame by frame as the encoder asks (memory stays flat).
 
         ``render(times) -> iterator of frames`` renders the frames of ``times`` (a subset of
-        this plan's); ``shape`` is (H, W, 3); ``progress(stage, done, total)`` per frame.
+        this plan's); ``shape`` is (H, W, 3), or (H, W, 4) for straight-alpha RGBA frames
+        (composited onto ``background`` where one is set); ``progress(stage, done, total)``
+        per frame.
         """
         from .sequence import FrameSource
 
+        channels = shape[2] if len(shape) > 2 else 3
+        if channels == 4 and self.background is not None:
+            rgba_render, background = render, self.background
+            render = lambda ts: (composite(frame, background) for frame in rgba_render(ts))  # noqa: E731
+            channels = 3
         shown = timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end)
         h, w = shape[:2]
         if self.format == "mp4" and mp4_size(w, h) != (w, h):
@@ -129,40 +174,50 @@ class OutputPlan:
                           "(the last row/column repeated)", Img2GifWarning, stacklevel=3)
         total = len(shown) if self.format != "frames" else self.frames.count
         report = (lambda done: progress("rendering", min(done, total), total)) if progress is not None else None
-        source = FrameSource(render, times, (h, w, 3), progress=report)
+        source = FrameSource(render, times, (h, w, channels), progress=report)
         written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
                                   encoding=self.encoding, checked=True)
         return self._result(written, shown)
 
 
 def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever", hold_start=0.0, hold_end=0.0,
-                ease="linear", size=None, quality=None, codec=None, dither=None, inputs=()) -> OutputPlan:
+                ease="linear", size=None, quality=None, codec=None, dither=None, inputs=(), background=None,
+                alpha_threshold=None) -> OutputPlan:
     """Refuse bad output options before any work; GIFs over 50 fps are resampled (with a warning).
 
-    ``quality`` (1-100), ``codec`` (MP4: h264, h265) and ``dither`` (GIF): see
-    ``img2gif.encoding``; None is the default. ``inputs``: the files the run reads; an output that would overwrite one is
-    refused.
+    ``quality`` (1-100), ``codec`` (MP4: h264, h265), ``dither`` and ``alpha_threshold``
+    (GIF): see ``img2gif.encoding``; None is the default. ``background``: a colour
+    (``imagefile.parse_colour``) transparent frames are composited onto, for any format.
+    ``inputs``: the files the run reads; an output that would overwrite one is refused.
     """
     fmt = check_output(output, inputs)
     timing.check_ease(ease)
     timing.check_playback(loop, hold_start, hold_end)
     check_size(size)
-    encoding = replace(check_encoding(fmt, output, quality, codec, dither), plays=plays_of(loop))
+    encoding = replace(check_encoding(fmt, output, quality, codec, dither, alpha_threshold, background),
+                       plays=plays_of(loop))
+    colour = parse_colour(background) if background is not None else None
     frame_plan, note = timing.for_format(timing.plan(frames, fps, duration), fmt)
     if note is not None:
         warnings.warn(note, Img2GifWarning, stacklevel=3)
-    return OutputPlan(str(output), fmt, frame_plan, str(loop), hold_start, hold_end, ease, encoding)
+    return OutputPlan(str(output), fmt, frame_plan, str(loop), hold_start, hold_end, ease, encoding, colour)
 
 
-def check_encoding(fmt: str, output, quality=None, codec=None, dither=None) -> Encoding:
-    """The output's Encoding; options a format cannot use are refused (codec, dither) or
-    warned about (quality for a lossless format)."""
-    given = {"quality": quality, "codec": codec, "dither": dither}
+def check_encoding(fmt: str, output, quality=None, codec=None, dither=None, alpha_threshold=None,
+                   background=None) -> Encoding:
+    """The output's Encoding; options a format cannot use are refused (codec, dither,
+    alpha_threshold) or warned about (quality for a lossless format)."""
+    given = {"quality": quality, "codec": codec, "dither": dither, "alpha_threshold": alpha_threshold}
     encoding = Encoding(**{k: v for k, v in given.items() if v is not None}).check()
     if codec is not None and fmt != "mp4":
         raise OptionError(f"{os.fspath(output)}: --codec applies to MP4 only, not {fmt.upper()}")
     if dither is not None and fmt != "gif":
         raise OptionError(f"{os.fspath(output)}: --dither applies to GIF only, not {fmt.upper()}")
+    if alpha_threshold is not None and fmt != "gif":
+        raise OptionError(f"{os.fspath(output)}: --alpha-threshold applies to GIF only, not {fmt.upper()} "
+                          "(which keeps every level of alpha)")
+    if alpha_threshold is not None and background is not None:
+        raise OptionError("--alpha-threshold and --background exclude each other: the background leaves nothing transparent")
     if codec == "h265":
         from . import ffmpeg
 
@@ -196,6 +251,8 @@ def animate(
     dither: str | None = None,
     fit: str = "crop",
     times=None,
+    background=None,
+    alpha_threshold: int | None = None,
     seed: int = 0,
     device: str = "auto",
     settings: FitSettings | None = None,
@@ -215,6 +272,10 @@ def animate(
     ``loop``: forever, once, pingpong or a number of plays; ``quality`` 1-100, ``codec``
     (MP4: h264, h265) and ``dither`` (GIF) as in ``img2gif.encoding``. ``fit``: how B of
     another size is made A's (crop, stretch, pad; ``imagefile.match_size``).
+    Transparency is kept (fitted and rendered premultiplied) for GIF, WebP, APNG and PNG
+    frames; ``background`` (a colour: white, #rrggbb) composites the frames onto it, which
+    MP4 needs for transparent images (refused otherwise). ``alpha_threshold`` (GIF, 1-255,
+    default 128): pixels with alpha below it are transparent.
     ``progress(step, total, loss)`` is called while fitting, ``job_progress("rendering",
     done, total)`` per frame while frames are rendered and encoded (the two interleave).
     """
@@ -230,7 +291,7 @@ def animate(
             return _animate_path(list(a), output, model=model, pair=pair, times=times, frames=frames, fps=fps,
                                  duration=duration, mode=mode, loop=loop, hold_start=hold_start, hold_end=hold_end,
                                  ease=ease, size=size, quality=quality, codec=codec, dither=dither, fit=fit,
-                                 seed=seed, device=device, settings=settings, progress=progress,
+                                 background=background, alpha_threshold=alpha_threshold, seed=seed, device=device, settings=settings, progress=progress,
                                  job_progress=job_progress)
         a, b = (list(a) + [None, None])[:2]
     if times is not None:
@@ -245,7 +306,7 @@ def animate(
     inputs = [p for p in (a, b, pair_path, model_path, prior_path) if p is not None and not isinstance(p, np.ndarray)]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
                        hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
-                       inputs=inputs)
+                       inputs=inputs, background=background, alpha_threshold=alpha_threshold)
     dev = resolve_device(device)
     if prior_path is not None:
         from .prior import PairPrior
@@ -257,7 +318,9 @@ def animate(
     if model is not None and b is None and pair is None:
         if a is None:
             raise OptionError("give an image to animate with the model")
-        image = cap_size(read_image(a), size)
+        # a model takes the channels it was trained on: a transparent A is flattened (onto
+        # --background where given, else white, with a warning)
+        image = cap_size(_read_flat(a, plan.background), size)
         plan.check_memory(image, a)
         # one image: nothing to blend with, so a mode that needs B renders A warped alone
         times = plan.times()
@@ -266,7 +329,9 @@ def animate(
     if pair is None:
         if a is None or b is None:
             raise OptionError("give two images, or a fitted pair (--from pair.pt)")
-        img_a, img_b = read_pair(a, b, size, fit)
+        # a model's start field is made for RGB images: with --model, A and B are flattened
+        img_a, img_b = read_pair(a, b, size, fit, keep_alpha=model is None)
+        plan.check_alpha([img_a, img_b], [a, b])
         plan.check_memory(img_a, a)
         settings = settings or FitSettings(seed=seed)
         start = model.fields(img_a, [1.0])[0] if model is not None else None
@@ -275,12 +340,14 @@ def animate(
         pair = pair.to(dev)
         if size is not None and max(pair.a.shape[:2]) > size:
             pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev, still=pair.still)
+        plan.check_alpha([pair.a], [pair_path or "the fitted pair"])
         plan.check_memory(pair.a, pair_path or "the fitted pair")
     return plan.write(pair.frame_renderer(mode), pair.a.shape, plan.times(), inputs, job_progress)
 
 
 def _animate_path(images, output, *, model, pair, times, frames, fps, duration, mode, loop, hold_start, hold_end,
-                  ease, size, quality, codec, dither, fit, seed, device, settings, progress, job_progress):
+                  ease, size, quality, codec, dither, fit, background, alpha_threshold, seed, device, settings,
+                  progress, job_progress):
     """Three or more keyframes: fit every gap, bend them through their neighbours, write."""
     from .path import fit_path
 
@@ -293,21 +360,31 @@ def _animate_path(images, output, *, model, pair, times, frames, fps, duration, 
     inputs = [p for p in images if not isinstance(p, np.ndarray)]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
                        hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
-                       inputs=inputs)
+                       inputs=inputs, background=background, alpha_threshold=alpha_threshold)
     dev = resolve_device(device)
     names = [os.fspath(p) if not isinstance(p, np.ndarray) else f"image {k}" for k, p in enumerate(images, start=1)]
-    first, *others = [p if isinstance(p, np.ndarray) else read_image(p) for p in images]
+    first, *others = same_channels([p if isinstance(p, np.ndarray) else read_image(p, keep_alpha=True) for p in images])
     keyframes = [first] + [match_size(first, image, b_name=name, fit=fit) for image, name in zip(others, names[1:])]
     keyframes = [cap_size(k, size) for k in keyframes]
+    plan.check_alpha(keyframes, names)
     plan.check_memory(keyframes[0], names[0] if not isinstance(images[0], np.ndarray) else "the first image")
     path = fit_path(keyframes, times, closed, settings or FitSettings(seed=seed), device=dev, progress=progress)
     frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
     return plan.write(path.frame_renderer(mode), keyframes[0].shape, frame_times, inputs, job_progress)
 
 
+def _read_flat(path, background) -> np.ndarray:
+    """(H, W, 3): an image flattened onto ``background`` (r, g, b), or as read_image does
+    (onto white, with a warning) where none is given."""
+    if background is None:
+        return read_image(path)
+    return composite(read_image(path, keep_alpha=True), background)
+
+
 def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
-              loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, seed=0, device="auto",
-              settings: FitSettings | None = None, job_progress=None) -> AnimationResult:
+              loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, background=None,
+              alpha_threshold=None, seed=0, device="auto", settings: FitSettings | None = None,
+              job_progress=None, keep_held: bool = False) -> AnimationResult:
     """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
 
     ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
@@ -315,22 +392,41 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     output frame. ``playback_fps`` plays the result at another rate (slow motion); ``source_fps``
     is a folder's rate (a file's own rate otherwise). MP4 to MP4 at an unchanged duration copies
     the source's audio. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
+    A folder whose first frame has transparency keeps it, as ``animate`` does (``background``,
+    ``alpha_threshold``).
+
+    ``loop="closed"``: the last frame returns to the first like any other gap, so the result
+    plays round without a jump (N source frames x ``multiply``). Footage on twos or threes is
+    timed by its distinct drawings (``video.plan_keyframes``) unless ``keep_held``.
     """
     from .sequence import StreamedSource
-    from .video import Report, open_source, target_rate, upconvert_frames
+    from .video import Report, open_source, plan_keyframes, target_rate, upconvert_frames
 
     _check_mode(mode)
-    if loop == "pingpong" or loop == "closed":
-        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once or a number of plays")
+    if loop == "pingpong":
+        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once, closed or a number of plays")
+    closed = loop == "closed"
     check_size(size)
+    # an output inside the frames folder would be read as a frame by the next run: refused
+    # before the folder is even read
+    check_not_an_input(output, [source])
     src = open_source(source, source_fps)
-    out_fps, count = target_rate(src, fps, multiply)
+    if closed and src.count < 3:
+        raise InputError(f"{src.path}: holds {src.count} frames; --loop closed needs 3 or more "
+                         "(with two, the way back is the way there)")
+    out_fps, count = target_rate(src, fps, multiply, closed)
     if playback_fps is not None and not (timing.MIN_FPS <= playback_fps <= timing.MAX_FPS):
         raise OptionError(f"--playback-fps must be between {timing.MIN_FPS:g} and {timing.MAX_FPS:g}, got {playback_fps}")
+    if out_fps < timing.MIN_FPS:  # a slow source (a crafted rate, or --multiply of one)
+        raise OptionError(f"{os.fspath(source)}: the output rate would be {out_fps:g} fps, under the minimum of "
+                          f"{timing.MIN_FPS:g}; give a higher --fps")
     rate = float(playback_fps or out_fps)
+    check_rate(output, rate)
     fmt = check_output(output, [src.path, *src.files])
     timing.check_playback(loop)
-    encoding = replace(check_encoding(fmt, output, quality, codec, dither), plays=plays_of(loop))
+    encoding = replace(check_encoding(fmt, output, quality, codec, dither, alpha_threshold, background),
+                       plays=plays_of(loop))
+    colour = parse_colour(background) if background is not None else None
     if fmt == "mp4" and encoding.plays > 1:
         # an MP4 holds N plays one after another, and a video is up-converted once, as it goes
         raise OptionError(f"{os.fspath(output)}: --loop {loop} would repeat an up-converted video inside the MP4; "
@@ -341,13 +437,20 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
                           f"{rate:g}; give --playback-fps {timing.GIF_MAX_FPS:g} or less, or write .mp4/.webp")
     resized = src.capped(size)
     w, h = resized.frame_size
-    shape = (h, w, 3)
-    plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding)
+    shape = (h, w, 4 if src.alpha else 3)
+    plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding, colour)
+    plan.check_alpha([np.zeros(shape, np.uint8)], [src.path])
     plan.check_memory(np.zeros(shape, np.uint8), src.path)
     dev = resolve_device(device)
     report = Report()
+    # read once before anything is written: an all-still clip or too few drawings is refused here
+    keyframes = plan_keyframes(resized, closed, holds=not keep_held)
+    if closed:  # fewer where the clip's last frames repeat its first (the loop returns there)
+        count = keyframes.output_count(resized, out_fps)
+        plan = replace(plan, frames=timing.FramePlan(count, rate))
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
-    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress)
+    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress,
+                              keyframes)
     positions = src.positions(out_fps, range(count))
 
     def sample(indices):  # the source frames nearest those output frames, for a GIF palette
@@ -360,11 +463,19 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
                 break
         return [picked.get(j, next(iter(picked.values()))) for j in indices]
 
-    # the sound fits only a video of the source's own length and rate
-    audio = (fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
-             and Path(src.path).suffix.lower() in (".mp4", ".m4v", ".mov"))
+    # the sound fits only a video of the source's own length and rate; whether the MP4 can
+    # hold the stream (any container's: MKV, WebM, AVI ...) is asked of the muxer as it is copied
+    audio = fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
+    if src.alpha and colour is not None:  # flattened as they are made: the fit saw the alpha
+        rgba_stream, rgba_sample = stream, sample
+        stream = (composite(frame, colour) for frame in rgba_stream)
+        sample = lambda indices: [composite(frame, colour) for frame in rgba_sample(indices)]  # noqa: E731
+        shape = (h, w, 3)
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
-    return replace(result, cuts=report.cuts, blended=report.blended, audio=audio)
+    # what the file holds, not what was planned (a stream the MP4 cannot hold is left out)
+    left_out = fmt == "mp4" and src.has_audio and not result.audio
+    return replace(result, cuts=report.cuts, blended=report.blended, audio_left_out=left_out, held=report.held,
+                   seam=report.seam, repeats_first=keyframes.repeats_first)
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",

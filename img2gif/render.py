@@ -25,20 +25,40 @@ BAND_PIXELS = 1 << 22     # ... and rows of one large frame at once: bounds memo
 
 
 def to_tensor(image: np.ndarray, device) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]; (H, W, 4) straight-alpha RGBA ->
+    (1, 4, H, W) premultiplied (colour times alpha, then alpha).
+
+    Why premultiplied: the colour under a fully transparent pixel is meaningless (often
+    noise or leftovers). Premultiplied it is 0, so it cannot steer a fit, and sampling or
+    blending near an edge mixes in no hidden colour.
+    """
     if not image.flags.writeable:  # decoded frames are read-only buffers; torch wants its own
         image = np.array(image)
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    if x.shape[1] == 4:
+        x[:, :3] *= x[:, 3:]
+    return x
 
 
 def to_uint8(x: torch.Tensor) -> list[np.ndarray]:
-    """(B, 3, H, W) float -> B arrays (H, W, 3) uint8."""
+    """(B, C, H, W) float -> B arrays (H, W, C) uint8 (C = 4: premultiplied in, straight out)."""
     return list(_as_uint8(x.clone()).permute(0, 2, 3, 1).cpu().numpy())
 
 
 def _as_uint8(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) float in [0, 1] -> uint8 of the same shape; works in place on ``x``."""
-    return x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+    """(B, C, H, W) float in [0, 1] -> uint8 of the same shape; works in place on ``x``.
+
+    C = 4 is premultiplied RGBA: it comes out straight (colour divided by alpha), as PNG,
+    WebP and GIF store it; where alpha rounds to 0 the colour is 0.
+    """
+    x.clamp_(0, 1)
+    if x.shape[1] == 4:
+        alpha = x[:, 3:]
+        # bicubic sampling can leave colour above its alpha, which no real pixel has
+        colour = torch.minimum(x[:, :3], alpha)
+        visible = alpha.mul(255).round_() > 0
+        x[:, :3] = torch.where(visible, colour / alpha.clamp_min(1e-12), torch.zeros_like(colour))
+    return x.mul_(255).round_().to(torch.uint8)
 
 
 def chunk_size(height: int, width: int, most: int) -> int:
@@ -125,11 +145,12 @@ def _coords(phi: torch.Tensor, grid: torch.Tensor, rows: slice) -> torch.Tensor:
 @torch.no_grad()
 def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str = "blend", chunk: int | None = None,
            still: torch.Tensor | None = None):
-    """Yield (H, W, 3) uint8 frames at ``times``.
+    """Yield (H, W, C) uint8 frames at ``times`` (C = 4: straight-alpha RGBA).
 
     Args:
         fields_at: callable, (K,) times tensor -> (K, 2, h, w) displacement fields (any h, w).
-        a, b: (1, 3, H, W) images in [0, 1] at output size; ``b`` only for modes that use it.
+        a, b: (1, C, H, W) images in [0, 1] at output size (C = 4: premultiplied RGBA, as
+            ``to_tensor`` makes it); ``b`` only for modes that use it.
         times: animation times (floats; 0 is A, 1 is B's side, negative runs backwards).
         mode: a key of ``MODES``.
         still: None or (1, 1, H, W) in [0, 1], how much of each pixel is drawn unwarped
@@ -156,13 +177,13 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
             # others' chains, so asking for fewer would change the frames that are warped
             phi = fields_at(kind.field_times(ts))
             phi = phi.reshape(-1, n, *phi.shape[1:])[:, warped].flatten(0, 1)
-        frames = torch.empty(n, height, width, 3, dtype=torch.uint8)
+        frames = torch.empty(n, height, width, a.shape[1], dtype=torch.uint8)
         band = max(1, BAND_PIXELS // (n * width))
         for top in range(0, height, band):
             rows = slice(top, min(height, top + band))
             for i, image in enumerate(sources):
                 if image is not None:
-                    frames[i, rows] = _as_uint8(image[0, :, rows].clone()).permute(1, 2, 0).cpu()
+                    frames[i, rows] = _as_uint8(image[:, :, rows].clone())[0].permute(1, 2, 0).cpu()
             if warped:
                 mixed = kind.combine(a, b, ts[warped], _coords(phi, grid, rows))
                 if still is not None:

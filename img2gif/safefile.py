@@ -37,8 +37,10 @@ def _temp_affixes(target: Path, suffix: str) -> tuple[str, str]:
     even when the target's own name is as long as the limit allows.
     """
     parent = target.parent if str(target.parent) else Path(".")
-    room = name_max(parent) - len(f"..{_PART}{suffix}".encode()) - _TEMP_RANDOM - _PID_ROOM
-    name = target.name.encode()[: max(1, room)].decode(errors="ignore")
+    room = name_max(parent) - len(os.fsencode(f"..{_PART}{suffix}")) - _TEMP_RANDOM - _PID_ROOM
+    # bytes, as the file system counts them: a name that is not UTF-8 (os.fsencode gives its
+    # bytes back) is cut like any other
+    name = os.fsdecode(os.fsencode(target.name)[: max(1, room)])
     return f".{name}.", f"{_PART}{suffix}"
 
 
@@ -162,18 +164,29 @@ def atomic_replace_file(write, target) -> None:
     target = Path(os.fspath(target))
     remove_stale_temp_files(target)
     try:
-        tmp = temp_beside(target)
-    except OSError as exc:
-        raise _cannot_write(target, exc) from None
-    try:
         with _HangupAsInterrupt():
+            tmp = temp_beside(target)
             write(tmp)
             os.replace(tmp, target)
     except OSError as exc:
         raise _cannot_write(target, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        # every temp file this process made for ``target`` (the writer's own, the audio
+        # copy's): found by name, since a signal can land between a temp file's creation
+        # and the line that would have remembered it
+        remove_own_temp_files(target)
+
+
+def remove_own_temp_files(target) -> None:
+    """Delete the temp files (not folders) that this process has beside ``target``."""
+    target = Path(os.fspath(target))
+    prefix, suffix = _temp_affixes(target, target.suffix)
+    for own in target.parent.glob(f"{glob.escape(prefix)}{os.getpid()}-*{glob.escape(suffix)}"):
+        try:
+            if not own.is_dir() or own.is_symlink():
+                own.unlink()
+        except OSError:
+            pass
 
 
 # --- checks made before any work -----------------------------------------------------------
@@ -186,7 +199,7 @@ def check_writable_file(path) -> Path:
         raise OutputError(f"{target}: folder {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{target}: folder {str(parent)!r} is not writable")
-    if len(target.name.encode()) > name_max(parent):  # first: stat() of such a name raises
+    if len(os.fsencode(target.name)) > name_max(parent):  # first: stat() of such a name raises
         raise OutputError(f"{target}: file name is longer than this file system allows ({name_max(parent)} bytes)")
     if target.is_dir():
         raise OutputError(f"{target}: is a directory")
@@ -201,7 +214,7 @@ def check_writable_dir(path) -> Path:
     """Fail fast if a frames folder cannot be made or replaced at ``path``."""
     target = Path(os.fspath(path))
     parent = target.parent if str(target.parent) else Path(".")
-    if parent.is_dir() and len(target.name.encode()) > name_max(parent) - _PID_ROOM - _TEMP_RANDOM - 8:
+    if parent.is_dir() and len(os.fsencode(target.name)) > name_max(parent) - _PID_ROOM - _TEMP_RANDOM - 8:
         raise OutputError(f"{target}: folder name is too long for this file system (the new frames are built beside it)")
     if os.path.lexists(target) and not os.path.exists(target):
         raise OutputError(f"{target}: is a dangling symbolic link")
@@ -246,7 +259,11 @@ def _identity(path: Path):
 
 
 def check_not_an_input(output, inputs, what: str = "output") -> None:
-    """Refuse an output that is, or (for a folder) holds, one of the ``inputs`` (path or inode)."""
+    """Refuse an output that is, or (for a folder) holds, one of the ``inputs`` (path or inode),
+    or that lies inside an input folder (a frames folder, a data folder).
+
+    Why the last: a file written inside a folder that is read as input becomes input the next
+    time (a numbered name an extra source frame, any other name a refused folder)."""
     out = Path(os.fspath(output))
     out_id = _identity(out)
     out_real = Path(os.path.realpath(out))
@@ -262,6 +279,8 @@ def check_not_an_input(output, inputs, what: str = "output") -> None:
         if same or inside:
             relation = "is" if same else "holds"
             raise OutputError(f"{out}: the {what} {relation} the input {src}; choose another {what} path")
+        if os.path.isdir(src) and src_real in out_real.parents:
+            raise OutputError(f"{out}: the {what} is inside the input folder {src}; choose a path outside it")
 
 
 # --- frames folders ------------------------------------------------------------------------

@@ -317,3 +317,52 @@ def caption(size: tuple[int, int], text: str = "Still caption 12:34", scale: int
 def burn_caption(frames: torch.Tensor, fill: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
     """frames (..., C, H, W) in [0, 1] with the caption of ``caption`` laid over each."""
     return frames * (1 - cover) + fill
+
+
+# --- one moving disc: clips whose every frame's position is known ---------------------------
+# For measuring what a video up-conversion does to motion (loop seams, footage on twos): a
+# textured disc (stripes, so a warp has something to follow) over a flat background, drawn with
+# a soft edge at any sub-pixel position, and ``disc_centre`` to find it again in any frame.
+
+DISC_BACKGROUND = 60.0
+
+
+def disc_frame(centre, size=(48, 64), radius=7.0, noise=0.0, rng=None) -> np.ndarray:
+    """(H, W, 3) uint8: the disc at ``centre`` (x, y) pixels; ``noise``: std in levels."""
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    dx, dy = xs - centre[0], ys - centre[1]
+    cover = np.clip(radius + 0.5 - np.hypot(dx, dy), 0.0, 1.0)  # soft edge, one pixel wide
+    stripes = 0.5 + 0.5 * np.sin(dx * 1.1 + dy * 0.6)
+    colour = np.stack([150 + 100 * stripes, 230 - 120 * stripes, 120 + 60 * np.cos(dy * 0.9)], axis=2)
+    out = DISC_BACKGROUND * (1 - cover[..., None]) + colour * cover[..., None]
+    if noise:
+        out = out + (rng or np.random.default_rng(0)).normal(0.0, noise, out.shape)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def disc_centre(frame: np.ndarray) -> tuple[float, float]:
+    """(x, y) of the disc in ``frame``: the centroid of what differs from the background."""
+    weight = np.abs(frame.astype(np.float64) - DISC_BACKGROUND).sum(axis=2)
+    weight = np.where(weight > 60.0, weight, 0.0)  # noise and a warp's faint smear do not count
+    ys, xs = np.mgrid[0:frame.shape[0], 0:frame.shape[1]]
+    total = weight.sum()
+    return float((xs * weight).sum() / total), float((ys * weight).sum() / total)
+
+
+def orbit_centres(count: int, size=(48, 64), orbit=13.0) -> list[tuple[float, float]]:
+    """``count`` positions once round a circle: truly periodic (the next after the last is the first)."""
+    h, w = size
+    return [(w / 2 + orbit * math.cos(2 * math.pi * k / count), h / 2 + orbit * math.sin(2 * math.pi * k / count))
+            for k in range(count)]
+
+
+def held_centres(drawings: int, hold=2, step=2.0, start=12.0, y=24.0, pause_at=None, pause=0) -> list[tuple[float, float]]:
+    """A disc moving ``step`` pixels a frame in x, drawn on ``hold``s (each drawing shown
+    ``hold`` frames, placed at its first frame's time); ``pause`` more frames of drawing
+    ``pause_at`` (a real pause) if given."""
+    out = []
+    for d in range(drawings):
+        x = start + step * hold * d
+        out.extend([(x, y)] * (hold + (pause if d == pause_at else 0)))
+    return out

@@ -379,7 +379,7 @@ def train(data, output=None, settings: TrainSettings | None = None, *, start_dir
     from .datasets import load_domains
     from .models import check_user_model_name, install_user_model
     from .pair import resolve_device
-    from .safefile import check_writable_file
+    from .safefile import check_not_an_input, check_writable_file
 
     settings = settings or TrainSettings()
     log = log or (lambda text: None)
@@ -394,6 +394,10 @@ def train(data, output=None, settings: TrainSettings | None = None, *, start_dir
     if resume and not output.is_file():
         raise OptionError(f"{output}: no checkpoint to resume")
     samples = sheets.samples_dir(output)
+    # inside an image folder, a checkpoint or sheet would be read as data by the next run
+    image_folders = [Path(os.fspath(data)) / start_dir, Path(os.fspath(data)) / end_dir]
+    check_not_an_input(output, image_folders)
+    check_not_an_input(samples, image_folders, what="sample folder")
     if settings.sample_every and os.path.lexists(samples) and not samples.is_dir():
         raise OptionError(f"{samples}: sample sheets go in this folder, but it is a file (or --sample-every 0)")
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)

@@ -208,7 +208,9 @@ def decode(path, size: tuple[int, int], count: int):
     filled by repeating a frame."""
     w, h = size
     frame_bytes = w * h * 3
-    cmd = _command(path, ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"], "level+error")
+    # setpts=N/TB (frame N at N s): the frames' own times were read by the probe; numbered here, a broken mux's
+    # times that go back (rewritten after B-frames) are no error of the raw output's muxer
+    cmd = _command(path, ["-vf", "setpts=N/TB", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], "level+error")
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:

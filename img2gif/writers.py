@@ -7,6 +7,8 @@ file at that path stays intact until the new one is complete).
 from __future__ import annotations
 
 import os
+import subprocess
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,9 +18,10 @@ from PIL import Image
 from . import ffmpeg, timing
 from .apng import write_apng
 from .encoding import Encoding, plays_of
-from .errors import OutputError
+from .errors import OptionError, OutputError
 from .gif import read_blocks
 from .gif import write_gif as _write_gif
+from .imagefile import Img2GifWarning
 from .safefile import (  # noqa: F401  (re-exported: the writers' own file-safety helpers)
     atomic_replace_file,
     check_not_an_input,
@@ -26,6 +29,7 @@ from .safefile import (  # noqa: F401  (re-exported: the writers' own file-safet
     check_writable_file,
     remove_stale_temp_files,
     replace_frames_dir,
+    temp_beside,
 )
 
 FORMATS = {".gif": "gif", ".mp4": "mp4", ".webp": "webp", ".png": "apng", ".apng": "apng"}
@@ -74,6 +78,17 @@ def check_frame_size(path, fmt: str, width: int, height: int) -> None:
                           f"these would be {w}x{h}; lower --size or choose another format")
 
 
+MAX_VIDEO_FPS = 1000.0  # the fastest a video is up-converted to (an animation's own limit is lower)
+
+
+def check_rate(path, fps: float) -> None:
+    """Refuse, before any work, a rate no format plays right: under 0.1 fps (a frame over 10 s:
+    holds show one longer) or over 1000 fps."""
+    if not (timing.MIN_FPS <= fps <= MAX_VIDEO_FPS):
+        raise OptionError(f"{os.fspath(path)}: frames played at {fps:g} fps; the rate must be between "
+                          f"{timing.MIN_FPS:g} and {MAX_VIDEO_FPS:g} fps")
+
+
 @dataclass(frozen=True)
 class Written:
     """What is in the file on disk, read back after writing it."""
@@ -82,6 +97,7 @@ class Written:
     frames: int          # frames in the file (GIF/WebP/APNG merge identical neighbours)
     seconds: float       # how long one play lasts
     size: tuple[int, int]
+    audio: bool = False  # an MP4 holds an audio stream (read from the file, not the plan)
 
 
 def mp4_size(width: int, height: int) -> tuple[int, int]:
@@ -90,6 +106,8 @@ def mp4_size(width: int, height: int) -> tuple[int, int]:
 
 
 def _write_mp4(tmp: Path, source, shown, fps: float, encoding: Encoding = Encoding()) -> None:
+    if source.shape[2] != 3:  # the pipeline refuses this before any work (or composites onto --background)
+        raise OutputError("MP4 has no alpha: composite the frames onto a background first (--background COLOUR)")
     exe = ffmpeg.find()
     if exe is None:
         raise OutputError("MP4 needs ffmpeg (from imageio-ffmpeg), which is missing on this platform")
@@ -115,27 +133,84 @@ def _write_mp4(tmp: Path, source, shown, fps: float, encoding: Encoding = Encodi
                 "-movflags", "+faststart", "-f", "mp4", ffmpeg.input_name(tmp)], chunks())
 
 
-def _copy_audio(video: Path, source) -> None:
-    """Put ``source``'s first audio stream into the MP4 ``video`` (both streams copied). An
-    audio stream the MP4 muxer refuses leaves the video as it is, with a warning: the frames
-    are never lost for the sound."""
-    import warnings
+def _copy_audio(video: Path, source, target: Path) -> bool:
+    """Put ``source``'s first audio stream into the MP4 ``video`` (copied, not re-encoded), at
+    the source's own offset from its first video frame; returns whether it did.
 
-    from .imagefile import Img2GifWarning
-
+    Only a stream the MP4 cannot hold (A-law, ...) leaves the video without sound, with a
+    warning: the frames are never lost for the sound. Any other failure (a full disk) is a
+    failed write (OutputError). The muxed file is a temp file of ``target`` (safefile's scheme:
+    a short name, removed on any exit, and by the next write of ``target`` after a SIGKILL).
+    """
     exe = ffmpeg.find()
-    muxed = video.with_name(video.name + ".audio.mp4")
+    source_name = ffmpeg.input_name(source)
+    refused = _mp4_cannot_hold_audio(exe, source_name)
+    if refused:
+        warnings.warn(f"{os.fspath(source)}: its audio cannot go into an MP4 ({refused}); written without audio",
+                      Img2GifWarning, stacklevel=3)
+        return False
+    # our video starts at 0: the audio moves by the source's first video time, so that the
+    # two keep the offset they had (audio that came before the first frame is cut)
+    start = _first_video_time(exe, source_name)
+    shift = ["-itsoffset", f"{-start:.6f}"] if start else []
+    muxed = temp_beside(target)
     try:
-        ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(video), "-i", os.fspath(source),
-                    "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-movflags", "+faststart",
-                    "-f", "mp4", str(muxed)], iter(()))
+        ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", ffmpeg.input_name(video),
+                    *shift, "-i", source_name, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                    "-movflags", "+faststart", "-f", "mp4", ffmpeg.input_name(muxed)], iter(()))
         os.replace(muxed, video)
-    except OutputError as exc:
-        warnings.warn(f"{os.fspath(source)}: its audio could not be copied into the MP4 ({exc}); "
-                      "written without audio", Img2GifWarning, stacklevel=2)
+    except OutputError as exc:  # the stream was accepted above: this is a failed write
+        reason = str(exc).split("): ", 1)[-1]
+        raise OutputError(f"{target}: cannot write (copying the audio: {reason})") from None
     finally:
         if muxed.exists():
             muxed.unlink()
+    return True
+
+
+def _mp4_cannot_hold_audio(exe: str, source_name: str) -> str | None:
+    """Why the MP4 muxer refuses the first audio stream of ``source_name``, or None if it takes it.
+
+    Asked of the muxer itself, writing a moment of the stream to the null device: nothing of
+    the output's disk is involved, so a later failure of the real copy is a write failure.
+    """
+    done = subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", source_name,
+                           "-map", "0:a:0", "-c", "copy", "-t", "0.1", "-f", "mp4", "-y", os.devnull],
+                          capture_output=True, timeout=120)
+    if done.returncode == 0:
+        return None
+    lines = [line.strip() for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
+    found = next((line.split("] ", 1)[-1] for line in lines if "codec not currently supported" in line), None)
+    return (found or (lines[0] if lines else "refused by the MP4 muxer"))[:160]
+
+
+def _first_video_time(exe: str, source_name: str) -> float:
+    """Seconds from the start of ``source_name``'s timeline to its first video frame, as ffmpeg
+    reads the file (the same clock the audio copy shifts). The earliest of the first packets:
+    frames are stored in decoding order, not shown order."""
+    done = subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", source_name,
+                           "-map", "0:v:0", "-c", "copy", "-frames:v", "16", "-f", "framecrc", "-"],
+                          capture_output=True, timeout=120)
+    base, stamps = None, []
+    for line in done.stdout.decode("ascii", "replace").splitlines():
+        if line.startswith("#tb 0:"):
+            num, _, den = line.split(":", 1)[1].strip().partition("/")
+            base = int(num) / int(den)
+        elif line and not line.startswith("#"):
+            fields = [f.strip() for f in line.split(",")]
+            if len(fields) >= 3 and fields[0] == "0" and fields[2].lstrip("-").isdigit():
+                stamps.append(int(fields[2]))
+    return min(stamps) * base if stamps and base else 0.0
+
+
+def has_audio(path) -> bool:
+    """Whether the file at ``path`` holds an audio stream (ffmpeg's own listing of it)."""
+    exe = ffmpeg.find()
+    if exe is None:
+        return False
+    done = subprocess.run([exe, "-hide_banner", "-nostdin", "-i", ffmpeg.input_name(path)], capture_output=True, timeout=120)
+    return any(line.lstrip().startswith("Stream #") and ": Audio:" in line
+               for line in done.stderr.decode(errors="replace").splitlines())
 
 
 def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> None:
@@ -146,6 +221,7 @@ def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> Non
         _write_webp_pillow(tmp, source, shown, encoding)
         return
     h, w = source.shape[:2]
+    pix_fmt = "rgba" if source.shape[2] == 4 else "rgb24"
     settings = encoding.webp()
 
     def chunks():
@@ -155,7 +231,7 @@ def _write_webp(tmp: Path, source, shown, fps: float, encoding: Encoding) -> Non
                 yield data
 
     ffmpeg.run([exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "-",
+                "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "-",
                 "-enc_time_base", "1:1000",  # WebP delays are whole ms: each frame's end rounded, not cut
                 "-c:v", "libwebp_anim", "-lossless", "1" if settings["lossless"] else "0",
                 "-quality", str(settings["quality"]), "-compression_level", "4",
@@ -219,7 +295,7 @@ def read_back(path, fmt: str, expected_frames: int | None = None, size=None) -> 
             count, seconds = imageio_ffmpeg.count_frames_and_secs(ffmpeg.input_name(path))
             if expected_frames is not None and count != expected_frames:
                 raise OutputError(f"{path}: the MP4 encoder wrote {count} of {expected_frames} frames")
-            return Written(fmt, int(count), float(seconds), tuple(size) if size else (0, 0))
+            return Written(fmt, int(count), float(seconds), tuple(size) if size else (0, 0), has_audio(path))
         if fmt == "gif":
             # the block structure, not the pixels: decoding a 1080p GIF back costs seconds,
             # and the LZW data comes from Pillow's own encoder
@@ -260,6 +336,7 @@ def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
 
     # ``checked``: the caller ran check_output before its work (the pipeline does)
     fmt = output_format(path) if checked else check_output(path, inputs)
+    check_rate(path, fps)
     if len(frames) == 0:
         raise OutputError(f"{path}: nothing to write (no frames)")
     source = frames if isinstance(frames, FrameSource) else FrameSource.of_list(list(frames))
@@ -274,7 +351,7 @@ def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
     def write(tmp: Path) -> None:
         WRITERS[fmt](tmp, source, shown, fps=fps, encoding=encoding)
         if audio_from is not None and fmt == "mp4":
-            _copy_audio(tmp, audio_from)
+            _copy_audio(tmp, audio_from, target)
         expected = max(1, encoding.plays) * sum(timing.repeat_counts([s for _, s in shown], fps)) if fmt == "mp4" else None
         result.append(read_back(tmp, fmt, expected, mp4_size(w, h)))
 

@@ -344,12 +344,6 @@ def test_mismatched_sizes_warn_and_output_has_a_size(dirs, good):
     assert os.listdir(out) == ["anim.gif"]
 
 
-def _rgba(path):
-    rgba = np.dstack([blob_image(H, W, shift=(2.0, 1.0)), np.full((H, W), 255, np.uint8)])
-    rgba[:4, :4, 3] = 0
-    Image.fromarray(rgba, "RGBA").save(path)
-
-
 def _animated(path):
     frames = [Image.fromarray(blob_image(H, W, shift=(2.0, 1.0))), Image.new("RGB", (W, H), (0, 0, 255))]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -359,8 +353,9 @@ def _deep(path):
     Image.fromarray((blob_image(H, W, shift=(2.0, 1.0))[..., 0].astype(np.uint16) * 257)).save(path)
 
 
+# (an RGBA B was flattened onto white here until transparency was kept: tests/test_alpha.py,
+# test_rgb_a_with_rgba_b_keeps_b_transparency, has that case now)
 @pytest.mark.parametrize("name,make,words", [
-    ("b_rgba.png", _rgba, "transparency flattened"),
     ("b_anim.gif", _animated, "first frame"),
     ("b_16bit.png", _deep, "reduced to 8 bits"),
 ])

@@ -1,7 +1,6 @@
 """Model registry and cache: shipped copies, downloads from a local server, hashes, offline."""
 import hashlib
 import http.server
-import json
 import os
 import threading
 

@@ -24,7 +24,7 @@ from img2gif.scenes import burn_caption, caption
 from img2gif.still import soft_edge, still_mask
 
 H, W, SHIFT = 64, 96, 12  # the scene pans SHIFT pixels left per frame; even, so mid-gap is on the pixel grid
-FAST = FitSettings(working_size=96)
+FAST = FitSettings(working_size=96, keep_still="auto")  # off by default
 
 
 def panning_frames(count: int = 2, with_caption: bool = True, seed: int = 0):
@@ -187,7 +187,7 @@ def test_cli_pair_keeps_the_caption(tmp_path):
         middle = np.asarray(Image.open(sorted((tmp_path / f"out_{keep}").glob("*.png"))[1]).convert("RGB"))
         assert check(psnr(middle, truths[1], opaque)), keep
     result = cli("fit-pair", tmp_path / "in" / "frame_0000.png", tmp_path / "in" / "frame_0001.png",
-                 "--working-size", "96", "-q", "-o", tmp_path / "p.pt")
+                 "--working-size", "96", "--keep-still", "auto", "-q", "-o", tmp_path / "p.pt")
     assert result.exit_code == 0 and "still overlays kept unwarped on" in result.output, result.output
     assert Pair.load(tmp_path / "p.pt").still is not None
 
@@ -195,7 +195,8 @@ def test_cli_pair_keeps_the_caption(tmp_path):
 def test_cli_frames_folder_keeps_the_caption(tmp_path):
     frames, truths, cover = panning_frames(count=3)
     _save(frames, tmp_path / "clip")
-    result = cli("animate", tmp_path / "clip", "--source-fps", "10", "--multiply", "2", "--working-size", "96", "-q",
+    result = cli("animate", tmp_path / "clip", "--source-fps", "10", "--multiply", "2", "--working-size", "96",
+                 "--keep-still", "auto", "-q",
                  "-o", f"{tmp_path / 'out'}/")
     assert result.exit_code == 0, result.output
     made = sorted((tmp_path / "out").glob("*.png"))

@@ -199,6 +199,23 @@ def test_stretched_timestamps_set_the_rate(tmp_path):
     assert result.exit_code == 0 and "19 frames" in result.output, result.output  # 3.6 s at 5 fps, + 1
 
 
+def test_stretched_timestamps_after_b_frames_are_taken_as_even(tmp_path):
+    """The same stretch of a clip with B-frames: the rewritten times repeat (0, 1.2, 1.2, 1.2, 1.6 ...)
+    in decoded order. A player shows the frames in that order over the span: so does img2gif,
+    with a warning, instead of refusing the file."""
+    clip = tmp_path / "bframes.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-c:v", "libx264", "-bf", "3",
+           "-pix_fmt", "yuv420p", clip)
+    stretched = tmp_path / "stretched.mkv"
+    ffmpeg("-i", clip, "-c", "copy", "-bsf:v", "setts=ts=TS*4", stretched)
+    assert list(probe(stretched, 100).ticks) != sorted(set(probe(stretched, 100).ticks))  # the broken mux is real
+    with pytest.warns(UserWarning, match="do not increase"):
+        source = open_source(stretched)
+    assert source.fps == pytest.approx(2.5) and source.count == 10
+    result = cli("animate", stretched, "--multiply", "2", "-o", f"{tmp_path / 'out'}/", *FAST)
+    assert result.exit_code == 0 and "19 frames" in result.output and "5 fps" in result.output, result.output
+
+
 def test_a_held_last_frame_keeps_its_time(tmp_path):
     """Nine frames 0.1 s apart, then the ninth held 2 s (the file's times read 0, 0.1 ... 0.8, 2.8)."""
     clip = make_clip(tmp_path / "held.mp4", "-vf", "setpts='if(lt(N,9),N,29)/10/TB'", "-fps_mode", "vfr",
@@ -216,6 +233,19 @@ def test_a_1000_fps_clip_is_read_at_1000_fps(tmp_path):
     source = open_source(clip)
     assert source.fps == pytest.approx(1000) and source.count == 6
     assert "1000" in cli("inspect", clip).output
+
+
+def test_a_1000_fps_encoded_clip_decodes_whole(tmp_path):
+    """A 1000 fps H.264 MP4 with B-frames: its frames are numbered on the way out of the decoder,
+    and numbering must not make the raw output's timestamps collide (setpts=N at 1/16000 s did)."""
+    clip = tmp_path / "k.mp4"
+    # testsrc2 moves ten times a second: its frames are taken at 10 fps and stored at 1000
+    raw = tmp_path / "frames.rgb"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "16", "-f", "rawvideo", "-pix_fmt", "rgb24", raw)
+    ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48", "-r", "1000", "-i", raw, "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", clip)
+    result = cli("animate", clip, "--fps", "1000", "-o", f"{tmp_path / 'out'}/", *FAST)
+    assert result.exit_code == 0 and "16 frames" in result.output, result.output
 
 
 # 13. the frames decoded are the frames counted -----------------------------------------------
