@@ -135,17 +135,22 @@ def _stop(proc, at_end: bool) -> None:
     proc.wait()
 
 
+def _start(cmd: list[str], path):
+    """ffmpeg running ``cmd``, its frames on stdout, and its messages read as they come."""
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot run ffmpeg ({exc})") from None
+    return proc, _Messages(proc.stderr)
+
+
 def probe(path, limit: int) -> Probe:
     """Decode ``path``'s video stream once, counting its frames and reading their times; stop
     after ``limit`` + 1 frames (``over_limit``). InputError where ffmpeg cannot decode it, a
     frame is over the pixel limit, or ffmpeg reports the file cut or corrupt."""
     # each line flushed as it is made: the count is read, and stopped, as ffmpeg decodes
     cmd = _command(path, ["-enc_time_base", "demux", "-flush_packets", "1", "-f", "framecrc", "-"], "level+info")
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot run ffmpeg ({exc})") from None
-    messages = _Messages(proc.stderr)
+    proc, messages = _start(cmd, path)
     timed_out = threading.Event()
     timer = threading.Timer(PROBE_TIMEOUT_S, lambda: (timed_out.set(), proc.kill()))
     timer.start()
@@ -211,11 +216,7 @@ def decode(path, size: tuple[int, int], count: int):
     # setpts=N/TB (frame N at N s): the frames' own times were read by the probe; numbered here, a broken mux's
     # times that go back (rewritten after B-frames) are no error of the raw output's muxer
     cmd = _command(path, ["-vf", "setpts=N/TB", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], "level+error")
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot run ffmpeg ({exc})") from None
-    messages = _Messages(proc.stderr)
+    proc, messages = _start(cmd, path)
     decoded, more, at_end = 0, False, False
     try:
         while True:
