@@ -390,8 +390,8 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
     is at j / fps from the first source frame, so at a whole multiple every source frame is an
     output frame. ``playback_fps`` plays the result at another rate (slow motion); ``source_fps``
-    is a folder's rate (a file's own rate otherwise). MP4 to MP4 at an unchanged duration copies
-    the source's audio. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
+    is a folder's rate (a file's own rate otherwise). An MP4 at an unchanged duration gets the
+    source's first audio stream where the MP4 can hold it, at its offset from the first frame. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
     A folder whose first frame has transparency keeps it, as ``animate`` does (``background``,
     ``alpha_threshold``).
 
