@@ -19,7 +19,9 @@ class Solver:
 
     Subclasses set ``name`` and implement :meth:`integrate`. Constructor keyword
     arguments are the solver's options; :meth:`config` returns them JSON-able so the
-    solver can be rebuilt as ``cls(**config)``.
+    solver can be rebuilt as ``cls(**config)``. Optional hook ``img2gif.work`` uses to bound a
+    file's warp: ``evaluations_per_unit_time()``, velocity evaluations to integrate one unit
+    of time (without it: one per ``step_size`` option, else one).
     """
 
     name = "solver"
@@ -31,12 +33,6 @@ class Solver:
 
     def config(self) -> dict:
         return dict(self.options)
-
-    def evaluations_per_unit_time(self) -> float:
-        """Velocity evaluations to integrate one unit of time (``img2gif.work`` bounds a file's
-        warp with it); the default is one per ``step_size`` option, else one."""
-        step = self.options.get("step_size")
-        return math.ceil(1.0 / step) if isinstance(step, (int, float)) and step > 0 else 1.0
 
     def integrate(self, velocity, x0: torch.Tensor, times: torch.Tensor, field_size: tuple[int, int]) -> torch.Tensor:
         """Phi_t for each time.

@@ -28,6 +28,9 @@ class Velocity(nn.Module):
             ``level``; a trained model's Phi_1 starts the pair fit through it.
         levels / active_levels: a multi-resolution velocity has ``levels`` grids; the
             coarse-to-fine fit sets ``active_levels`` (1 ... levels) per pyramid level.
+    Optional hook ``img2gif.work`` uses to bound a file's warp before it runs:
+        cost_per_pixel(): multiply-adds per field pixel per evaluation. Without it, one per
+            parameter is charged (a convolution's cost at full resolution: an upper bound).
     """
 
     name = "velocity"
@@ -47,11 +50,6 @@ class Velocity(nn.Module):
 
     def config(self) -> dict:
         raise NotImplementedError
-
-    def cost_per_pixel(self) -> float:
-        """Multiply-adds per field pixel per evaluation (``img2gif.work`` bounds a file's warp
-        with it). The default charges one per parameter: a convolution's cost, an upper bound."""
-        return float(sum(p.numel() for p in self.parameters()))
 
 
 HOOKS = ("set_translation", "set_field", "active_levels")
