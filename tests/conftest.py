@@ -58,3 +58,23 @@ def one_error(result) -> str:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1, result.output
     return lines[0]
+
+
+def invoke(*args, env=None):
+    """``cli`` that also fails on an exception the CLI did not turn into an exit code."""
+    from typer.testing import CliRunner
+
+    from img2gif.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args], env=env)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+def stderr_error(result) -> str:
+    """The one ``error:`` line on stderr of a refused command (exit 2); stdout is not looked at."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]

@@ -8,10 +8,8 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from conftest import blob_image
-from img2gif.cli import app
+from conftest import blob_image, invoke, stderr_error
 from img2gif.encoding import Encoding
 from img2gif.fit import FitSettings
 from img2gif.pair import Pair, fit_pair
@@ -44,18 +42,7 @@ def centroid(alpha: np.ndarray) -> np.ndarray:
     return np.array([(xs * w).sum() / w.sum(), (ys * w).sum() / w.sum()])
 
 
-def run(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
-
-
-def error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    err = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(err) == 1 and err[0].startswith("error: "), result.stderr
-    return err[0]
+run, error_line = invoke, stderr_error
 
 
 @pytest.fixture(scope="module")

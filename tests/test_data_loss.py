@@ -17,31 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from conftest import blob_image
+from conftest import blob_image, invoke, stderr_error
 from test_interruptions import _env  # a child img2gif: one thread, its own model cache
 from img2gif import timing
-from img2gif.cli import app
 from img2gif.errors import OutputError
 
 FAST = ["--frames", "4", "--working-size", "32", "-q"]
 PREVIOUS = b"the previous file at this path; it must survive\n"
-runner = CliRunner()
-
-
-def run(*args, env=None):
-    result = runner.invoke(app, [str(a) for a in args], env=env)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
-
-
-def one_error(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
+run, one_error = invoke, stderr_error
 
 
 def noise_image(h=48, w=64, seed=0) -> np.ndarray:
