@@ -70,6 +70,7 @@ def main() -> None:
     around = F.max_pool2d(cover[None], 5, stride=1, padding=2) > 0
     rows = {key: [] for key in ("cap_old", "cap_new", "opaque_old", "opaque_new", "scene_old", "scene_new", "fade", "plain_old", "plain_new",
                                  "plain_fade", "found", "false")}
+    fit_seconds = {(captioned, keep): [] for captioned in (True, False) for keep in ("off", "auto")}
     print(f"caption: {int((cover >= 0.5).sum())} pixels, {int((cover >= 0.99).sum())} of them opaque")
     started = time.time()
     for seed in range(args.first_seed, args.first_seed + args.scenes):
@@ -85,7 +86,9 @@ def main() -> None:
                 a, b, truth, faded, scene_px = scene.a, scene.b, scene.frames, fade, scene.valid
             out = {}
             for keep in ("off", "auto"):
+                fit_started = time.perf_counter()
                 pair = fit_pair(to_uint8(a), to_uint8(b), replace(FitSettings(), keep_still=keep), device="cpu")
+                fit_seconds[captioned, keep].append(time.perf_counter() - fit_started)
                 out[keep] = frames_of(pair)
                 if keep == "auto":
                     mask = pair.still if pair.still is not None else torch.zeros(1, 1, h, w)
@@ -117,6 +120,9 @@ def main() -> None:
               f"{mean['scene_' + old]:.2f} | {mean['fade']:.2f} |")
     for keep, old in (("off (old)", "old"), ("auto (new)", "new")):
         print(f"| no caption | {keep} | - | - | {mean['plain_' + old]:.2f} | {mean['plain_fade']:.2f} |")
+    print("fit seconds per pair (median): " + ", ".join(
+        f"{'caption' if captioned else 'no caption'} {keep} {np.median(times):.2f}"
+        for (captioned, keep), times in fit_seconds.items()))
     print(f"caption pixels found still: {100 * mean['found']:.1f} %; frame called still with no caption: "
           f"{100 * mean['false']:.2f} % (worst scene {100 * max(rows['false']):.2f} %)")
 

@@ -53,7 +53,7 @@ class FitSettings:
     # fit drags along (captions, logos); fit_pair fits again with the data term ignoring them,
     # and the renderer draws them unwarped. "off": every pixel is warped (the old behaviour).
     # Off by default until it is measured on real clips (the benchmark sets) and in the video
-    # path's speed: on generated scenes it loses nothing, and a pair with a caption fits 3-4x longer
+    # path's speed: on generated scenes it loses nothing, and a pair with a caption fits 3.2-3.7x longer
     keep_still: str = "off"
     seed: int = 0
 
