@@ -296,6 +296,7 @@ LoopOpt = typer.Option("forever", "--loop", callback=_loop_value, metavar="forev
 QualityOpt = typer.Option(None, "--quality", min=1, max=100, metavar="1-100", help="One knob per format (default 90): MP4 CRF 10 at 90, 0 at 100, 19 at 70, 28 at 50; WebP lossy quality, 100 = lossless; GIF below 90 keeps pixels that barely change (smaller, lossy) and below 50 uses fewer colours. APNG and PNG frames are lossless.")
 FitOpt = typer.Option(None, "--fit", help="When B's size differs from A's (and keyframes' from the first): crop (default: B's middle at A's aspect ratio, then resized), stretch (resized to A's size, distorted if the aspect differs), or pad (resized to fit, black bars). What was done is said. Not for a video, --from or A alone with --model.")
 DitherOpt = typer.Option(None, "--dither", help="GIF dithering where 255 colours are not enough: auto (default: floyd-steinberg below 1 million pixels a frame, bayer above, where error diffusion is slow), floyd-steinberg (measured sharper and smaller than ffmpeg's default), bayer (a fixed pattern: never shimmers; fast), none (smallest, but smooth gradients band). Never used where the palette holds every colour (a gray animation). A GIF with transparency is indexed by Pillow: none, or else floyd-steinberg.")
+CropOpt = typer.Option(None, "--crop", metavar="X,Y,W,H", help="With --model: warp only this box of the image (pixels: its top-left corner, width and height), framed as the model's training crops are (smile: a square from the brows' top to below the chin, the face filling it; `img2gif inspect --models` names each model's card). The model sees the box alone, its warp fades out towards the box's edge, and the rest of the photo is left exactly as it was. Without it the whole image is the model's input.")
 BackgroundOpt = typer.Option(None, "--background", metavar="COLOUR", help="Composite transparent images onto this colour (a name such as white, #rrggbb or rgb(r,g,b)), for any format. Without it transparency is kept (fitted and rendered premultiplied) in GIF, WebP, APNG and PNG frames, and refused for MP4, which has no alpha.")
 AlphaThresholdOpt = typer.Option(None, "--alpha-threshold", metavar="1-255", help="GIF with transparency: a pixel whose alpha is below this is transparent, the rest opaque (a GIF pixel is one or the other; default 128). Lower keeps more of soft edges and shadows. GIF only.")
 CodecOpt = typer.Option(None, "--codec", help="MP4 video codec: h264 (default; plays everywhere) or h265 (compresses better; slower to encode, and not every browser plays it).")
@@ -371,6 +372,7 @@ def animate(
     keep_held: bool = typer.Option(False, "--keep-held", metavar="", help="Video: time every source frame as its own moment. By default footage on twos or threes (most drawings shown for 2 or 3 identical frames) is timed by its distinct drawings, each at its first appearance, so the motion comes out even instead of still-then-jump; a run of 4 or more identical frames is a real pause and stays still. The summary says how many frames were held."),
     times: Optional[str] = typer.Option(None, "--times", metavar="T0,T1,...", help="Keyframe paths: when each image is reached, as fractions of the animation from 0 to 1 (default evenly spaced), e.g. 0,0.2,1 for three images. A keyframe is shown exactly when a frame falls on its time (for evenly spaced keyframes: --frames a multiple of the gaps, plus one)."),
     model: Optional[str] = typer.Option(None, "--model", help="A trained model (name from `img2gif inspect --models`, or a .pt path). With A alone: the model animates A. With A and B: the model's warp starts the pair fit."),
+    crop: Optional[str] = CropOpt,
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
     keep_still: Optional[KeepStill] = KeepStillOpt,
@@ -393,6 +395,8 @@ def animate(
             raise Img2GifError("--blend and --warp-only exclude each other")
         chosen = "warp-only" if warp_only else ("blend" if blend else mode.value)
         images = list(images or [])
+        if crop is not None and (model is None or len(images) != 1):
+            raise Img2GifError("--crop applies to A alone with --model: the box of A the model warps")
         from .video import is_video_input
 
         if len(images) == 1 and model is None and from_pair is None and is_video_input(images[0]):
@@ -462,7 +466,7 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
-                background=background, alpha_threshold=alpha_threshold, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still),
+                background=background, alpha_threshold=alpha_threshold, crop=crop, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
@@ -511,6 +515,7 @@ def reverse(
     quality: Optional[int] = QualityOpt,
     codec: Optional[Codec] = CodecOpt,
     dither: Optional[Dither] = DitherOpt,
+    crop: Optional[str] = CropOpt,
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
 ):
@@ -523,7 +528,7 @@ def reverse(
             result = pipeline.reverse(image, output, model=model, frames=frames, fps=fps, duration=duration, loop=loop,
                                       hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                                       quality=quality, codec=codec and codec.value, dither=dither and dither.value,
-                                      device=device.value,
+                                      crop=crop, device=device.value,
                                       job_progress=job and job.stage)
         _note(_wrote(result))
 

@@ -1,4 +1,5 @@
-"""A trained model applied to one image: Phi_t at the model's size, upsampled to the image's."""
+"""A trained model applied to one image: Phi_t at the model's size, upsampled to the image's
+(or to one box of it: ``img2gif.region``)."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .errors import InputError
+from .region import Region, paste_field
 from .ode import WarpODE
 from .render import MODES, render, to_tensor
 from .warp import count_folds
@@ -59,39 +61,45 @@ class LearnedModel:
         return F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
 
     @torch.no_grad()
-    def fields(self, image: np.ndarray, times) -> torch.Tensor:
-        """(T, 2, S, S) fields for ``image`` at ``times`` (negative: the way back)."""
-        x = self.condition(image)
+    def fields(self, image: np.ndarray, times, region: Region | None = None) -> torch.Tensor:
+        """(T, 2, S, S) fields for ``image`` (or its ``region`` alone) at ``times`` (negative:
+        the way back), in the coordinates of what the model saw."""
+        x = self.condition(image if region is None else region.crop(image))
         return self.ode.fields(x, torch.as_tensor(times, dtype=torch.float32, device=self.device), (self.size, self.size))[:, 0]
 
     @torch.no_grad()
-    def frames(self, image: np.ndarray, times, mode: str = "warp-only") -> list[np.ndarray]:
+    def frames(self, image: np.ndarray, times, mode: str = "warp-only", region: Region | None = None) -> list[np.ndarray]:
         """The image warped by Phi_t (upsampled to its full size), in colour: (H, W, 3) uint8.
 
-        One image has no B to blend with: the modes that need B are refused.
+        One image has no B to blend with: the modes that need B are refused. ``region``: the
+        model warps that box alone (a face in a portrait) and the rest stays as it is.
         """
-        return list(self.iter_frames(image, times, mode))
+        return list(self.iter_frames(image, times, mode, region))
 
-    def iter_frames(self, image: np.ndarray, times, mode: str = "warp-only"):
+    def iter_frames(self, image: np.ndarray, times, mode: str = "warp-only", region: Region | None = None):
         """The same frames, yielded as they are rendered."""
-        return self.frame_renderer(image, times, mode)(times)
+        return self.frame_renderer(image, times, mode, region)(times)
 
-    def frame_renderer(self, image: np.ndarray, times, mode: str = "warp-only"):
+    def frame_renderer(self, image: np.ndarray, times, mode: str = "warp-only", region: Region | None = None):
         """A callable, times (a subset of ``times``) -> iterator of frames, for a FrameSource.
 
         All fields are solved at once here (at the model's small size), so a fixed-step
-        solver takes the same steps however the frames are then asked for.
+        solver takes the same steps however the frames are then asked for; with a ``region``
+        each is made the whole image's (``region.paste_field``) only when its frame is drawn.
         """
         if mode not in MODES or MODES[mode].needs_b:
             usable = [m for m, kind in MODES.items() if not kind.needs_b]
             raise ValueError(f"a model animates one image: render mode must be one of {usable}, got {mode!r}")
         times = [float(t) for t in times]
-        phi = self.fields(image, times)
+        if region is not None:
+            region.check_inside(image.shape[1], image.shape[0], "the image")
+        phi = self.fields(image, times, region)
         by_time = {float(np.float32(t)): phi[i] for i, t in enumerate(times)}  # render asks in float32
         x = to_tensor(image, self.device)
 
         def fields_at(wanted):
-            return torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()])
+            phi = torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()])
+            return phi if region is None else paste_field(phi, region, *image.shape[:2])
 
         return lambda subset: render(fields_at, x, None, subset, mode=mode)
 

@@ -17,6 +17,7 @@ from .fit import FitSettings
 from .imagefile import (Img2GifWarning, cap_size, check_fit, composite, env_limit, match_size, parse_colour,
                         read_image, with_alpha)
 from .pair import Pair, fit_pair, resolve_device
+from .region import Region, as_region
 from .render import MODES
 from .encoding import ALPHA_FORMATS, LOSSLESS_FORMATS, Encoding, plays_of
 from .writers import check_frame_size, check_not_an_input, check_output, check_rate, mp4_size, write_animation
@@ -253,6 +254,7 @@ def animate(
     times=None,
     background=None,
     alpha_threshold: int | None = None,
+    crop=None,
     seed: int = 0,
     device: str = "auto",
     settings: FitSettings | None = None,
@@ -275,13 +277,19 @@ def animate(
     Transparency is kept (fitted and rendered premultiplied) for GIF, WebP, APNG and PNG
     frames; ``background`` (a colour: white, #rrggbb) composites the frames onto it, which
     MP4 needs for transparent images (refused otherwise). ``alpha_threshold`` (GIF, 1-255,
-    default 128): pixels with alpha below it are transparent.
+    default 128): pixels with alpha below it are transparent. ``crop``: with a ``model`` and A
+    alone, the box (x, y, width, height, or "X,Y,W,H", pixels of A) the model warps, framed
+    like its training crops (a face in a portrait); the rest of A stays as it is.
     ``progress(step, total, loss)`` is called while fitting, ``job_progress("rendering",
     done, total)`` per frame while frames are rendered and encoded (the two interleave).
     """
     # Everything that can be refused is refused before any work.
     _check_mode(mode)
     check_fit(fit)
+    region = as_region(crop)
+    if region is not None and (model is None or pair is not None or b is not None
+                               or isinstance(a, (list, tuple)) and len(a) > 1):
+        raise OptionError("--crop applies to A alone with --model: the box of A the model warps")
     if isinstance(a, (list, tuple)):
         if b is not None:
             raise OptionError("give the images as one list, or as a and b, not both")
@@ -320,11 +328,11 @@ def animate(
             raise OptionError("give an image to animate with the model")
         # a model takes the channels it was trained on: a transparent A is flattened (onto
         # --background where given, else white, with a warning)
-        image = cap_size(_read_flat(a, plan.background), size)
+        image, region = _read_for_model(a, size, region, plan.background)
         plan.check_memory(image, a)
         # one image: nothing to blend with, so a mode that needs B renders A warped alone
         times = plan.times()
-        render = model.frame_renderer(image, times, mode=_single_image_mode(mode))
+        render = model.frame_renderer(image, times, mode=_single_image_mode(mode), region=region)
         return plan.write(render, image.shape, times, inputs, job_progress)
     if pair is None:
         if a is None or b is None:
@@ -479,19 +487,36 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
-            hold_start=0.0, hold_end=0.0, ease="linear", size=None, quality=None, codec=None, dither=None, device="auto",
-            job_progress=None) -> AnimationResult:
-    """From the last frame alone back to the start: integrate the model from t = 0 to t = -1."""
+            hold_start=0.0, hold_end=0.0, ease="linear", size=None, quality=None, codec=None, dither=None, crop=None,
+            device="auto", job_progress=None) -> AnimationResult:
+    """From the last frame alone back to the start: integrate the model from t = 0 to t = -1.
+    ``crop``: the box of the image the model warps, as in ``animate``."""
+    region = as_region(crop)
     model_path = _model_path(model)
     inputs = [p for p in (image, model_path) if p is not None]
     plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
                        hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
                        inputs=inputs)
     model = _as_model(model if model_path is None else model_path, resolve_device(device))
-    last = cap_size(read_image(image), size)
+    last, region = _read_for_model(image, size, region)
     plan.check_memory(last, image)
     times = plan.times(-1.0)
-    return plan.write(model.frame_renderer(last, times), last.shape, times, inputs, job_progress)
+    return plan.write(model.frame_renderer(last, times, region=region), last.shape, times, inputs, job_progress)
+
+
+def _read_for_model(path, size, region, background=None):
+    """The image a model animates, flat (a model takes the channels it was trained on) and
+    capped to ``size``, with the ``region`` checked against the file and scaled with it."""
+    original = _read_flat(path, background)
+    height, width = original.shape[:2]
+    if region is not None:
+        region.check_inside(width, height, path)
+    image = cap_size(original, size)
+    if region is not None and image.shape[:2] != original.shape[:2]:
+        region = region.scaled(image.shape[1] / width, image.shape[0] / height)
+        region = Region(min(region.x, image.shape[1] - region.width), min(region.y, image.shape[0] - region.height),
+                        region.width, region.height)  # rounding must not push the box out
+    return image, region
 
 
 def _check_mode(mode: str) -> None:
