@@ -8,9 +8,14 @@ neutral vs smiling), then applied to the held-out start images warped by the mod
 Reported: the share of warped held-out images called 'end' (targets: digits >= 90 %, smile
 >= 60 %), the same share for real held-out start and end images (the classifier's calibration),
 folded pixels over t = 0.25 .. 1, for smile the share of the warp's displacement (|Phi_1|,
-summed) that falls outside the mouth region (``smile_mask.MOUTH_BOX``, 15.6 % of the crop), the round trip PSNR(x0, reverse(animate(x0))) beside what
+summed) that falls outside the mouth region (``smile_mask.MOUTH_BOX``, 15.6 % of the crop) and how much of the face
+is kept there (PSNR of the last frame against the first outside that region: identity), the round trip PSNR(x0, reverse(animate(x0))) beside what
 resampling alone costs (half a pixel there and back), and the wall time of one image to a
-60-frame animation. Prints a Markdown table; JSON to bench/out/.
+60-frame animation. For smile also colour portraits: held-out faces enlarged 3x, tinted and
+pasted into 480x360 photos (``img2gif.scenes`` backgrounds), animated with ``--crop`` on the face
+and without it (the whole photo as the model's input): the face judged smiling (its box cut out
+again at 64 px) and the mean change outside the face's box. Prints a Markdown table; JSON to
+bench/out/.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import OUT, environment  # noqa: E402
 from img2gif.datasets import list_images, load_folder  # noqa: E402
 from img2gif.learned import LearnedModel  # noqa: E402
+from img2gif.region import Region  # noqa: E402
 from img2gif.warp import count_folds, sample  # noqa: E402
 
 
@@ -104,7 +110,8 @@ def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end
         inside = torch.zeros(size, size, dtype=torch.bool)
         inside[top:bottom, left:right] = True
         share = magnitude[:, ~inside].sum(1) / magnitude.sum((1, 2)).clamp_min(1e-12)
-        outside = {"median": float(share.median()), "mean": float(share.mean()),
+        kept = [psnr(a[:, ~inside], b[:, ~inside]) for a, b in zip(held_start, sample(held_start, phi[-1]))]
+        outside = {"median": float(share.median()), "mean": float(share.mean()), "identity_psnr_db": float(np.median(kept)),
                    "box_area_share": float(inside.float().mean()),
                    "mean_px_inside": float(magnitude[:, inside].mean()), "mean_px_outside": float(magnitude[:, ~inside].mean())}
     result = {
@@ -132,9 +139,44 @@ def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end
         model.frames(image, [k / 59 for k in range(60)])
         times.append(time.perf_counter() - t0)
     result["seconds_60_frames"] = float(np.median(times))
+    if task == "smile":
+        result["portraits"] = portraits(model, net, held_start)
     result["environment"] = environment()
     result["sample_count"] = phi[:, :, 0].numel()
     return result
+
+
+PORTRAIT = (360, 480)   # photo size (H, W)
+FACE_SCALE = 3          # a 64-px face is pasted at 192 px
+TINT = (1.0, 0.84, 0.72)  # gray faces made skin-coloured
+
+
+def portraits(model: LearnedModel, net, faces: torch.Tensor, count: int = 60) -> dict:
+    """The first ``count`` held-out faces as colour portraits, animated with and without --crop."""
+    from img2gif.scenes import SceneGenerator, SceneSettings
+
+    backgrounds = SceneGenerator(SceneSettings(size=PORTRAIT))
+    rng = np.random.default_rng(0)
+    side = model.size * FACE_SCALE
+    judged = {"crop": [], "whole": []}
+    changed_outside = {"crop": [], "whole": []}
+    for i, face in enumerate(faces[:count]):
+        photo = backgrounds.scene(i).a.clone()  # (3, H, W) in [0, 1]
+        big = torch.nn.functional.interpolate(face[None], size=(side, side), mode="bicubic", align_corners=False)[0].clamp(0, 1)
+        box = Region(int(rng.integers(0, PORTRAIT[1] - side + 1)), int(rng.integers(0, PORTRAIT[0] - side + 1)), side, side)
+        photo[:, box.y:box.y + side, box.x:box.x + side] = big * torch.tensor(TINT).view(3, 1, 1)
+        image = (photo.permute(1, 2, 0) * 255).round().byte().numpy()
+        outside = np.ones(image.shape[:2], dtype=bool)
+        outside[box.y:box.y + side, box.x:box.x + side] = False
+        for how, region in (("crop", box), ("whole", None)):
+            last = model.frames(image, [1.0], region=region)[0]
+            changed_outside[how].append(float(np.abs(last.astype(np.float64) - image)[outside].mean()))
+            cut = torch.from_numpy(box.crop(last).copy()).permute(2, 0, 1).float()[None] / 255
+            gray = (0.299 * cut[:, 0:1] + 0.587 * cut[:, 1:2] + 0.114 * cut[:, 2:3]) / TINT[0]
+            judged[how].append(torch.nn.functional.interpolate(gray, size=(model.size, model.size), mode="area")[0])
+    return {how: {"judged_smiling": share_end(net, torch.stack(judged[how])),
+                  "mean_change_outside_face_levels": float(np.mean(changed_outside[how]))} for how in judged} | {
+        "count": min(count, len(faces)), "photo": f"{PORTRAIT[1]}x{PORTRAIT[0]}", "face_px": side}
 
 
 def main() -> None:
@@ -177,6 +219,13 @@ def main() -> None:
             print(f"\n{result['model']}: displacement outside the mouth region ({100 * outside['box_area_share']:.1f} % of the crop): "
                   f"median {100 * outside['median']:.1f} % of the warp's |Phi_1| per face (mean {outside['mean_px_inside']:.2f} px "
                   f"inside, {outside['mean_px_outside']:.2f} px outside).")
+        if "portraits" in result:
+            shots = result["portraits"]
+            print(f"{result['model']}: identity outside the mouth (PSNR last frame vs first, median) "
+                  f"{outside['identity_psnr_db']:.1f} dB; {shots['count']} colour portraits ({shots['photo']}, face "
+                  f"{shots['face_px']} px): judged smiling {100 * shots['crop']['judged_smiling']:.1f} % with --crop, "
+                  f"{100 * shots['whole']['judged_smiling']:.1f} % on the whole photo; mean change outside the face "
+                  f"{shots['crop']['mean_change_outside_face_levels']:.2f} / {shots['whole']['mean_change_outside_face_levels']:.2f} levels.")
         print(f"{result['model']}: with bicubic sampling instead of bilinear: round trip {result['roundtrip_bicubic_psnr_db']:.1f} dB, "
               f"half a pixel there and back {result['half_pixel_there_and_back_bicubic_psnr_db']:.1f} dB.")
 
