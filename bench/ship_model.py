@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--command", required=True)
     parser.add_argument("--solver", help="the solver the shipped model integrates with (default: the one it was trained with)")
     parser.add_argument("--step-size", type=float, default=0.25)
+    parser.add_argument("--version", type=int, default=1,
+                        help="the model's version: raise it when a name is shipped again (caches see a new hash and refetch)")
     args = parser.parse_args()
     record = checkpoint.load(args.run, "img2gif.model")
     payload = {k: v for k, v in shipped_copy(record).items() if k not in ("format", "format_version", "img2gif_version", "digest")}
@@ -51,6 +53,7 @@ def main() -> None:
         "card": f"{args.name}.md",
         "input": f"{record['image_size']}x{record['image_size']}, {record['channels']} channel(s)",
         "steps": record["step"],
+        "version": args.version,
     }
     registry_path.write_text(json.dumps(registry, indent=2, sort_keys=True) + "\n")
     print(f"{target}: {target.stat().st_size / 1e6:.2f} MB, sha256 {registry[args.name]['sha256'][:16]}…")

@@ -245,8 +245,13 @@ def show_models(console) -> None:
     table = _table("models", "name", "kind", "description", "size", "where")
     for name, entry in models.registry().items():
         cached = models.models_dir() / entry["file"]
-        state = f"cached: {cached}" if cached.is_file() else "shipped (copied to the cache on first use)" if entry.get("source", "package") == "package" else f"download: {entry['source']}"
-        _row(table, name, "pretrained", entry.get("description", ""), f"{entry.get('size', 0) / 1e6:.1f} MB", state)
+        fresh = models.is_cached(entry)
+        state = (f"cached: {cached}" if fresh else
+                 f"an older copy is cached ({cached}): replaced on first use" if cached.is_file() else
+                 "shipped (copied to the cache on first use)" if entry.get("source", "package") == "package" else
+                 f"download: {entry['source']}")
+        kind = "pretrained" + (f" v{entry['version']}" if "version" in entry else "")
+        _row(table, name, kind, entry.get("description", ""), f"{entry.get('size', 0) / 1e6:.1f} MB", state)
     user = models.user_models_dir()
     shipped = set(models.registry())
     for path in sorted(user.glob("*.pt")) if user.is_dir() else []:

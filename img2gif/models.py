@@ -106,6 +106,16 @@ def _is_file(path: Path) -> bool:
         return False
 
 
+def is_cached(entry: dict) -> bool:
+    """Whether the cache holds this registry entry's file, the right one (a model shipped
+    again under a new version has a new hash: the old copy is replaced on first use)."""
+    target = models_dir() / entry["file"]
+    try:
+        return target.is_file() and sha256_of(target) == entry["sha256"]
+    except OSError:
+        return False
+
+
 def fetch(name: str, entry: dict, progress=None) -> Path:
     """The cached file for a registry entry, (re)placed from its source if missing or bad.
 
@@ -113,7 +123,7 @@ def fetch(name: str, entry: dict, progress=None) -> Path:
     fatal for a shipped model: the package's own copy is checked and used instead.
     """
     target = models_dir() / entry["file"]
-    if _is_file(target) and sha256_of(target) == entry["sha256"]:
+    if is_cached(entry):
         return target
     source = entry.get("source", "package")
     try:

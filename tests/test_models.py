@@ -102,3 +102,20 @@ def test_shipped_registry_entries_are_valid(cache):
         path = models.resolve(name)  # copied from the package into the cache, hash checked
         assert path.parent == cache and models.sha256_of(path) == item["sha256"]
         assert path.stat().st_size == item["size"] < 5_000_000
+
+
+def test_an_older_shipped_copy_in_the_cache_is_listed_as_such_and_replaced(cache):
+    """A model shipped again (new version, new hash): the old cached file is not used."""
+    from conftest import invoke
+
+    entry = models.registry()["smile"]
+    cache.mkdir(parents=True)
+    (cache / entry["file"]).write_bytes(b"the smile model of an earlier release")
+    assert not models.is_cached(entry)
+    wide = {"COLUMNS": "400"}  # one table row per line
+    smile_row = next(line for line in invoke("inspect", "--models", env=wide).stdout.splitlines() if " smile " in line)
+    assert "older copy is cached" in smile_row and "cached: " not in smile_row
+    path = models.resolve("smile")
+    assert models.sha256_of(path) == entry["sha256"] and models.is_cached(entry)
+    smile_row = next(line for line in invoke("inspect", "--models", env=wide).stdout.splitlines() if " smile " in line)
+    assert "cached: " in smile_row and "older copy" not in smile_row
