@@ -24,9 +24,31 @@ from .display import safe_text
 from .errors import Img2GifError, OptionError
 from .safefile import check_not_an_input, check_writable_file, raise_keyboard_interrupt as _raise_interrupt
 
+
+
+def _no_flag_metavars(params):
+    """Flags (--help, --match/--no-match, ...) take no value: their --help shows no metavar
+    (typer would print <bool> beside them)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(typer.core.TyperCommand):
+    def get_params(self, ctx):
+        return _no_flag_metavars(super().get_params(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx):
+        return _no_flag_metavars(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="img2gif",
     help="Two images in, a smooth continuous animation out (GIF, MP4, WebP, APNG), with a Warping Neural ODE.",
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -306,7 +328,7 @@ EaseOpt = typer.Option(Ease.linear, "--ease", help="Time remapping: linear, or s
 SizeOpt = typer.Option(None, "--size", help="Cap the output's longer side (pixels).")
 
 
-@app.command("fit-pair")
+@app.command("fit-pair", cls=_Command)
 def fit_pair_cmd(
     a: Path = typer.Argument(..., metavar="A", help="Start image A."),
     b: Path = typer.Argument(..., metavar="B", help="End image B (made A's size if it differs: see --fit)."),
@@ -344,7 +366,7 @@ def fit_pair_cmd(
         _note(f"saved {output} ({pair.size[0]}x{pair.size[1]}, velocity {velocity}, solver {solver}, {pair.folds()} folded pixels{kept})")
 
 
-@app.command()
+@app.command(cls=_Command)
 def animate(
     images: Optional[List[Path]] = typer.Argument(None, metavar="IMAGE", help="A and B (the warp from A to B is fitted); A alone with --model; three or more keyframes: one continuous path through all of them (every image is made the first's size: see --fit); or one video (MP4, MOV, WebM, MKV, AVI, animated GIF, PNG or WebP) or folder of numbered frames: its frame rate raised to --fps or --multiply. Transparency (RGBA images, an animated PNG or WebP, a folder whose first frame has it) is kept: see --background."),
     output: Optional[str] = OutputOpt,
@@ -499,7 +521,7 @@ def _wrote(result) -> str:
             f"{result.fps:g} fps, {result.duration:.2f} s per play")
 
 
-@app.command()
+@app.command(cls=_Command)
 def reverse(
     image: Path = typer.Argument(..., metavar="IMAGE", help="The last frame of an animation (for example a smiling face)."),
     model: str = typer.Option(..., "--model", help="The trained model (name or .pt path) whose animation leads to IMAGE."),
@@ -533,7 +555,7 @@ def reverse(
         _note(_wrote(result))
 
 
-@app.command()
+@app.command(cls=_Command)
 def train(
     data: Path = typer.Option(..., "--data", help="Folder holding start/ and end/ image folders."),
     unpaired: bool = typer.Option(False, "--unpaired", metavar="", help="Start and end images are unrelated: learn with a Wasserstein critic (WGAN-GP)."),
@@ -601,7 +623,7 @@ def _mtime(path: Path):
         return None
 
 
-@app.command()
+@app.command(cls=_Command)
 def inspect(
     path: Optional[Path] = typer.Argument(None, metavar="PATH", help="A pair/model .pt, or an animation (.gif, .mp4, .webp, .png). None: the installation."),
     models: bool = typer.Option(False, "--models", metavar="", help="List the models: shipped, cached and user-trained."),

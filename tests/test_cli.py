@@ -38,6 +38,18 @@ def test_help_lists_subcommands_and_gif_limit():
     assert "50" in run("animate", "--help").output
 
 
+@pytest.mark.parametrize("command", [[], ["animate"], ["fit-pair"], ["reverse"], ["train"], ["inspect"]])
+def test_help_shows_no_metavar_beside_a_flag(command):
+    """A flag takes no value: no <bool> beside --help, --match/--no-match or --quiet."""
+    from typer.testing import CliRunner
+
+    from img2gif.cli import app
+
+    output = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "300"}).output
+    assert "--help" in output and "<bool>" not in output
+    assert "-q" in output or not command or command == ["inspect"]
+
+
 def test_animate_gif_with_exact_frames(tmp_path, image_files):
     a, b = image_files
     out = tmp_path / "out.gif"
