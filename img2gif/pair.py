@@ -118,16 +118,34 @@ class Pair:
         and B as they are; at the working size. A warp that explains
         the change leaves a small share of it."""
         a, b = self._tensors()
-        phi = self._fields_of(a, [0.5, -0.5])
+        forward, backward = self._middle_sides(a, b)
         a, b = (_resize(x, self.field_size) for x in (a, b))  # the images as the fit saw them
         with torch.no_grad():
-            apart = (sample(a, phi[0:1]) - sample(b, phi[1:2])).abs()
+            apart = (forward - backward).abs()
             weight = self.still_weight()
             if weight is not None:  # still overlays are drawn from A unwarped: nothing is left there
                 apart = apart * (1 - F.interpolate(weight, size=self.field_size, mode="area"))
             left = float(apart.mean())
             unwarped = float((a - b).abs().mean())
         return 255 * left, 255 * unwarped
+
+    def agreement(self) -> float:
+        """The correlation, in [-1, 1], of A and B each carried to the middle of the gap (gray,
+        at the working size): what is left of a moving scene, or of a flash or a dissolve, is
+        still the same picture (near 1), however much it differs; two shots a cut apart are
+        not, however well the warp bends one towards the other (0.6 at most on generated cuts)."""
+        forward, backward = self._middle_sides(*self._tensors())
+        x, y = (side[:, :3].mean(1).flatten() for side in (forward, backward))
+        x, y = x - x.mean(), y - y.mean()
+        norms = float(x.norm() * y.norm())
+        return 1.0 if norms == 0 else float((x * y).sum()) / norms  # flat frames: nothing disagrees
+
+    def _middle_sides(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A and B carried to the middle of the gap at the working size (bilinear), (1, C, h, w) each."""
+        phi = self._fields_of(a, [0.5, -0.5])
+        a, b = (_resize(x, self.field_size) for x in (a, b))
+        with torch.no_grad():
+            return sample(a, phi[0:1]), sample(b, phi[1:2])
 
     def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
         """Pixels where the warp folds (det <= 0), summed over ``times``."""

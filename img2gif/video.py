@@ -7,13 +7,19 @@ from the gap before's field), bent by its neighbours' motion (``img2gif.path``),
 the output times that fall in it, and dropped; only the frames and fits of a few neighbouring
 gaps are held, so memory does not grow with the length of the clip.
 
-Gaps the warp should not bridge:
-- a scene cut (mean absolute difference over ``CUT_MEAN_DIFF`` levels, or colour histograms
-  further apart than ``CUT_HISTOGRAM_L1``) is never warped across: its output frames are the
-  frame before the cut up to the middle of the gap, then the frame after;
+Gaps the warp should not bridge (``gap_kind``), decided after each gap is fitted, never on
+the raw difference of its frames (a fast pan or a close object differs as much as a cut does):
+- a scene cut is never warped across: its output frames are the frame before the cut up to
+  the middle of the gap, then the frame after. A cut is a change the motion cannot explain
+  (A and B carried to the middle of the gap still differ by ``CUT_LEVELS`` or more) that is not
+  the same picture changed (their correlation is ``CUT_CORRELATION`` or less: a flash, a fade or
+  a dissolve keeps it high) and that stands out among its neighbours (its distance from the
+  same picture, one minus the correlation, is ``CUT_RATIO`` times the gaps' either side, as
+  PySceneDetect's adaptive detector compares a frame with its neighbours): fast motion that
+  the fit misses is missed on the gaps around it as well;
 - a gap whose fitted warp leaves a plainly visible change unexplained (A and B carried to the
   middle of the gap differ nearly as much as A and B do, and by several levels:
-  ``UNEXPLAINED_SHARE`` and ``UNEXPLAINED_LEVELS``) is crossfaded.
+  ``UNEXPLAINED_SHARE`` and ``UNEXPLAINED_LEVELS``) is crossfaded: a dissolve, a flash.
 Both are counted and reported.
 
 Held frames (footage on twos or threes): animation, screen captures and game footage show each
@@ -49,8 +55,18 @@ from .errors import InputError, OptionError
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v", ".gif")
 MAX_SOURCE_FRAMES = 20_000
 MAX_OUTPUT_FRAMES = 100_000
+# The raw test of a cut: a two-frame clip has no neighbours to compare a gap with, so there a cut
+# must also look like one (with the motion rule too, never alone)
 CUT_MEAN_DIFF = 50.0     # levels (0-255), mean over the frame
 CUT_HISTOGRAM_L1 = 0.4   # half the L1 distance of the normalised 3 x 32-bin colour histograms
+# A cut (``gap_kind``). Chosen on generated scenes (bench/video_fallback.py --part cuts), never on
+# the benchmark sets: two scenes spliced leave 43-80 levels at a correlation of -0.02-0.60;
+# moving scenes, fast pans, zooms and close objects 4-33 levels (fast pans of a third of the
+# frame down to a correlation of 0.15, which is why a cut must also stand out); flashes and
+# dissolves keep a correlation of 0.81-0.99.
+CUT_LEVELS = 10.0        # mean absolute difference left at the middle of the gap, 0-255
+CUT_CORRELATION = 0.65   # correlation of A and B carried to the middle (Pair.agreement), at most
+CUT_RATIO = 2.5          # 1 - correlation, at least this many times the neighbouring gaps' mean
 # A gap is crossfaded when its warp leaves most of the frames' difference and what it leaves is
 # plainly visible (both: beside a still, noisy rest, a warp that moves a small part right leaves
 # most of a small difference, and warping still beats a crossfade there). Chosen on generated
@@ -435,12 +451,50 @@ def is_cut(a: np.ndarray, b: np.ndarray) -> bool:
     return distance > CUT_HISTOGRAM_L1
 
 
+@dataclass(frozen=True)
+class GapFit:
+    """What a gap's fit leaves (``Pair.residual``, ``Pair.agreement``); a gap of identical
+    frames has left = unwarped = 0 and agreement 1."""
+
+    left: float
+    unwarped: float
+    agreement: float
+
+    @property
+    def unexplained_change(self) -> bool:
+        """Left plainly visible and not the same picture: what a cut leaves, were it alone."""
+        return self.left >= CUT_LEVELS and self.agreement <= CUT_CORRELATION
+
+    @property
+    def explained(self) -> bool:
+        return _explains(self.left, self.unwarped)
+
+
+STILL_GAP = GapFit(0.0, 0.0, 1.0)
+
+
+def gap_kind(fit: GapFit, neighbours, looks_like_cut: bool = False) -> str:
+    """"cut", "crossfade" or "warp" for a fitted gap, given its neighbouring gaps' fits (the gap
+    before and after it, where they exist; ``looks_like_cut``: the raw test of its frames, used
+    only when it has no neighbour to stand out from). See the module's docstring."""
+    if fit.unexplained_change:
+        # how far A and B carried to the middle are from the same picture, against the gaps beside
+        apart = [1.0 - n.agreement for n in neighbours]
+        stands_out = (1.0 - fit.agreement) >= CUT_RATIO * (sum(apart) / len(apart)) if apart else looks_like_cut
+        if stands_out:
+            return "cut"
+    return "warp" if fit.explained else "crossfade"
+
+
+def _explains(left: float, unwarped: float) -> bool:
+    # frames that do not differ have nothing to explain, whatever the field
+    return unwarped == 0 or not (left >= UNEXPLAINED_LEVELS and left >= UNEXPLAINED_SHARE * unwarped)
+
+
 def warp_explains(pair) -> bool:
     """Whether the fitted ``pair`` explains its gap: unless it leaves ``UNEXPLAINED_SHARE`` of
     the frames' difference or more and that is ``UNEXPLAINED_LEVELS`` or more (``Pair.residual``)."""
-    left, unwarped = pair.residual()
-    # frames that do not differ have nothing to explain, whatever the field
-    return unwarped == 0 or not (left >= UNEXPLAINED_LEVELS and left >= UNEXPLAINED_SHARE * unwarped)
+    return _explains(*pair.residual())
 
 
 def held_score(a: np.ndarray, b: np.ndarray) -> float:
@@ -574,10 +628,16 @@ class Report:
 
 
 class _Gap:
-    def __init__(self, index: int, a: np.ndarray, b: np.ndarray, cut: bool, still: bool = False):
-        self.index, self.a, self.b, self.cut, self.still = index, a, b, cut, still
+    def __init__(self, index: int, a: np.ndarray, b: np.ndarray, still: bool = False):
+        self.index, self.a, self.b, self.still = index, a, b, still
         self.pair = None
-        self.blend = False
+        self.fit = STILL_GAP   # what the fit left (GapFit)
+        self.kind = None       # "cut", "crossfade" or "warp": decided when its neighbours are fitted
+
+    @property
+    def bends_neighbours(self) -> bool:
+        """Whether its motion may bend the gaps beside it: fitted, explained, not a cut's look."""
+        return self.pair is not None and self.fit.explained and not self.fit.unexplained_change
 
 
 def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None, device="cpu", mode="blend",
@@ -628,28 +688,41 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     produced = 0
 
     def make_gap(index, a, b):
-        return _Gap(index, a, b, is_cut(a, b), still_gaps and is_held(a, b))
+        return _Gap(index, a, b, still_gaps and is_held(a, b))
 
     def fit(gap: _Gap):
         nonlocal start_field
-        if gap.cut:
-            report.cuts += 1
-            start_field = None
-            return
         if gap.still:  # nothing moves: no fit (and no field to start the next gap from)
             start_field = None
             return
-        gap.pair = fit_pair(gap.a, gap.b, settings if start_field is None else settings.warm(), device=device,
-                            initial_field=start_field)
-        if not warp_explains(gap.pair):
-            gap.blend = True
-            report.blended += 1
-            start_field = None
-        else:
-            start_field = gap.pair.fields([1.0])[0]
+        warm = start_field is not None
+        gap.pair = fit_pair(gap.a, gap.b, settings.warm() if warm else settings, device=device, initial_field=start_field)
+        gap.fit = GapFit(*gap.pair.residual(), gap.pair.agreement())
+        if warm and (gap.fit.unexplained_change or not gap.fit.explained):
+            # the gap before's motion may have led the fit astray (a sudden fast move): a cut
+            # or a crossfade is decided on a fit of its own
+            cold = fit_pair(gap.a, gap.b, settings, device=device)
+            cold_fit = GapFit(*cold.residual(), cold.agreement())
+            if cold_fit.left < gap.fit.left:
+                gap.pair, gap.fit = cold, cold_fit
+        start_field = gap.pair.fields([1.0])[0] if gap.bends_neighbours else None
+
+    def decide(gap: _Gap, before, after):
+        """Cut, crossfade or warp, now that the gaps beside it are fitted; counted."""
+        if gap.kind is None:
+            if gap.still:
+                gap.kind = "still"
+            else:
+                neighbours = [g.fit for g in (before, after) if g is not None and g is not gap]
+                gap.kind = gap_kind(gap.fit, neighbours, looks_like_cut=is_cut(gap.a, gap.b))
+                report.cuts += gap.kind == "cut"
+                report.blended += gap.kind == "crossfade"
+            if gap is seam:
+                report.seam = {"cut": "cut", "crossfade": "crossfaded"}.get(gap.kind, "warped")
+        return gap.kind
 
     def usable(g):
-        return g is not None and g.pair is not None and not g.blend and not g.cut
+        return g is not None and g.bends_neighbours
 
     def render(gap: _Gap, before, after):
         """The output frames of ``gap``, bent by its fitted neighbours ``before`` and ``after``."""
@@ -658,13 +731,14 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         while produced < count and out_gap[produced] == gap.index:
             wanted.append(float(out_tau[produced]))
             produced += 1
+        kind = decide(gap, before, after)
         if not wanted:
             return
-        if gap.cut:
+        if kind == "cut":
             for tau in wanted:
                 yield gap.a if tau < 0.5 else gap.b
             return
-        if gap.blend or gap.still:
+        if kind in ("crossfade", "still"):
             for tau in wanted:
                 yield _crossfade(gap.a, gap.b, tau)
             return
@@ -689,7 +763,6 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         seam = make_gap(total_gaps - 1, plan.last_frame, first_frame)
         fit(seam)
         report.gaps += 1
-        report.seam = "cut" if seam.cut else "crossfaded" if seam.blend else "warped"
     gaps: deque[_Gap] = deque()    # fitted gaps not yet rendered, and the one before them
     first_gap = None
     previous_frame = first_frame
