@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import OUT, environment  # noqa: E402
 from img2gif.datasets import list_images, load_folder  # noqa: E402
 from img2gif.learned import LearnedModel  # noqa: E402
-from img2gif.region import Region  # noqa: E402
+from img2gif.region import Region, paste_field  # noqa: E402
 from img2gif.warp import count_folds, sample  # noqa: E402
 
 
@@ -160,6 +160,7 @@ def portraits(model: LearnedModel, net, faces: torch.Tensor, count: int = 60) ->
     side = model.size * FACE_SCALE
     judged = {"crop": [], "whole": []}
     changed_outside = {"crop": [], "whole": []}
+    folds_in_photo = 0  # of the --crop fields at t = 0.25 ... 1, faded at the box's edge, over the photo
     for i, face in enumerate(faces[:count]):
         photo = backgrounds.scene(i).a.clone()  # (3, H, W) in [0, 1]
         big = torch.nn.functional.interpolate(face[None], size=(side, side), mode="bicubic", align_corners=False)[0].clamp(0, 1)
@@ -168,6 +169,8 @@ def portraits(model: LearnedModel, net, faces: torch.Tensor, count: int = 60) ->
         image = (photo.permute(1, 2, 0) * 255).round().byte().numpy()
         outside = np.ones(image.shape[:2], dtype=bool)
         outside[box.y:box.y + side, box.x:box.x + side] = False
+        pasted = paste_field(model.fields(image, [0.25, 0.5, 0.75, 1.0], box), box, *PORTRAIT)
+        folds_in_photo += count_folds(pasted)
         for how, region in (("crop", box), ("whole", None)):
             last = model.frames(image, [1.0], region=region)[0]
             changed_outside[how].append(float(np.abs(last.astype(np.float64) - image)[outside].mean()))
@@ -176,7 +179,8 @@ def portraits(model: LearnedModel, net, faces: torch.Tensor, count: int = 60) ->
             judged[how].append(torch.nn.functional.interpolate(gray, size=(model.size, model.size), mode="area")[0])
     return {how: {"judged_smiling": share_end(net, torch.stack(judged[how])),
                   "mean_change_outside_face_levels": float(np.mean(changed_outside[how]))} for how in judged} | {
-        "count": min(count, len(faces)), "photo": f"{PORTRAIT[1]}x{PORTRAIT[0]}", "face_px": side}
+        "count": min(count, len(faces)), "photo": f"{PORTRAIT[1]}x{PORTRAIT[0]}", "face_px": side,
+        "crop_folded_pixels": folds_in_photo}
 
 
 def main() -> None:
@@ -223,7 +227,7 @@ def main() -> None:
             shots = result["portraits"]
             print(f"{result['model']}: identity outside the mouth (PSNR last frame vs first, median) "
                   f"{outside['identity_psnr_db']:.1f} dB; {shots['count']} colour portraits ({shots['photo']}, face "
-                  f"{shots['face_px']} px): judged smiling {100 * shots['crop']['judged_smiling']:.1f} % with --crop, "
+                  f"{shots['face_px']} px; folded pixels with --crop {shots['crop_folded_pixels']}): judged smiling {100 * shots['crop']['judged_smiling']:.1f} % with --crop, "
                   f"{100 * shots['whole']['judged_smiling']:.1f} % on the whole photo; mean change outside the face "
                   f"{shots['crop']['mean_change_outside_face_levels']:.2f} / {shots['whole']['mean_change_outside_face_levels']:.2f} levels.")
         print(f"{result['model']}: with bicubic sampling instead of bilinear: round trip {result['roundtrip_bicubic_psnr_db']:.1f} dB, "

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from .errors import InputError, OptionError
 
 SMALLEST = 8    # pixels on each side: the smallest size a model is trained at
-TAPER = 0.125   # share of the box's width (height) on each side over which its field fades to zero
+TAPER = 0.0625  # share of the box's width (height) on each side over which its field fades to zero:
+                # a sixteenth keeps clear of a face crop's mouth (smile: down to 94 % of the box)
 
 
 @dataclass(frozen=True)
