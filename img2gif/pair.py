@@ -49,6 +49,7 @@ class Pair:
                 still = F.interpolate(still.float().view(1, 1, *still.shape[-2:]), size=a.shape[:2], mode="nearest")
             self._still = still.float().view(1, 1, *a.shape[:2]).to(self.device)
         self._still_weight = None
+        self._sides = None
 
     @property
     def still(self) -> torch.Tensor | None:
@@ -141,11 +142,14 @@ class Pair:
         return 1.0 if norms == 0 else float((x * y).sum()) / norms  # flat frames: nothing disagrees
 
     def _middle_sides(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A and B carried to the middle of the gap at the working size (bilinear), (1, C, h, w) each."""
-        phi = self._fields_of(a, [0.5, -0.5])
-        a, b = (_resize(x, self.field_size) for x in (a, b))
-        with torch.no_grad():
-            return sample(a, phi[0:1]), sample(b, phi[1:2])
+        """A and B carried to the middle of the gap at the working size (bilinear), (1, C, h, w)
+        each; made once (a video's gap asks for its residual and its agreement)."""
+        if self._sides is None:
+            phi = self._fields_of(a, [0.5, -0.5])
+            a, b = (_resize(x, self.field_size) for x in (a, b))
+            with torch.no_grad():
+                self._sides = sample(a, phi[0:1]), sample(b, phi[1:2])
+        return self._sides
 
     def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
         """Pixels where the warp folds (det <= 0), summed over ``times``."""
