@@ -698,9 +698,9 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         warm = start_field is not None
         gap.pair = fit_pair(gap.a, gap.b, settings.warm() if warm else settings, device=device, initial_field=start_field)
         gap.fit = GapFit(*gap.pair.residual(), gap.pair.agreement())
-        if warm and (gap.fit.unexplained_change or not gap.fit.explained):
+        if warm and gap.fit.unexplained_change:
             # the gap before's motion may have led the fit astray (a sudden fast move): a cut
-            # or a crossfade is decided on a fit of its own
+            # is decided on a fit of its own
             cold = fit_pair(gap.a, gap.b, settings, device=device)
             cold_fit = GapFit(*cold.residual(), cold.agreement())
             if cold_fit.left < gap.fit.left:
