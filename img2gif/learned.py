@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .errors import InputError
-from .region import Region, paste_field
+from .region import Region, fade_margins, paste_field
 from .ode import WarpODE
 from .render import MODES, render, to_tensor
 from .warp import count_folds
@@ -96,10 +96,11 @@ class LearnedModel:
         phi = self.fields(image, times, region)
         by_time = {float(np.float32(t)): phi[i] for i, t in enumerate(times)}  # render asks in float32
         x = to_tensor(image, self.device)
+        margins = None if region is None else fade_margins(phi, region)  # one margin for every frame
 
         def fields_at(wanted):
             phi = torch.stack([by_time[float(np.float32(t))] for t in wanted.cpu()])
-            return phi if region is None else paste_field(phi, region, *image.shape[:2])
+            return phi if region is None else paste_field(phi, region, *image.shape[:2], margins)
 
         return lambda subset: render(fields_at, x, None, subset, mode=mode)
 

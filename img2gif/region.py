@@ -4,11 +4,14 @@ A model is trained on crops framed one way (the smile model: a square face, the 
 of the way down). Given a whole photo it squeezes the photo into its square and moves
 whatever sits where the mouth and cheeks would be: the jaw bulges, the background bends.
 With a region the model sees the box alone, at its own size; its field is stretched back
-over the box, faded to zero over the box's outer band (so nothing tears at the box's edge)
-and is zero outside it: the rest of the photo is left exactly as it was.
+over the box unchanged (the face moves exactly as the model moves a face crop), continued
+beyond the box's edges and faded to zero over a margin there (three pixels per pixel the edge
+moves: steep enough to stay close, gentle enough never to fold), and is zero beyond: the rest
+of the photo is left exactly as it was.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -18,9 +21,10 @@ import torch.nn.functional as F
 
 from .errors import InputError, OptionError
 
-SMALLEST = 8    # pixels on each side: the smallest size a model is trained at
-TAPER = 0.0625  # share of the box's width (height) on each side over which its field fades to zero:
-                # a sixteenth keeps clear of a face crop's mouth (smile: down to 94 % of the box)
+SMALLEST = 8          # pixels on each side: the smallest size a model is trained at
+FADE_PER_PIXEL = 3.0  # pixels of margin per pixel the box's edge moves: the fade's slope times the
+                      # displacement stays at 0.5 (smoothstep's steepest, 1.5 / margin), far from a fold
+MIN_MARGIN = 2        # pixels: a box whose edge does not move still fades over this
 
 
 @dataclass(frozen=True)
@@ -76,29 +80,51 @@ def as_region(value) -> Region | None:
     return numbers
 
 
-def _fade(n: int, band: float, like: torch.Tensor) -> torch.Tensor:
-    """(n,) weights: 0 at both ends, rising to 1 over ``band`` pixels with a smoothstep."""
-    position = torch.arange(n, device=like.device, dtype=like.dtype)
-    distance = torch.minimum(position, (n - 1) - position)
-    u = (distance / max(band, 1e-6)).clamp(0, 1)
+def fade_margins(phi: torch.Tensor, region: Region) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right): the pixels beyond each side of the box over which its field
+    fades to zero, for the model's fields ``phi`` (T, 2, s, s) in the box's normalised units
+    (the largest movement of that side over all T, FADE_PER_PIXEL times, at least MIN_MARGIN).
+    Made once for all the frames of an animation, so the margin does not change from frame to frame."""
+    if phi.dim() != 4 or phi.shape[1] != 2:
+        raise ValueError(f"phi must be (T, 2, h, w), got {tuple(phi.shape)}")
+    to_pixels = phi.new_tensor([(region.width - 1) / 2, (region.height - 1) / 2]).view(1, 2, 1, 1)
+    moved = (phi * to_pixels).norm(dim=1)  # (T, s, s) pixels of the image
+    sides = (moved[:, 0, :], moved[:, -1, :], moved[:, :, 0], moved[:, :, -1])
+    return tuple(max(MIN_MARGIN, math.ceil(FADE_PER_PIXEL * float(side.max()))) for side in sides)
+
+
+def _ramp(margin: int, like: torch.Tensor) -> torch.Tensor:
+    """(margin,) weights of the pixels 1 ... margin beyond a box's edge, nearest last: a
+    smoothstep falling from 1 at the edge to 0 at margin + 1 (the first pixel left alone)."""
+    u = 1 - torch.arange(margin, 0, -1, device=like.device, dtype=like.dtype) / (margin + 1)
     return u * u * (3 - 2 * u)
 
 
-def paste_field(phi: torch.Tensor, region: Region, image_height: int, image_width: int) -> torch.Tensor:
+def paste_field(phi: torch.Tensor, region: Region, image_height: int, image_width: int,
+                margins: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """A model's fields for the box, made the whole image's: (T, 2, s, s) -> (T, 2, H, W).
 
     ``phi`` is in the box's normalised coordinates (align_corners=True, as ``warp.sample``);
-    the result is in the image's, upsampled bilinearly over the box, faded to zero over its
-    outer TAPER band and zero outside it.
+    the result is in the image's: upsampled bilinearly over the box, its edges continued over
+    ``margins`` (``fade_margins(phi, region)`` if None) beyond the box with a smoothstep down to
+    zero, and zero beyond.
     """
     if phi.dim() != 4 or phi.shape[1] != 2:
         raise ValueError(f"phi must be (T, 2, h, w), got {tuple(phi.shape)}")
     region.check_inside(image_width, image_height, "the image")
+    top, bottom, left, right = fade_margins(phi, region) if margins is None else margins
     inside = F.interpolate(phi, size=(region.height, region.width), mode="bilinear", align_corners=True)
     # a displacement of d box-widths is d * (box - 1) / (image - 1) image-widths
-    scale = torch.tensor([(region.width - 1) / max(image_width - 1, 1), (region.height - 1) / max(image_height - 1, 1)],
-                         device=phi.device, dtype=phi.dtype).view(1, 2, 1, 1)
-    fade = _fade(region.height, TAPER * region.height, phi)[:, None] * _fade(region.width, TAPER * region.width, phi)[None, :]
+    scale = phi.new_tensor([(region.width - 1) / max(image_width - 1, 1),
+                            (region.height - 1) / max(image_height - 1, 1)]).view(1, 2, 1, 1)
+    padded = F.pad(inside * scale, (left, right, top, bottom), mode="replicate")
+    ones = lambda n: phi.new_ones(n)  # noqa: E731
+    fade_y = torch.cat([_ramp(top, phi), ones(region.height), _ramp(bottom, phi).flip(0)])
+    fade_x = torch.cat([_ramp(left, phi), ones(region.width), _ramp(right, phi).flip(0)])
+    padded = padded * fade_y[:, None] * fade_x[None, :]
     out = phi.new_zeros(phi.shape[0], 2, image_height, image_width)
-    out[:, :, region.y:region.y + region.height, region.x:region.x + region.width] = inside * scale * fade
+    y0, x0 = region.y - top, region.x - left  # the padded box's corner, maybe beyond the image
+    ys = slice(max(0, y0), min(image_height, region.y + region.height + bottom))
+    xs = slice(max(0, x0), min(image_width, region.x + region.width + right))
+    out[:, :, ys, xs] = padded[:, :, ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
     return out

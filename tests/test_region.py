@@ -9,7 +9,8 @@ from PIL import Image
 from conftest import invoke, stderr_error
 from img2gif.errors import InputError, OptionError
 from img2gif.learned import load_model
-from img2gif.region import TAPER, Region, as_region, paste_field
+from img2gif.region import FADE_PER_PIXEL, MIN_MARGIN, Region, as_region, fade_margins, paste_field
+from img2gif.warp import count_folds
 
 FACE = Path(__file__).resolve().parent.parent / "examples" / "face_neutral.png"
 
@@ -54,70 +55,80 @@ def test_scaled_box_follows_a_resized_image():
 
 # --- paste_field -----------------------------------------------------------------------------
 
-def test_paste_field_shapes_and_zero_outside_and_at_the_edge():
-    phi = torch.full((3, 2, 16, 16), 0.1)
-    out = paste_field(phi, Region(20, 10, 40, 30), 60, 80)
-    assert out.shape == (3, 2, 60, 80)
-    box = torch.zeros(60, 80, dtype=torch.bool)
-    box[10:40, 20:60] = True
-    assert out[:, :, ~box].abs().max() == 0
-    # the box's own edge rows and columns are faded to zero: no tear at the border
-    inside = out[:, :, 10:40, 20:60]
-    assert inside[..., 0, :].abs().max() == 0 and inside[..., :, -1].abs().max() == 0
-
-
-def test_paste_field_keeps_pixel_displacements_in_the_middle():
-    """A displacement of d box pixels is d image pixels: the field changes units, not length."""
-    box = Region(20, 10, 41, 31)
-    phi = torch.zeros(1, 2, 8, 8)
-    phi[:, 0] = 3 * 2 / (box.width - 1)   # 3 px right in the box's normalised units
+def test_paste_field_is_the_box_s_field_inside_and_fades_to_zero_over_its_margins():
+    box = Region(20, 15, 41, 31)
+    phi = torch.zeros(2, 2, 8, 8)
+    phi[:, 0] = 3 * 2 / (box.width - 1)    # 3 px right in the box's normalised units
     phi[:, 1] = -2 * 2 / (box.height - 1)  # 2 px up
-    out = paste_field(phi, box, 60, 80)
-    cy, cx = box.y + box.height // 2, box.x + box.width // 2
-    assert out[0, 0, cy, cx] * (80 - 1) / 2 == pytest.approx(3.0, abs=1e-5)
-    assert out[0, 1, cy, cx] * (60 - 1) / 2 == pytest.approx(-2.0, abs=1e-5)
-    # the fade: full strength beyond TAPER of the box from its edge, less within it
-    band = int(np.ceil(TAPER * box.width))
-    assert out[0, 0, cy, box.x + band + 1] == pytest.approx(out[0, 0, cy, cx])
-    assert 0 < out[0, 0, cy, box.x + 2] < out[0, 0, cy, cx]
+    margins = fade_margins(phi, box)
+    assert margins == (max(MIN_MARGIN, int(np.ceil(FADE_PER_PIXEL * np.hypot(3, 2)))),) * 4
+    out = paste_field(phi, box, 70, 100)
+    assert out.shape == (2, 2, 70, 100)
+    px = out[:, 0] * (100 - 1) / 2, out[:, 1] * (70 - 1) / 2  # image pixels
+    inside = (slice(None), slice(box.y, box.y + box.height), slice(box.x, box.x + box.width))
+    assert torch.allclose(px[0][inside], torch.tensor(3.0), atol=1e-5)
+    assert torch.allclose(px[1][inside], torch.tensor(-2.0), atol=1e-5)
+    m = margins[0]
+    reach = torch.zeros(70, 100, dtype=torch.bool)
+    reach[box.y - m:box.y + box.height + m, box.x - m:box.x + box.width + m] = True
+    assert out[:, :, ~reach].abs().max() == 0
+    # beyond the box the displacement falls off steadily: strictly between 0 and its edge value
+    row = px[0][0, box.y + 5, box.x - m:box.x]
+    assert (row > 0).all() and (row < 3.0).all() and (row[1:] >= row[:-1]).all()
+
+
+def test_paste_field_at_the_image_edge_keeps_what_fits():
+    phi = torch.full((1, 2, 8, 8), 0.1)
+    out = paste_field(phi, Region(0, 0, 20, 16), 30, 40)
+    assert out[0, 0, 0, 0] > 0 and out.shape == (1, 2, 30, 40)  # no margin beyond the image: the box reaches it
 
 
 def test_paste_field_is_differentiable():
     phi = torch.rand(1, 2, 4, 4, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda p: paste_field(p, Region(2, 1, 9, 8), 12, 14), (phi,))
+    assert torch.autograd.gradcheck(lambda p: paste_field(p, Region(2, 1, 9, 8), 14, 16, (2, 2, 2, 2)), (phi,))
 
 
 def test_paste_field_refuses_bad_shapes_and_boxes():
     with pytest.raises(ValueError, match="must be"):
         paste_field(torch.zeros(2, 16, 16), Region(0, 0, 8, 8), 20, 20)
+    with pytest.raises(ValueError, match="must be"):
+        fade_margins(torch.zeros(1, 3, 8, 8), Region(0, 0, 8, 8))
     with pytest.raises(InputError):
         paste_field(torch.zeros(1, 2, 8, 8), Region(15, 0, 8, 8), 20, 20)
 
 
 # --- a model in a box ------------------------------------------------------------------------
 
-def test_smile_model_in_a_box_leaves_the_rest_of_the_photo_exactly():
+def test_smile_model_in_a_box_leaves_the_rest_of_the_photo_exactly_and_does_not_fold():
     model = load_model("smile", device="cpu")
     box = Region(120, 30, 200, 200)
     photo = portrait()
-    frames = model.frames(photo, [0.5, 1.0, -1.0], region=box)
-    outside = np.ones(photo.shape[:2], dtype=bool)
-    outside[box.y:box.y + box.height, box.x:box.x + box.width] = False
+    times = [0.5, 1.0, -1.0]
+    frames = model.frames(photo, times, region=box)
+    phi = model.fields(photo, times, box)
+    top, bottom, left, right = fade_margins(phi, box)
+    assert max(top, bottom, left, right) < box.height // 3  # the margin stays near the box
+    untouched = np.ones(photo.shape[:2], dtype=bool)
+    untouched[max(0, box.y - top):box.y + box.height + bottom, max(0, box.x - left):box.x + box.width + right] = False
     for frame in frames:
         assert frame.shape == photo.shape
-        assert np.array_equal(frame[outside], photo[outside])
+        assert np.array_equal(frame[untouched], photo[untouched])
+    face = np.zeros(photo.shape[:2], dtype=bool)
+    face[box.y:box.y + box.height, box.x:box.x + box.width] = True
     changed = np.abs(frames[1].astype(int) - photo.astype(int)).max(axis=2) > 8
-    assert changed[~outside].sum() > 200  # the face itself moves
+    assert changed[face].sum() > 200  # the face itself moves
+    assert count_folds(paste_field(phi, box, *photo.shape[:2])) == 0
 
 
 def test_smile_model_in_a_box_moves_the_face_as_it_moves_the_crop_alone():
-    """Inside the box, beyond its fading edge, the warp is the model's on the crop itself."""
+    """Inside the box the warp is the model's on the crop itself (the edge aside, where the
+    crop alone repeats its border and the photo has more to show)."""
     model = load_model("smile", device="cpu")
     box = Region(120, 30, 200, 200)
     photo = portrait()
     whole = model.frames(photo, [1.0], region=box)[0]
     alone = model.frames(box.crop(photo).copy(), [1.0])[0]
-    band = int(np.ceil(TAPER * box.width)) + 2
+    band = 12
     middle = (slice(box.y + band, box.y + box.height - band), slice(box.x + band, box.x + box.width - band))
     inner = alone[band:box.height - band, band:box.width - band]
     assert np.abs(whole[middle].astype(int) - inner.astype(int)).max() <= 1
