@@ -76,7 +76,10 @@ def psnr(a, b) -> float:
     return 100.0 if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
-def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end) -> dict:
+SELECT = 300  # training start images a choice between checkpoints is made on
+
+
+def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end, with_portraits: bool = True) -> dict:
     """Every figure for one model, judged by the classifier ``net``."""
     model = LearnedModel.load(model_path)
     size, ch = model.size, model.channels
@@ -101,6 +104,11 @@ def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end
         there_and_back_cubic = cubic(cubic(held_start, half.expand(len(held_start), -1, -1, -1)),
                                      (-half).expand(len(held_start), -1, -1, -1))
     folds = sum(count_folds(p) for p in phi)
+    # the same two figures on training start images: what a choice between checkpoints may
+    # look at (the held-out figures are for reporting only)
+    train_phi = model.ode.fields(train_start[:SELECT], [0.25, 0.5, 0.75, 1.0], (size, size))
+    selection = {"images": len(train_start[:SELECT]), "warped_called_end": share_end(net, sample(train_start[:SELECT], train_phi[-1])),
+                 "folded_pixels": sum(count_folds(p) for p in train_phi)}
     outside = None
     if task == "smile":
         from bench.smile_mask import MOUTH_BOX
@@ -129,6 +137,8 @@ def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end
         "half_pixel_there_and_back_psnr_db": float(np.median([psnr(a, b) for a, b in zip(held_start, there_and_back)])),
         "roundtrip_bicubic_psnr_db": float(np.median([psnr(a, b) for a, b in zip(held_start, returned_cubic)])),
         "half_pixel_there_and_back_bicubic_psnr_db": float(np.median([psnr(a, b) for a, b in zip(held_start, there_and_back_cubic)])),
+        "selection_on_training_images": selection,
+        "step": model.record.get("step"),
         "solver": model.record.get("solver"),
         "heldout": len(held_start),
     }
@@ -139,7 +149,7 @@ def evaluate(task: str, model_path: Path, net, train_start, held_start, held_end
         model.frames(image, [k / 59 for k in range(60)])
         times.append(time.perf_counter() - t0)
     result["seconds_60_frames"] = float(np.median(times))
-    if task == "smile":
+    if task == "smile" and with_portraits:
         result["portraits"] = portraits(model, net, held_start)
     result["environment"] = environment()
     result["sample_count"] = phi[:, :, 0].numel()
@@ -189,6 +199,7 @@ def main() -> None:
     parser.add_argument("model", type=Path, nargs="+", help="one or more models, all judged by one classifier")
     parser.add_argument("data", type=Path)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-portraits", action="store_true", help="smile: skip the colour portraits (quicker, for choosing a checkpoint)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     first = LearnedModel.load(args.model[0])
@@ -201,7 +212,7 @@ def main() -> None:
     train_start, train_end = load(args.data / "start"), load(args.data / "end")
     held_start, held_end = load(args.data / "heldout" / "start"), load(args.data / "heldout" / "end")
     net = train_classifier(train_start, train_end)
-    results = [evaluate(args.task, path, net, train_start, held_start, held_end) for path in args.model]
+    results = [evaluate(args.task, path, net, train_start, held_start, held_end, not args.no_portraits) for path in args.model]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"models_eval_{args.task}.json").write_text(json.dumps(results if len(results) > 1 else results[0], indent=2))
     print("| model | warped held-out start called end (all / never in training) | real start / real end called end | folded pixels | round trip PSNR | half-pixel there and back | displacement outside the mouth | 60 frames (s) |")
@@ -217,6 +228,10 @@ def main() -> None:
               f"{result['roundtrip_psnr_db']:.1f} dB | {result['half_pixel_there_and_back_psnr_db']:.1f} dB | "
               f"{outside_text} | "
               f"{result['seconds_60_frames']:.2f} |")
+    for result in results:
+        chosen = result["selection_on_training_images"]
+        print(f"{result['model']} (step {result['step']}): on {chosen['images']} training start images (for choosing a "
+              f"checkpoint) {100 * chosen['warped_called_end']:.1f} % called end, {chosen['folded_pixels']} folded pixels")
     for result in results:
         outside = result["displacement_outside_mouth"]
         if outside is not None:
