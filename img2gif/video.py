@@ -714,7 +714,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
                 gap.kind = "still"
             else:
                 neighbours = [g.fit for g in (before, after) if g is not None and g is not gap]
-                gap.kind = gap_kind(gap.fit, neighbours, looks_like_cut=is_cut(gap.a, gap.b))
+                gap.kind = gap_kind(gap.fit, neighbours, looks_like_cut=not neighbours and is_cut(gap.a, gap.b))
                 report.cuts += gap.kind == "cut"
                 report.blended += gap.kind == "crossfade"
             if gap is seam:
