@@ -25,7 +25,6 @@ from .errors import Img2GifError, OptionError
 from .safefile import check_not_an_input, check_writable_file, raise_keyboard_interrupt as _raise_interrupt
 
 
-
 def _no_flag_metavars(params):
     """Flags (--help, --match/--no-match, ...) take no value: their --help shows no metavar
     (typer would print <bool> beside them)."""

@@ -49,7 +49,7 @@ class Pair:
                 still = F.interpolate(still.float().view(1, 1, *still.shape[-2:]), size=a.shape[:2], mode="nearest")
             self._still = still.float().view(1, 1, *a.shape[:2]).to(self.device)
         self._still_weight = None
-        self._sides = None
+        self._middle_images = None
 
     @property
     def still(self) -> torch.Tensor | None:
@@ -118,9 +118,7 @@ class Pair:
         bilinearly; still overlays count as explained, as they are drawn unwarped), and of A
         and B as they are; at the working size. A warp that explains
         the change leaves a small share of it."""
-        a, b = self._tensors()
-        forward, backward = self._middle_sides(a, b)
-        a, b = (_resize(x, self.field_size) for x in (a, b))  # the images as the fit saw them
+        a, b, forward, backward = self._middle()  # a, b: the images as the fit saw them
         with torch.no_grad():
             apart = (forward - backward).abs()
             weight = self.still_weight()
@@ -135,21 +133,22 @@ class Pair:
         at the working size): what is left of a moving scene, or of a flash or a dissolve, is
         still the same picture (near 1), however much it differs; two shots a cut apart are
         not, however well the warp bends one towards the other (0.6 at most on generated cuts)."""
-        forward, backward = self._middle_sides(*self._tensors())
+        _, _, forward, backward = self._middle()
         x, y = (side[:, :3].mean(1).flatten() for side in (forward, backward))
         x, y = x - x.mean(), y - y.mean()
         norms = float(x.norm() * y.norm())
         return 1.0 if norms == 0 else float((x * y).sum()) / norms  # flat frames: nothing disagrees
 
-    def _middle_sides(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """A and B carried to the middle of the gap at the working size (bilinear), (1, C, h, w)
-        each; made once (a video's gap asks for its residual and its agreement)."""
-        if self._sides is None:
+    def _middle(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(A, B, A carried to the middle of the gap, B carried there), each (1, C, h, w) at the
+        working size (bilinear); made once (a video's gap asks for its residual and its agreement)."""
+        if self._middle_images is None:
+            a, b = self._tensors()
             phi = self._fields_of(a, [0.5, -0.5])
             a, b = (_resize(x, self.field_size) for x in (a, b))
             with torch.no_grad():
-                self._sides = sample(a, phi[0:1]), sample(b, phi[1:2])
-        return self._sides
+                self._middle_images = a, b, sample(a, phi[0:1]), sample(b, phi[1:2])
+        return self._middle_images
 
     def folds(self, times=(0.25, 0.5, 0.75, 1.0, -1.0)) -> int:
         """Pixels where the warp folds (det <= 0), summed over ``times``."""

@@ -460,6 +460,10 @@ class GapFit:
     unwarped: float
     agreement: float
 
+    @classmethod
+    def of(cls, pair) -> "GapFit":
+        return cls(*pair.residual(), pair.agreement())
+
     @property
     def unexplained_change(self) -> bool:
         """Left plainly visible and not the same picture: what a cut leaves, were it alone."""
@@ -697,12 +701,12 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             return
         warm = start_field is not None
         gap.pair = fit_pair(gap.a, gap.b, settings.warm() if warm else settings, device=device, initial_field=start_field)
-        gap.fit = GapFit(*gap.pair.residual(), gap.pair.agreement())
+        gap.fit = GapFit.of(gap.pair)
         if warm and gap.fit.unexplained_change:
             # the gap before's motion may have led the fit astray (a sudden fast move): a cut
             # is decided on a fit of its own
             cold = fit_pair(gap.a, gap.b, settings, device=device)
-            cold_fit = GapFit(*cold.residual(), cold.agreement())
+            cold_fit = GapFit.of(cold)
             if cold_fit.left < gap.fit.left:
                 gap.pair, gap.fit = cold, cold_fit
         start_field = gap.pair.fields([1.0])[0] if gap.bends_neighbours else None
