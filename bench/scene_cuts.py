@@ -1,6 +1,12 @@
 """Scene cuts on generated footage: what is a cut, what is only fast (issue 27, deliverable 4).
 
-    python bench/scene_cuts.py [--seeds 3] [--first-seed 100]     # ~8 min on one CPU thread
+    python bench/scene_cuts.py [--seeds 3] [--first-seed 100]     # ~3 min on one CPU thread
+    python bench/scene_cuts.py --part pairs [--seeds 8] [--first-seed 0]   # what the thresholds were chosen on
+
+``--part pairs`` fits single 144x256 pairs of each kind (seeds 0-7) and prints what each fit
+leaves (levels), its share of the difference and the correlation of A and B carried to the
+middle of the gap (``Pair.agreement``): the figures ``img2gif.video``'s cut thresholds were
+chosen on.
 
 Clips of ``img2gif.scenes`` (the package's photos moved with known motion), 144x256, through
 ``img2gif.animate`` on a folder of frames at 10 fps, ``--multiply 2``, as a user runs it:
@@ -37,11 +43,51 @@ FRAMES = 8   # per shot of a splice
 FAST = 6     # frames of a fast clip: each gap moves a fifth of the whole motion
 
 
+def pairs(seeds) -> None:
+    """One pair per kind and seed: what the fit leaves, its share, and the agreement."""
+    import torch
+
+    from img2gif.fit import FitSettings
+    from img2gif.pair import fit_pair
+    from img2gif.scenes import SceneGenerator, SceneSettings
+
+    as_uint8 = lambda x: (x.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # noqa: E731
+    generator = SceneGenerator(SceneSettings(size=SIZE))
+    moving = {"motion": generator,
+              "fast pan": SceneGenerator(SceneSettings(size=SIZE, background_shift=0.35, layers=(0, 0))),
+              "zoom": SceneGenerator(SceneSettings(size=SIZE, background_shift=0.05, max_zoom=1.8, layers=(0, 0))),
+              "close object": SceneGenerator(SceneSettings(size=SIZE, layers=(1, 1), max_shift=0.6, max_zoom=1.5))}
+    records = {}
+    for seed in seeds:
+        scene, other = generator.scene(seed), generator.scene(seed + 50)
+        cases = {name: (g.scene(seed).a, g.scene(seed).b) for name, g in moving.items()}
+        cases["splice"] = (scene.a, other.b)
+        cases["dissolve 30 %"] = (scene.a, 0.7 * scene.a + 0.3 * other.a)
+        cases["flash (x1.6)"] = (scene.a, (scene.a * 1.6).clamp(0, 1))
+        for name, (a, b) in cases.items():
+            pair = fit_pair(as_uint8(a), as_uint8(b), FitSettings(), device="cpu")
+            left, unwarped = pair.residual()
+            row = {"seed": seed, "left": left, "share": left / max(unwarped, 1e-9), "agreement": pair.agreement()}
+            records.setdefault(name, []).append(row)
+            print(f"{seed} {name:14s} left {left:6.2f} share {row['share']:.2f} agreement {row['agreement']:.3f}", flush=True)
+    rows = [[name, str(len(r)), f"{min(x['left'] for x in r):.1f}-{max(x['left'] for x in r):.1f}",
+             f"{min(x['agreement'] for x in r):.2f}-{max(x['agreement'] for x in r):.2f}"] for name, r in records.items()]
+    print(markdown_table(["pairs", "n", "left (levels)", "agreement"], rows))
+    write_json("scene_cuts_pairs", {"environment": environment(), "size": list(SIZE), "kinds": records})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--first-seed", type=int, default=100)
+    parser.add_argument("--part", choices=["clips", "pairs"], default="clips")
+    parser.add_argument("--seeds", type=int, default=None, help="default: 3 clips per kind, 8 pairs per kind")
+    parser.add_argument("--first-seed", type=int, default=None, help="default: 100 for clips, 0 for pairs")
     args = parser.parse_args()
+    if args.part == "pairs":
+        first = 0 if args.first_seed is None else args.first_seed
+        pairs(range(first, first + (args.seeds or 8)))
+        return
+    args.seeds = args.seeds or 3
+    args.first_seed = 100 if args.first_seed is None else args.first_seed
 
     import torch
     from PIL import Image

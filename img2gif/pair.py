@@ -130,9 +130,9 @@ class Pair:
 
     def agreement(self) -> float:
         """The correlation, in [-1, 1], of A and B each carried to the middle of the gap (gray,
-        at the working size): what is left of a moving scene, or of a flash or a dissolve, is
-        still the same picture (near 1), however much it differs; two shots a cut apart are
-        not, however well the warp bends one towards the other (0.6 at most on generated cuts)."""
+        at the working size): what is left of a moving scene, a dissolve or a flash is mostly
+        still the same picture (0.53-1 on generated pairs), however much it differs; two shots a
+        cut apart are not, however well the warp bends one towards the other (0.6 at most)."""
         _, _, forward, backward = self._middle()
         x, y = (side[:, :3].mean(1).flatten() for side in (forward, backward))
         x, y = x - x.mean(), y - y.mean()

@@ -59,11 +59,12 @@ MAX_OUTPUT_FRAMES = 100_000
 # must also look like one (with the motion rule too, never alone)
 CUT_MEAN_DIFF = 50.0     # levels (0-255), mean over the frame
 CUT_HISTOGRAM_L1 = 0.4   # half the L1 distance of the normalised 3 x 32-bin colour histograms
-# A cut (``gap_kind``). Chosen on generated scenes (bench/video_fallback.py --part cuts), never on
-# the benchmark sets: two scenes spliced leave 43-80 levels at a correlation of -0.02-0.60;
-# moving scenes, fast pans, zooms and close objects 4-33 levels (fast pans of a third of the
-# frame down to a correlation of 0.15, which is why a cut must also stand out); flashes and
-# dissolves keep a correlation of 0.81-0.99.
+# A cut (``gap_kind``). Chosen on generated pairs (bench/scene_cuts.py --part pairs, seeds 0-7),
+# never on the benchmark sets: two scenes spliced leave 43-80 levels at a correlation of
+# -0.02-0.60; moving scenes, fast pans, zooms and close objects 4-33 levels (fast pans of a third
+# of the frame down to a correlation of 0.15); dissolves 0.71-0.96 and flashes 0.53-0.99. The
+# correlation alone does not separate them, which is why a cut must also stand out from its
+# neighbours: a flash frame's two gaps are each other's neighbour, and fast motion lasts.
 CUT_LEVELS = 10.0        # mean absolute difference left at the middle of the gap, 0-255
 CUT_CORRELATION = 0.65   # correlation of A and B carried to the middle (Pair.agreement), at most
 CUT_RATIO = 2.5          # 1 - correlation, at least this many times the neighbouring gaps' mean
