@@ -10,7 +10,7 @@ into the JSON, never lost in a traceback):
    through ``img2gif.animate`` as a user runs it (wall time, once cold and once warm);
 2. clip: a 10 s 1280x720 pan at 30 fps (a photo panned under a sliding window, as a numbered
    frames folder) raised to 60 fps with ``img2gif.upconvert``, written as MP4;
-3. prior: ``bench/train_prior.py`` trained for a fixed wall-clock budget (its steps counted).
+3. prior: ``img2gif train --prior`` trained for a fixed wall-clock budget (its steps counted).
 
 ``--quick`` shrinks each step (pair 240x135 with 4 frames, clip 0.5 s at 160x90, prior 6 s at
 32 px) so that the CPU dry run checks the same code paths in seconds. MP4 output needs the
@@ -117,17 +117,17 @@ def clip_step(size, seconds, device, work: Path, ffmpeg: bool) -> dict:
 
 def prior_step(budget_s, size, batch, device, work: Path) -> dict:
     checkpoint = work / "prior.pt"
-    command = [sys.executable, str(ROOT / "bench" / "train_prior.py"), "-o", str(checkpoint), "--size", str(size),
+    command = [sys.executable, "-m", "img2gif", "train", "--prior", "-o", str(checkpoint), "--size", str(size),
                "--batch-size", str(batch), "--steps", "100000", "--device", device, "--workers", "1" if device == "cpu" else "8",
-               "--checkpoint-every", "10" if budget_s < 30 else "50", "--log-every", "25"]
+               "--checkpoint-every", "10" if budget_s < 30 else "50"]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=budget_s)
         stopped_by_clock = False
     except subprocess.TimeoutExpired as stopped:
         done, stopped_by_clock = stopped, True
-    log = (done.stdout or b"").decode() if isinstance(done.stdout, bytes) else (done.stdout or "")
+    log = (done.stderr or b"").decode() if isinstance(done.stderr, bytes) else (done.stderr or "")
     if not stopped_by_clock and done.returncode != 0:
-        raise RuntimeError(f"train_prior.py exited {done.returncode}: {(done.stderr or '')[-500:]}")
+        raise RuntimeError(f"img2gif train --prior exited {done.returncode}: {log[-500:]}")
     import torch
 
     step = torch.load(checkpoint, weights_only=True)["step"] if checkpoint.is_file() else 0

@@ -22,10 +22,10 @@ SIZE=${SIZE:-128} STEPS=${STEPS:-20000} BATCH=${BATCH:-64} WORKERS=${WORKERS:-14
 (command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader) || true
 "$PY" -c "import torch, skimage; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'skimage', skimage.__version__)"
 timeout --signal=INT "$("$PY" -c "print(int(float('$MINUTES') * 60))")" \
-  "$PY" bench/train_prior.py -o "$PRIOR" --size "$SIZE" --steps "$STEPS" --batch-size "$BATCH" \
-    --workers "$WORKERS" --device "$DEVICE" --checkpoint-every 100 --log-every 50 $([ -f "$PRIOR" ] && echo --resume) 2>&1 | tee "$OUT/train_prior.log"
+  "$PY" -m img2gif train --prior -o "$PRIOR" --size "$SIZE" --steps "$STEPS" --batch-size "$BATCH" \
+    --workers "$WORKERS" --device "$DEVICE" --checkpoint-every 100 $([ -f "$PRIOR" ] && echo --resume) 2>&1 | tee "$OUT/train_prior.log"
 status=${PIPESTATUS[0]}
-echo "train_prior exit status: $status (124 or 130: stopped by the clock, its last step saved)"
+echo "train --prior exit status: $status (124 or 130: stopped by the clock, its last step saved)"
 if [ -f "$PRIOR" ]; then
   cp "$PRIOR" "$OUT/prior.pt"
   "$PY" -c "import sys, torch; r = torch.load(sys.argv[1], weights_only=True); print('checkpoint step', r['step'])" "$PRIOR"

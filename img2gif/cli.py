@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import sys
+import time
 import warnings
 from contextlib import contextmanager
 from enum import Enum
@@ -249,19 +250,41 @@ def _fit_progress(enabled: bool = True):
     return _progress("fitting", enabled, lambda loss: f"loss {loss:.4f}")
 
 
+LOG_EVERY_S = 10.0  # a training run's plain progress line, where stderr is a log file, not a terminal
+
+
+@contextmanager
 def _train_progress(enabled: bool = True):
-    return _progress("training", enabled, lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+    """A bar on a terminal; elsewhere (a log file, a device run) a plain line every
+    LOG_EVERY_S seconds and at the last step, so that a long run's log shows where it is."""
+    describe = lambda losses: "  ".join(f"{k} {v:.4f}" for k, v in losses.items())  # noqa: E731
+    if not enabled or err.is_terminal:
+        with _progress("training", enabled, describe) as update:
+            yield update
+        return
+    started = time.monotonic()
+    last = [started]
+
+    def update(step, total, losses):
+        now = time.monotonic()
+        if now - last[0] >= LOG_EVERY_S or step == total:
+            last[0] = now
+            _note(f"step {step}/{total}  {describe(losses)}  {now - started:.0f} s")
+
+    yield update
 
 
-def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=None, keep_still=None):
+def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=None, keep_still=None, estimator=None):
     from .fit import FitSettings, starts_from_field
 
     can_match = starts_from_field(velocity)
+    if estimator is not None and match is not None:
+        raise OptionError("--estimator replaces the shift search and block matching: give it or --match/--no-match, not both")
     if match and not can_match:
         raise OptionError(f"--match needs a velocity that can start from a field (svf), not {velocity!r}")
     settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
                            match=can_match if match is None else match,
-                           keep_still=(keep_still or KeepStill.off).value)
+                           keep_still=(keep_still or KeepStill.off).value, estimator=estimator or "")
     if warm_steps is not None:
         settings.warm_steps = _step_counts(warm_steps, len(settings.steps))
     settings.check()
@@ -286,9 +309,10 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """Two images in, a smooth continuous animation out."""
 
 
-PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from bench/train_prior.py): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
+PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from `img2gif train --prior`): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
 KeepStillOpt = typer.Option(None, "--keep-still", help="Still overlays (subtitles, logos, HUDs, timestamps: pixels the same in A and B, with texture, while the scene behind them moves): auto finds them; the fit ignores them, so they do not hold the motion around them back, and every frame shows them unwarped and sharp (a pair with a caption fits about 3.5x longer; BENCHMARKS.md). off (default) warps every pixel, overlays too. Applies when fitting: a pair saved by fit-pair keeps its own setting.")
 MatchOpt = typer.Option(None, "--match/--no-match", show_default=False, help="Start each fit from block matching (a search per pixel over an image pyramid, around the global shift or the gap before's field), so that parts that move far on their own are found. On by default for svf; --no-match starts from one shift for the whole frame (the only start before; BENCHMARKS.md has both).")
+EstimatorOpt = typer.Option(None, "--estimator", metavar="NAME", help="Motion estimator that proposes where each fit starts (see `img2gif inspect`: shift, blocks, or a plugin's), instead of the default: the shift search, then block matching. Needs a velocity that can start from a field (svf).")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
 SolverOpt = typer.Option("scaling-squaring", "--solver", help="Solver backend: scaling-squaring (svf only), euler, midpoint, rk4, dopri5.")
 LossOpt = typer.Option("charbonnier", "--loss", help="Data loss backend: charbonnier, l2, or a plugin's.")
@@ -336,6 +360,7 @@ def fit_pair_cmd(
     fit: Optional[Fit] = FitOpt,
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
+    estimator: Optional[str] = EstimatorOpt,
     keep_still: Optional[KeepStill] = KeepStillOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
@@ -354,7 +379,7 @@ def fit_pair_cmd(
             raise Img2GifError(f"{output}: a pair file must end in .pt")
         check_writable_file(output)
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
-        settings = _settings(velocity, solver, loss, working_size, seed, match=match, keep_still=keep_still)
+        settings = _settings(velocity, solver, loss, working_size, seed, match=match, keep_still=keep_still, estimator=estimator)
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value, keep_alpha=True)
         with _fit_progress(not quiet) as progress:
@@ -396,6 +421,7 @@ def animate(
     crop: Optional[str] = CropOpt,
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
+    estimator: Optional[str] = EstimatorOpt,
     keep_still: Optional[KeepStill] = KeepStillOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field refined by block matching (default 20,20,0: a quarter to a third of the first gap's 80,50,30 in time, as good on real video, 0.11 dB lower on generated scenes; BENCHMARKS.md). 80,50,30 runs the full schedule for every gap; 0,20,0 is faster still."),
     velocity: str = VelocityOpt,
@@ -438,7 +464,7 @@ def animate(
                     loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
                     dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
                     seed=seed, device=device.value,
-                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still), job_progress=job and job.stage,
+                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still, estimator), job_progress=job and job.stage,
                     keep_held=keep_held)
             extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
             extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
@@ -487,7 +513,7 @@ def animate(
                 images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
                 loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
                 quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
-                background=background, alpha_threshold=alpha_threshold, crop=crop, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still),
+                background=background, alpha_threshold=alpha_threshold, crop=crop, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still, estimator),
                 progress=job and job.fit, job_progress=job and job.stage,
             )
         _note(_wrote(result))
@@ -556,19 +582,20 @@ def reverse(
 
 @app.command(cls=_Command)
 def train(
-    data: Path = typer.Option(..., "--data", help="Folder holding start/ and end/ image folders."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder holding start/ and end/ image folders (--paired, --unpaired)."),
     unpaired: bool = typer.Option(False, "--unpaired", metavar="", help="Start and end images are unrelated: learn with a Wasserstein critic (WGAN-GP)."),
     paired: bool = typer.Option(False, "--paired", metavar="", help="start/X and end/X are the same subject: learn with a paired loss."),
+    prior: bool = typer.Option(False, "--prior", metavar="", help="Train a pair motion prior, the file `animate --prior` and `fit-pair --prior` take, on generated layered scenes with known motion (scikit-image's sample photos: pip install 'img2gif[prior]'); no --data. Its defaults: --size 128, --steps 2000, --batch-size 8, --lr 0.0005; -o prior.pt."),
     start_dir: str = typer.Option("start", "--start-dir", help="Name of the start folder inside --data."),
     end_dir: str = typer.Option("end", "--end-dir", help="Name of the end folder inside --data."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Checkpoint file (default: NAME.pt or model.pt); sample sheets go to <stem>-samples/."),
     name: Optional[str] = typer.Option(None, "--name", help="Also store the trained model in the user model folder, so `--model NAME` finds it."),
-    size: int = typer.Option(32, "--size", help="Training image size (a power of two: 32, 64, 128 ...)."),
+    size: Optional[int] = typer.Option(None, "--size", show_default=False, help="Training image size (a power of two: 32, 64, 128 ...; default 32, --prior 128)."),
     channels: int = typer.Option(1, "--channels", help="1 grayscale, 3 RGB, 4 RGBA."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps (default 1000)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps (default 1000, --prior 2000)."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the start images (instead of --steps)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Images per step (per process under torchrun)."),
-    lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the velocity network."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", show_default=False, help="Images per step (per process under torchrun; default 64, --prior 8)."),
+    lr: Optional[float] = typer.Option(None, "--lr", show_default=False, help="Learning rate of the velocity network (default 0.001, --prior 0.0005)."),
     critic_iters: int = typer.Option(5, "--critic-iters", help="Critic updates per step (unpaired)."),
     loss: str = typer.Option("l2", "--loss", help="Paired data loss (a loss plugin)."),
     cycle: float = typer.Option(10.0, "--cycle", help="Weight of the cycle term: x^1 warped back by Phi_-1 (from x^1 alone) must return to x0. 0 turns it off."),
@@ -583,14 +610,16 @@ def train(
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Write the checkpoint every N steps."),
     resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the run saved at -o exactly where it stopped."),
     strict: bool = typer.Option(False, "--strict", metavar="", help="Stop on an unreadable image instead of skipping it."),
+    workers: int = typer.Option(0, "--workers", help="--prior: processes generating scenes beside the training loop (0: in the loop)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (0 ... 2^63 - 1)."),
     device: Device = DeviceOpt,
     quiet: bool = QuietOpt,
 ):
-    """Learn a warp from a data set (the paper's Algorithm 1): paired, or unpaired with a critic."""
+    """Learn a warp from a data set (the paper's Algorithm 1): paired, or unpaired with a critic;
+    or, with --prior, the pair motion prior that starts a fit of two images with large motion."""
     from .training import TrainSettings, train as run_training
 
-    output = output or Path(f"{name or 'model'}.pt")
+    output = output or Path(f"{name or ('prior' if prior else 'model')}.pt")
     before = _mtime(output)
 
     def interrupted() -> str:
@@ -599,10 +628,17 @@ def train(
         return "interrupted before the first checkpoint; nothing was saved"
 
     with _user_errors(interrupted):
-        if paired == unpaired:
-            raise Img2GifError("choose one of --paired or --unpaired")
+        if paired + unpaired + prior != 1:
+            raise Img2GifError("choose one of --paired, --unpaired or --prior")
         if steps is not None and epochs is not None:
             raise Img2GifError("give --steps or --epochs, not both")
+        if prior:
+            _train_prior(data, output, size, steps, epochs, batch_size, lr, workers, checkpoint_every, resume, seed,
+                         device, quiet)
+            return
+        if data is None:
+            raise Img2GifError("--paired and --unpaired learn from a data set: give --data FOLDER")
+        size, batch_size, lr = size or 32, batch_size or 64, 1e-3 if lr is None else lr
         settings = TrainSettings(paired=paired, size=size, channels=channels, batch_size=batch_size, learning_rate=lr,
                                  critic_iters=critic_iters, loss=loss, cycle_weight=cycle, velocity=velocity, solver=solver,
                                  jacobian_weight=fold_weight, jacobian_margin=fold_margin,
@@ -613,6 +649,23 @@ def train(
         with _train_progress(not quiet) as progress:
             run_training(data, output, settings, start_dir=start_dir, end_dir=end_dir, name=name, resume=resume,
                          strict=strict, epochs=epochs, device=device.value, progress=progress, log=_note)
+
+
+def _train_prior(data, output, size, steps, epochs, batch_size, lr, workers, checkpoint_every, resume, seed,
+                 device, quiet) -> None:
+    """``train --prior``: the options apply to img2gif.prior.PriorSettings."""
+    from .device import resolve_device
+    from .prior import PriorSettings, train_prior
+
+    if data is not None or epochs is not None:
+        raise Img2GifError("--prior trains on generated scenes: it takes no --data and no --epochs (give --steps)")
+    d = PriorSettings()
+    settings = PriorSettings(size=size or d.size, steps=d.steps if steps is None else steps,
+                             batch_size=batch_size or d.batch_size, learning_rate=d.learning_rate if lr is None else lr,
+                             workers=workers, checkpoint_every=checkpoint_every, seed=seed)
+    with _train_progress(not quiet) as progress:
+        train_prior(settings, output, device=resolve_device(device.value), resume=resume, progress=progress, log=_note)
+    _note(f"saved {output} (step {settings.steps})")
 
 
 def _mtime(path: Path):

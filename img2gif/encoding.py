@@ -22,11 +22,11 @@ from .errors import OptionError
 DEFAULT_QUALITY = 90
 CODECS = {"h264": "libx264", "h265": "libx265"}
 # GIF dithering where the palette lacks colours (ffmpeg paletteuse names). Measured on real
-# clips (bench/gif_quality.py): Floyd-Steinberg gives higher PSNR at smaller size than ffmpeg's
+# clips (BENCHMARKS.md, "GIF size and fidelity"): Floyd-Steinberg gives higher PSNR at smaller size than ffmpeg's
 # default sierra2_4a; bayer is a fixed pattern (no crawl from frame to frame, faster, 1-2 dB
 # lower); none has the highest PSNR and the smallest files but bands in smooth gradients.
 # 'auto' is Floyd-Steinberg up to AUTO_DITHER_PIXELS a frame and bayer above: error diffusion
-# costs ffmpeg about 0.15 s more per 1080p frame (bench/speed.py), which a large GIF feels.
+# costs ffmpeg about 0.15 s more per 1080p frame (BENCHMARKS.md, "Speed and memory of `animate`"), which a large GIF feels.
 DITHERS = {"auto": None, "floyd-steinberg": "floyd_steinberg", "bayer": "bayer:bayer_scale=3", "none": "none"}
 DEFAULT_DITHER = "auto"
 AUTO_DITHER_PIXELS = 1_000_000
@@ -72,7 +72,7 @@ class Encoding:
     def mp4_crf(self) -> int:
         """x264/x265 constant rate factor, lower is better: 100 -> 0, 90 -> 10 (what earlier
         versions wrote), then 0.45 per step down: 70 -> 19, 50 -> 28, 1 -> 50. (CRF = 100 - quality,
-        tried first, made quality 50 unwatchable: CRF 50, 23 dB in bench/output_costs.py.)"""
+        tried first, made quality 50 unwatchable: CRF 50, 23 dB in BENCHMARKS.md.)"""
         if self.quality >= DEFAULT_QUALITY:
             return 100 - self.quality
         return min(51, round(10 + (DEFAULT_QUALITY - self.quality) * 0.45))

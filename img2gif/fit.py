@@ -7,13 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from . import registry
+from .errors import PluginError
 from .losses.penalties import PENALTIES
 from .ode import WarpODE, refuse_pair_velocity, warp_record
-from .correspondence import match_blocks
+from .estimators import check_proposal, is_translation
 from .optim import Adam
 from .still import fit_weight
 from .velocity.base import has_hook
-from .warp import check_image, pixels_to_normalised, sample
+from .warp import check_image, sample
 
 
 _STEP_SCHEDULES = ("steps", "warm_steps")  # tuples of steps per level; saved as lists
@@ -33,7 +34,7 @@ class FitSettings:
     steps: tuple = (80, 50, 30)      # optimiser steps per level, coarse -> fine
     # steps per level for a gap of a keyframe path or a video, whose fit starts from the gap
     # before's field refined by block matching: the coarse and middle levels only, a quarter to
-    # a third of the full schedule's time for 0.11 dB on generated scenes (bench/warm_start.py) and none
+    # a third of the full schedule's time for 0.11 dB on generated scenes (BENCHMARKS.md, "Warm gaps") and none
     # on real video (BENCHMARKS.md); set on its own, it does not follow ``steps``
     warm_steps: tuple = (20, 20, 0)
     learning_rate: float = 0.002
@@ -49,6 +50,10 @@ class FitSettings:
     # global shift or the given start: reach for parts that move on their own. Only a velocity
     # that can start from a field (svf) uses it; others start as before.
     match: bool = True
+    # a motion estimator (entry-point group img2gif.estimators) that proposes the start field
+    # instead of the shift search and block matching; "" = those built-ins
+    estimator: str = ""
+    estimator_config: dict = field(default_factory=dict)
     # still overlays (img2gif.still): "auto" finds textured pixels the same in A and B that the
     # fit drags along (captions, logos); fit_pair fits again with the data term ignoring them,
     # and the renderer draws them unwarped. "off": every pixel is warped (the old behaviour).
@@ -68,6 +73,11 @@ class FitSettings:
 
         if self.keep_still not in STILL_MODES:
             raise OptionError(f"--keep-still must be one of {', '.join(STILL_MODES)}, got {self.keep_still!r}")
+        if self.estimator and self.estimator not in registry.available("estimators"):
+            known = ", ".join(registry.available("estimators"))
+            raise OptionError(f"unknown --estimator {self.estimator!r}; known: {known}")
+        if self.estimator and not starts_from_field(self.velocity):
+            raise OptionError(f"--estimator needs a velocity that can start from a field (svf), not {self.velocity!r}")
         if not 16 <= int(self.working_size) <= 2048:
             raise OptionError(f"--working-size must be between 16 and 2048, got {self.working_size}")
         if not 0 <= int(self.seed) <= 2**63 - 1:
@@ -129,62 +139,6 @@ def _gradients(x):
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
-def _shift_candidates(a, b, reach: float, count: int, keep=None) -> list[tuple[float, float]]:
-    """Integer shifts (dx, dy) in pixels of a small copy that best map a onto b, best first.
-    ``keep``: None or (1, 1, h, w), the weight of b's pixels (0 on still overlays, which
-    would vote for no shift).
-
-    Why: a gradient fit only sees motion of a few pixels at its coarsest level; a brute
-    force over every shift gives reach of ``reach`` of the frame each way in milliseconds.
-    Error per shift: mean |a(p + d) - b(p)| over the overlap (all shifts at once by unfold).
-    """
-    h, w = a.shape[-2:]
-    rx, ry = max(1, int(reach * w)), max(1, int(reach * h))
-    gray_a, gray_b = a.mean(1, keepdim=True), b.mean(1, keepdim=True)
-    pad = (rx, rx, ry, ry)
-    a_pad = F.pad(gray_a, pad)
-    mask = F.pad(torch.ones_like(gray_a), pad)
-    # columns of unfold = every (dy, dx) window of the padded a, in row-major shift order
-    a_win = F.unfold(a_pad, (h, w))        # (1, h*w, shifts)
-    m_win = F.unfold(mask, (h, w))
-    if keep is not None:
-        m_win = m_win * keep.reshape(1, -1, 1)
-    diff = (a_win - gray_b.reshape(1, -1, 1)).abs() * m_win
-    err = diff.sum(1) / m_win.sum(1).clamp_min(1.0)
-    err = err.view(2 * ry + 1, 2 * rx + 1)
-    # a shift must keep half the frame in view to count (small overlaps match anything)
-    overlap = m_win.sum(1).view_as(err) / (m_win.sum(1).max().clamp_min(1.0) if keep is not None else h * w)
-    err = torch.where(overlap >= 0.5, err, torch.full_like(err, float("inf")))
-    best = int(torch.argmin(err))
-    dy, dx = best // (2 * rx + 1) - ry, best % (2 * rx + 1) - rx
-    # Keep the identity unless the shift explains the pair clearly better.
-    first = (0.0, 0.0) if err.view(-1)[best] > 0.9 * err[ry, rx] else (float(dx), float(dy))
-    found = [first]
-    if count > 1:
-        # other hypotheses: local minima of the error surface, best first, not next to one taken
-        local = err == -F.max_pool2d(-err[None, None], 5, stride=1, padding=2)[0, 0]
-        order = torch.argsort(torch.where(local, err, torch.full_like(err, float("inf"))).view(-1))
-        for idx in order.tolist():
-            if len(found) >= count or not torch.isfinite(err.view(-1)[idx]):
-                break
-            cand = (float(idx % (2 * rx + 1) - rx), float(idx // (2 * rx + 1) - ry))
-            if all(max(abs(cand[0] - f[0]), abs(cand[1] - f[1])) > 2 for f in found):
-                found.append(cand)
-        if all(f != (0.0, 0.0) for f in found) and len(found) < count:
-            found.append((0.0, 0.0))
-    return found
-
-
-def _fill_from_around(field: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """field (1, 2, h, w) with its values where ``keep`` (1, 1, h, w) is 0 (still overlays,
-    matched as not moving) replaced by a wide average of the kept values around them: the
-    overlay's own zero must not start the motion of the scene behind it."""
-    side = max(3, (min(field.shape[-2:]) // 4) | 1)
-    pool = lambda x: F.avg_pool2d(x, side, stride=1, padding=side // 2, count_include_pad=False)  # noqa: E731
-    around = pool(field * keep) / pool(keep).clamp_min(1e-6)
-    return torch.where(keep > 0.5, field, around)
-
-
 def starts_from_field(velocity: str) -> bool:
     """Whether the velocity backend ``velocity`` can start a fit from a field (what --prior
     and block matching need)."""
@@ -240,31 +194,14 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         n = velocity.levels
         active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
     from_field = has_hook(velocity, "set_field")
-    match = settings.match and from_field
-    start_field = None
+    start = None
     if initial_field is not None and from_field:
-        start_field = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
-    starts = [None]
-    if start_field is None and settings.search and has_hook(velocity, "set_translation"):
-        tiny = working_shape(*work, 48)
-        # matching refines one start, so it needs only the best shift
-        keep = None if still is None else fit_weight(still.to(a_work), tiny)
-        shifts = _shift_candidates(_resize(a_work, tiny), _resize(b_work, tiny), settings.search_reach,
-                                   1 if match else max(1, settings.hypotheses), keep)
-        starts = [pixels_to_normalised(shift, *tiny) for shift in shifts]
-    if match:
-        # refine the given field or the best shift per pixel
-        around = start_field
-        if around is None and starts[0] is not None:
-            around = a_work.new_tensor(starts[0]).view(1, 2, 1, 1)
-        start_field, starts = match_blocks(a_work, b_work, around), [None]
-        if still is not None:
-            start_field = _fill_from_around(start_field, fit_weight(still.to(a_work), start_field.shape[-2:]))
-    if start_field is not None:
-        # For a smooth warp, log(id + Phi_1) ~ Phi_1: a good first velocity.
-        velocity.set_field(start_field, level=(active[0] - 1) if coarse_to_fine else 0)
-    elif starts[0] is not None:
-        velocity.set_translation(*starts[0])
+        start = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
+    for name, estimator in _estimators(settings, velocity, given_start=start is not None):
+        start = check_proposal(estimator.propose(a_work, b_work, start=start, still=still), name, a_work)
+    starts = [None] if start is None else list(start.split(1))
+    level_of_start = (active[0] - 1) if coarse_to_fine else 0
+    _start_velocity(velocity, starts[0], level_of_start)
 
     total = sum(steps)
     done = 0
@@ -279,7 +216,7 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
             # several starting shifts: fit each at the (cheap) coarsest level, keep the best
             best = None
             for start in starts:
-                velocity.set_translation(*start)
+                _start_velocity(velocity, start, level_of_start)
                 loss, done = _fit_level(ode, a_l, b_l, size, steps[0], settings, losses, progress, done, total, weight)
                 if best is None or loss < best[0]:
                     best = (loss, {k: v.clone() for k, v in ode.state_dict().items()})
@@ -289,6 +226,47 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     if coarse_to_fine:
         velocity.active_levels = velocity.levels
     return ode.eval()
+
+
+def _estimators(settings: FitSettings, velocity, given_start: bool) -> list:
+    """(name, estimator) pairs that propose the start, run in order, each refining the last:
+    ``settings.estimator`` alone, or the built-ins: the shift search (a velocity that can
+    start from a translation, when no start is given) then block matching (``match``, a
+    velocity that can start from a field)."""
+    if settings.estimator:
+        return [(settings.estimator, _build_estimator(settings.estimator, settings.estimator_config))]
+    match = settings.match and has_hook(velocity, "set_field")
+    chain = []
+    if settings.search and not given_start and has_hook(velocity, "set_translation"):
+        # matching refines one start, so it needs only the best shift
+        count = 1 if match else max(1, settings.hypotheses)
+        chain.append(("shift", _build_estimator("shift", {"reach": settings.search_reach, "count": count})))
+    if match:
+        chain.append(("blocks", _build_estimator("blocks", {})))
+    return chain
+
+
+def _build_estimator(name: str, config: dict):
+    cls = registry.load("estimators", name)
+    try:
+        estimator = cls(**config)
+    except Exception as exc:  # a third-party plugin may fail in any way
+        raise PluginError(f"estimator {name!r} could not be built from {config}: {type(exc).__name__}: {exc}") from None
+    if not callable(getattr(estimator, "propose", None)):
+        raise PluginError(f"estimator {name!r} has no propose(a, b, start=, still=) method")
+    return estimator
+
+
+def _start_velocity(velocity, proposal, level: int) -> None:
+    """Set the velocity to start from one proposal (1, 2, h, w), or leave it at rest (None):
+    a 1x1 proposal as a translation where the velocity takes one, else as a field. (For a
+    smooth warp, log(id + Phi_1) ~ Phi_1: the displacement is a good first velocity.)"""
+    if proposal is None:
+        return
+    if is_translation(proposal) and has_hook(velocity, "set_translation"):
+        velocity.set_translation(float(proposal[0, 0, 0, 0]), float(proposal[0, 1, 0, 0]))
+    elif has_hook(velocity, "set_field"):
+        velocity.set_field(proposal, level=level)
 
 
 def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, total, weight=None):

@@ -113,7 +113,8 @@ def show_checkpoint(console, path, device: str = "auto", plot=None) -> None:
     if isinstance(summary.get("fit"), dict):
         _row(table, "fit settings", ", ".join(f"{k}={v}" for k, v in summary["fit"].items()))
     if record["format"] == "img2gif.pair":
-        from .pair import Pair, resolve_device
+        from .device import resolve_device
+        from .pair import Pair
 
         pair = Pair.load(path, resolve_device(device))
         _row(table, "folded pixels (t = 0.25, 0.5, 0.75, 1, -1)", str(pair.folds()))

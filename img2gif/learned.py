@@ -111,7 +111,7 @@ class LearnedModel:
 def load_model(name_or_path, device="auto") -> LearnedModel:
     """A trained model by registry name (``smile``, a ``train --name``) or ``.pt`` path."""
     from .models import resolve
-    from .pair import resolve_device
+    from .device import resolve_device
 
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     return LearnedModel.load(resolve(os.fspath(name_or_path)), dev)

@@ -87,4 +87,4 @@ def refuse_pair_velocity(ode: WarpODE) -> None:
     inner = getattr(ode.velocity, "module", ode.velocity)
     if getattr(inner, "sees_pair", False):
         raise OptionError(f"velocity {inner.name!r} sees both images of a pair: it is a learned prior "
-                          f"(bench/train_prior.py), not a velocity to fit or train on one image")
+                          f"(`img2gif train --prior`), not a velocity to fit or train on one image")

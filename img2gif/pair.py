@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint
+from .device import resolve_device
 from .fit import FitSettings, _resize, fit_pair_tensors, starts_from_field, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
@@ -17,17 +18,6 @@ from .ode import WarpODE
 from .render import MODES, ode_fields, render, to_tensor
 from .still import MODES as STILL_MODES, soft_edge, still_mask
 from .warp import count_folds, sample
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' is CUDA when available, else CPU; 'cuda' without CUDA is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise OptionError("--device cuda: CUDA is not available on this machine (use auto or cpu)")
-    if device not in ("cpu", "cuda"):
-        raise OptionError(f"unknown --device {device!r}; choose auto, cpu or cuda")
-    return torch.device(device)
 
 
 class Pair:

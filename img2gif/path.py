@@ -175,7 +175,8 @@ def fit_path(images, times=None, closed: bool = False, settings: FitSettings | N
     ``closed``: the path returns to the first image. ``progress(step, total, loss)`` over all
     the gaps' fits together.
     """
-    from .pair import fit_pair, resolve_device
+    from .device import resolve_device
+    from .pair import fit_pair
 
     images = list(images)
     times = keyframe_times(times, len(images), closed)

@@ -16,7 +16,8 @@ from .errors import InputError, OptionError
 from .fit import FitSettings
 from .imagefile import (Img2GifWarning, cap_size, check_fit, composite, env_limit, match_size, parse_colour,
                         read_image, with_alpha)
-from .pair import Pair, fit_pair, resolve_device
+from .device import resolve_device
+from .pair import Pair, fit_pair
 from .region import Region, as_region
 from .render import MODES
 from .encoding import ALPHA_FORMATS, LOSSLESS_FORMATS, Encoding, plays_of

@@ -1,6 +1,6 @@
 """Backend discovery through entry points: lazy, cached, broken plugins isolated.
 
-Groups: ``img2gif.solvers``, ``img2gif.velocity``, ``img2gif.losses``. The project's own
+Groups: ``img2gif.solvers``, ``img2gif.velocity``, ``img2gif.losses``, ``img2gif.estimators``. The project's own
 backends are registered in its ``pyproject.toml`` like anyone else's. A source checkout
 that was never installed has no entry points, so ``_SOURCE_BUILTINS`` (kept equal to the
 ``pyproject.toml`` table by a test) stands in for them.
@@ -19,9 +19,10 @@ GROUPS = {
     "solvers": "img2gif.solvers",
     "velocity": "img2gif.velocity",
     "losses": "img2gif.losses",
+    "estimators": "img2gif.estimators",
 }
 
-_SINGULAR = {"solvers": "solver", "velocity": "velocity", "losses": "loss"}
+_SINGULAR = {"solvers": "solver", "velocity": "velocity", "losses": "loss", "estimators": "estimator"}
 
 _SOURCE_BUILTINS = {
     "img2gif.solvers": {
@@ -44,6 +45,10 @@ _SOURCE_BUILTINS = {
         "outgrid": "img2gif.losses.penalties:outgrid",
         "smoothness": "img2gif.losses.penalties:smoothness",
         "displacement": "img2gif.losses.penalties:displacement",
+    },
+    "img2gif.estimators": {
+        "shift": "img2gif.estimators.shift:GlobalShift",
+        "blocks": "img2gif.estimators.blocks:BlockMatching",
     },
 }
 
@@ -68,7 +73,7 @@ def _group(kind: str) -> str:
 
 @lru_cache(maxsize=None)
 def available(kind: str) -> dict[str, PluginInfo]:
-    """Names registered for ``kind`` ('solvers', 'velocity', 'losses'); imports nothing."""
+    """Names registered for ``kind`` ('solvers', 'velocity', 'losses', 'estimators'); imports nothing."""
     group = _group(kind)
     found: dict[str, PluginInfo] = {}
     for ep in entry_points(group=group):

@@ -8,7 +8,8 @@ with them left out of its data term (so they do not bend the motion around them)
 renderer puts them back unwarped, from A, with a soft edge (so they stay sharp).
 
 What counts as still (thresholds chosen on ``img2gif.scenes`` with burned-in captions,
-seeds 0-5 of bench/still_overlay.py, checked on seeds 100-105; never on the benchmark sets):
+seeds 0-5 of the still-overlay bench, BENCHMARKS.md "What interpolation users ask for"; checked on seeds
+100-105; never on the benchmark sets):
 
 * A and B differ by at most ``NOISE`` (mean over the channels): within sensor and
   compression noise (a closing fills the odd pixel that noise pushes over);

@@ -378,7 +378,7 @@ def train(data, output=None, settings: TrainSettings | None = None, *, start_dir
     """
     from .datasets import load_domains
     from .models import check_user_model_name, install_user_model
-    from .pair import resolve_device
+    from .device import resolve_device
     from .safefile import check_not_an_input, check_writable_file
 
     settings = settings or TrainSettings()

@@ -59,7 +59,7 @@ MAX_OUTPUT_FRAMES = 100_000
 # must also look like one (with the motion rule too, never alone)
 CUT_MEAN_DIFF = 50.0     # levels (0-255), mean over the frame
 CUT_HISTOGRAM_L1 = 0.4   # half the L1 distance of the normalised 3 x 32-bin colour histograms
-# A cut (``gap_kind``). Chosen on generated pairs (bench/scene_cuts.py --part pairs, seeds 0-7),
+# A cut (``gap_kind``). Chosen on generated pairs (BENCHMARKS.md, "Scene cuts decided on motion", seeds 0-7),
 # never on the benchmark sets: two scenes spliced leave 43-80 levels at a correlation of
 # -0.02-0.60; moving scenes, fast pans, zooms and close objects 4-33 levels (fast pans of a third
 # of the frame down to a correlation of 0.15); dissolves 0.71-0.96 and flashes 0.53-0.99. The
@@ -71,7 +71,7 @@ CUT_RATIO = 2.5          # 1 - correlation, at least this many times the neighbo
 # A gap is crossfaded when its warp leaves most of the frames' difference and what it leaves is
 # plainly visible (both: beside a still, noisy rest, a warp that moves a small part right leaves
 # most of a small difference, and warping still beats a crossfade there). Chosen on generated
-# clips (bench/video_fallback.py): moving scenes leave a share of 0.16-0.35, moving scenes with
+# clips (BENCHMARKS.md, "The video path, measured as shipped"): moving scenes leave a share of 0.16-0.35, moving scenes with
 # more light on one frame 0.42-0.88 (the closest to the line: what moves is still moved),
 # dissolves between still photos 0.92-0.97 and 5.7-56 levels, faint grain 1.0 and 3.5.
 UNEXPLAINED_SHARE = 0.9
@@ -80,7 +80,7 @@ UNEXPLAINED_LEVELS = 5.0  # mean absolute difference left at the middle of the g
 # than the line: averaging a block takes noise down 8 times and leaves an edge that moved by
 # one pixel at an eighth of its contrast. The line follows the pair's own noise (the robust std
 # of the pixel difference, which a moving part of the frame does not raise): HELD_FLOOR plus
-# HELD_PER_NOISE of it, at most HELD_LEVELS. Chosen on generated clips (bench/interp_features.py):
+# HELD_PER_NOISE of it, at most HELD_LEVELS. Chosen on generated clips (BENCHMARKS.md, "What interpolation users ask for"):
 # a frame repeated under noise of std 1-6 levels scores 0.3-2.0, straight and through MP4, 0.7
 # or more under its line (1.25-3.0); a textured disc moved by half a pixel scores 5.7 or more, a
 # photo panned by a pixel 9.6 or more; ffmpeg's clean testsrc at 64x48 and 23.976 fps (a few

@@ -78,3 +78,29 @@ def stderr_error(result) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch):
+    """install_plugin(dist, {group: {name: target}}, {module: source}): a minimal installed
+    distribution (dist-info with entry points) and its modules, on sys.path for this test."""
+    from img2gif import registry
+
+    site = tmp_path / "plugin-site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(dist: str, entry_points: dict, modules: dict) -> None:
+        info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+        lines = []
+        for group, eps in entry_points.items():
+            lines += [f"[{group}]"] + [f"{k} = {v}" for k, v in eps.items()]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        for module, source in modules.items():
+            (site / f"{module}.py").write_text(source)
+        registry.clear_cache()
+
+    yield install
+    registry.clear_cache()

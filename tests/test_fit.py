@@ -187,20 +187,6 @@ def test_checkpoint_digest_catches_changed_tensor_and_config(tmp_path):
         checkpoint.load(path)
 
 
-def test_shift_candidates_are_distinct_and_best_first():
-    from img2gif.fit import _shift_candidates
-
-    torch.manual_seed(0)
-    a = torch.rand(1, 3, 36, 48)
-    b = torch.roll(a, shifts=(3, 5), dims=(2, 3))  # content moved 5 px right, 3 px down
-    (best,) = _shift_candidates(a, b, 0.25, 1)
-    candidates = _shift_candidates(a, b, 0.25, 3)
-    assert best == (-5.0, -3.0) and candidates[0] == best and len(candidates) == 3
-    for i, p in enumerate(candidates):
-        for q in candidates[i + 1:]:
-            assert max(abs(p[0] - q[0]), abs(p[1] - q[1])) > 2
-
-
 def test_several_hypotheses_fit_no_worse_than_one(pair_images):
     a, b = pair_images
     settings = FitSettings(working_size=32, steps=(10, 5, 5))

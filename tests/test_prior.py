@@ -166,17 +166,21 @@ def test_bad_settings_and_files(tmp_path):
 
 @needs_photos
 def test_the_training_command_runs(tmp_path):
-    """The command a device run uses, at a tiny size."""
+    """`img2gif train --prior`, the command a device run uses, at a tiny size: a log line per
+    step count reached (stderr is not a terminal here), the checkpoint, one-line errors."""
     out = tmp_path / "p.pt"
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "train_prior.py"), "-o", str(out), "--size", "32",
-                           "--steps", "3", "--batch-size", "2", "--width", "4", "--depth", "1", "--log-every", "1",
-                           "--device", "cpu", "--workers", "1"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "img2gif", "train", "--prior", "-o", str(out), "--size", "32",
+                           "--steps", "3", "--batch-size", "2", "--device", "cpu", "--workers", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "step 3/3" in done.stdout and "saved" in done.stdout
+    assert "step 3/3" in done.stderr and f"saved {out}" in done.stderr
     assert checkpoint.load(out, "img2gif.prior")["step"] == 3
-    bad = subprocess.run([sys.executable, str(ROOT / "bench" / "train_prior.py"), "-o", str(tmp_path / "q.pt"),
-                          "--size", "30"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode != 0 and "multiple of 8" in bad.stderr and "Traceback" not in bad.stderr
+    for args, says in ((["--size", "30"], "multiple of 8"), (["--data", str(tmp_path)], "no --data"),
+                       (["--paired"], "choose one of --paired, --unpaired or --prior")):
+        bad = subprocess.run([sys.executable, "-m", "img2gif", "train", "--prior", "-o", str(tmp_path / "q.pt"), *args],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
+        assert not (tmp_path / "q.pt").exists()
 
 
 @needs_photos

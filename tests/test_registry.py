@@ -11,6 +11,7 @@ from img2gif.errors import PluginError
 
 ROOT = Path(__file__).resolve().parents[1]
 CENSUS = ROOT / "plugins" / "img2gif-census"
+PHASECORR = ROOT / "plugins" / "img2gif-phasecorr"
 
 tomllib = pytest.importorskip("tomllib")
 
@@ -23,7 +24,8 @@ def test_source_builtins_match_pyproject():
 def test_builtins_available_and_load():
     for kind, names in {"solvers": ["euler", "midpoint", "rk4", "dopri5", "scaling-squaring"],
                         "velocity": ["svf", "unet"],
-                        "losses": ["l2", "charbonnier", "jacobian", "outgrid", "smoothness", "displacement"]}.items():
+                        "losses": ["l2", "charbonnier", "jacobian", "outgrid", "smoothness", "displacement"],
+                        "estimators": ["shift", "blocks"]}.items():
         assert set(names) <= set(registry.available(kind))
         for name in names:
             assert registry.load(kind, name) is not None
@@ -108,3 +110,31 @@ def test_cli_discovers_and_uses_plugin(tmp_path, image_files):
     assert refused.returncode == 2
     assert "failed to load" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_estimator_plugin_is_one_file_and_one_entry_point(tmp_path, image_files):
+    """The example estimator plugin (plugins/img2gif-phasecorr), declared by its own pyproject,
+    in a fresh interpreter: inspect lists it, fit-pair starts from it and records it, a broken
+    estimator is a one-line error naming it."""
+    site = tmp_path / "site"
+    table = tomllib.loads((PHASECORR / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert list(table) == ["img2gif.estimators"]
+    assert len(list((PHASECORR / "img2gif_phasecorr").glob("*.py"))) == 1
+    make_dist(site, "img2gif-phasecorr", table)
+    make_dist(site, "img2gif-broken", {"img2gif.estimators": {"broken": "img2gif_broken_missing:Estimator"}})
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(PHASECORR), str(ROOT)]))
+    run = lambda *args: subprocess.run([sys.executable, "-m", "img2gif", *args], env=env, capture_output=True, text=True, timeout=300)
+    listed = run("inspect")
+    assert listed.returncode == 0, listed.stderr
+    assert "phasecorr" in listed.stdout and "img2gif-phasecorr" in listed.stdout
+    a, b = image_files
+    out = tmp_path / "pair.pt"
+    fitted = run("fit-pair", str(a), str(b), "-o", str(out), "--estimator", "phasecorr", "--working-size", "32", "-q")
+    assert fitted.returncode == 0, fitted.stderr
+    from img2gif.checkpoint import load
+
+    assert load(out)["fit"]["estimator"] == "phasecorr"
+    for name, says in (("broken", "failed to load"), ("flow9", "unknown --estimator 'flow9'; known: blocks, broken")):
+        refused = run("fit-pair", str(a), str(b), "-o", str(tmp_path / "x.pt"), "--estimator", name, "-q")
+        assert refused.returncode == 2 and says in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+        assert not (tmp_path / "x.pt").exists()

@@ -186,7 +186,9 @@ def test_cli_train_bad_input(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--unpaired", "-o", str(tmp_path / "m.pt")])
     assert result.exit_code == 2 and "start" in result.output and not (tmp_path / "m.pt").exists()
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "-o", str(tmp_path / "m.pt")])
-    assert result.exit_code == 2 and "--paired or --unpaired" in result.output
+    assert result.exit_code == 2 and "--paired, --unpaired or --prior" in result.output
+    result = runner.invoke(app, ["train", "--unpaired", "-o", str(tmp_path / "m.pt")])
+    assert result.exit_code == 2 and "give --data FOLDER" in result.output and not (tmp_path / "m.pt").exists()
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--paired", "--size", "48"])
     assert result.exit_code == 2 and "power of two" in result.output
 

@@ -4,7 +4,7 @@ The paper's velocity sees x0 alone, which is right for a model of one kind of ch
 smile). Between two given frames the motion is in neither image alone: this U-Net sees the
 current frame A o (id + Phi_t), the target B and the time t, and gives the current frame's
 velocity u (Eulerian, stepped by the ``compose`` solver). It is trained on generated scenes
-with known motion (``img2gif.prior``, ``bench/train_prior.py``) and starts a pair fit; it is
+with known motion (``img2gif.prior``, ``img2gif train --prior``) and starts a pair fit; it is
 not for ``fit-pair`` or ``train``, which give a velocity one image.
 
 The "image" the solver passes is A and B stacked on the channels: (N, 2C, H, W).
