@@ -538,10 +538,13 @@ def _default_video_output(source: Path) -> str:
 def _wrote(result) -> str:
     """The summary of the file on disk (read back from it, not what was asked for)."""
     frames = f"{result.frames_written} frame{'s' if result.frames_written != 1 else ''}"
-    if result.format == "frames":
+    from .writers import capabilities
+
+    caps = capabilities(result.format)
+    if caps.folder:
         return f"wrote {result.path}: {frames} (PNG), {result.size[0]}x{result.size[1]}, for {result.fps:g} fps"
     merged = (f" ({result.frames_played} played; identical neighbours merged)"
-              if result.format in ("gif", "webp", "apng") and result.frames_written < result.frames_played else "")
+              if caps.merges_repeats and result.frames_written < result.frames_played else "")
     return (f"wrote {result.path}: {frames}{merged}, {result.size[0]}x{result.size[1]}, "
             f"{result.fps:g} fps, {result.duration:.2f} s per play")
 

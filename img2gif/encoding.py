@@ -31,8 +31,6 @@ DITHERS = {"auto": None, "floyd-steinberg": "floyd_steinberg", "bayer": "bayer:b
 DEFAULT_DITHER = "auto"
 AUTO_DITHER_PIXELS = 1_000_000
 MAX_PLAYS = 65535  # GIF, WebP and APNG store the count in 16 bits
-LOSSLESS_FORMATS = ("apng", "frames")
-ALPHA_FORMATS = ("gif", "webp", "apng", "frames")  # the formats that hold transparency (MP4 does not)
 DEFAULT_ALPHA_THRESHOLD = 128
 
 

@@ -20,8 +20,9 @@ from .device import resolve_device
 from .pair import Pair, fit_pair
 from .region import Region, as_region
 from .render import MODES
-from .encoding import ALPHA_FORMATS, LOSSLESS_FORMATS, Encoding, plays_of
-from .writers import check_frame_size, check_not_an_input, check_output, check_rate, mp4_size, write_animation
+from .encoding import Encoding, plays_of
+from .writers import (capabilities, check_frame_size, check_not_an_input, check_output, check_rate, frames_encoded,
+                      label, mp4_size, write_animation)
 
 MAX_SIZE = 8192
 # Frames x pixels of one animation. Every writer streams (memory stays flat), so this bounds
@@ -98,11 +99,11 @@ class OutputPlan:
     def check_alpha(self, images, names) -> None:
         """Refuse, before any work, transparent images for a format without alpha (MP4)
         unless a --background was given to composite them onto."""
-        if self.background is not None or self.format in ALPHA_FORMATS:
+        if self.background is not None or capabilities(self.format).alpha:
             return
         for image, name in zip(images, names):
             if image.shape[2] == 4:
-                raise InputError(f"{os.fspath(name)}: has transparency, which {self.format.upper()} cannot hold; "
+                raise InputError(f"{os.fspath(name)}: has transparency, which {label(self.format)} cannot hold; "
                                  "write .webp, .png (APNG), .gif or a folder/, or give --background COLOUR "
                                  "to composite onto")
 
@@ -110,7 +111,7 @@ class OutputPlan:
         """Refuse, before any work, frames the format cannot hold or memory cannot."""
         h, w = image.shape[:2]
         check_frame_size(self.output, self.format, w, h)
-        if self.format == "gif" and self.frames.count * w * h > LARGE_GIF_PIXELS:
+        if self.format == "gif" and self.frames.count * w * h > LARGE_GIF_PIXELS:  # GIF's own size problem
             warnings.warn(
                 f"{self.output}: {self.frames.count} frames of {w}x{h} make a GIF of up to "
                 f"{self.frames.count * w * h / 1e6:,.0f} MB (a GIF stores every frame's pixels); "
@@ -128,15 +129,9 @@ class OutputPlan:
             )
 
     def frames_encoded(self) -> int:
-        """Frames the encoder is given: an MP4 repeats held frames and holds N plays one after
-        another, WebP (through ffmpeg) repeats held frames; the others store delays and a count."""
-        if self.format == "frames":
-            return self.frames.count
+        """Frames the encoder is given (``writers.frames_encoded``)."""
         shown = timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end)
-        if self.format in ("mp4", "webp"):
-            repeats = sum(timing.repeat_counts([s for _, s in shown], self.frames.fps))
-            return repeats * (max(1, self.encoding.plays) if self.format == "mp4" else 1)
-        return len(shown)
+        return frames_encoded(self.format, shown, self.frames.fps, self.encoding.plays, self.frames.count)
 
     def times(self, direction: float = 1.0) -> list[float]:
         return timing.frame_times(self.frames.count, self.ease, direction)
@@ -149,8 +144,9 @@ class OutputPlan:
         return self._result(written, shown)
 
     def _result(self, written, shown) -> AnimationResult:
-        # an MP4 holds its N plays one after another: the result is per play, as for the others
-        seconds = written.seconds / max(1, self.encoding.plays) if self.format == "mp4" else written.seconds
+        # a format that holds its N plays one after another (MP4): the result is per play, as for the others
+        plays_in_file = capabilities(self.format).plays_in_file
+        seconds = written.seconds / max(1, self.encoding.plays) if plays_in_file else written.seconds
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
                                seconds, written.size, len(shown), audio=written.audio)
 
@@ -171,10 +167,11 @@ class OutputPlan:
             channels = 3
         shown = timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end)
         h, w = shape[:2]
-        if self.format == "mp4" and mp4_size(w, h) != (w, h):
-            warnings.warn(f"{self.output}: MP4 needs even sides: {w}x{h} padded to {'x'.join(map(str, mp4_size(w, h)))} "
-                          "(the last row/column repeated)", Img2GifWarning, stacklevel=3)
-        total = len(shown) if self.format != "frames" else self.frames.count
+        caps = capabilities(self.format)
+        if caps.even_sides and mp4_size(w, h) != (w, h):
+            warnings.warn(f"{self.output}: {label(self.format)} needs even sides: {w}x{h} padded to "
+                          f"{'x'.join(map(str, mp4_size(w, h)))} (the last row/column repeated)", Img2GifWarning, stacklevel=3)
+        total = len(shown) if not caps.folder else self.frames.count
         report = (lambda done: progress("rendering", min(done, total), total)) if progress is not None else None
         source = FrameSource(render, times, (h, w, channels), progress=report)
         written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
@@ -199,7 +196,7 @@ def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever",
     encoding = replace(check_encoding(fmt, output, quality, codec, dither, alpha_threshold, background),
                        plays=plays_of(loop))
     colour = parse_colour(background) if background is not None else None
-    frame_plan, note = timing.for_format(timing.plan(frames, fps, duration), fmt)
+    frame_plan, note = timing.for_format(timing.plan(frames, fps, duration), capabilities(fmt))
     if note is not None:
         warnings.warn(note, Img2GifWarning, stacklevel=3)
     return OutputPlan(str(output), fmt, frame_plan, str(loop), hold_start, hold_end, ease, encoding, colour)
@@ -211,13 +208,13 @@ def check_encoding(fmt: str, output, quality=None, codec=None, dither=None, alph
     alpha_threshold) or warned about (quality for a lossless format)."""
     given = {"quality": quality, "codec": codec, "dither": dither, "alpha_threshold": alpha_threshold}
     encoding = Encoding(**{k: v for k, v in given.items() if v is not None}).check()
-    if codec is not None and fmt != "mp4":
-        raise OptionError(f"{os.fspath(output)}: --codec applies to MP4 only, not {fmt.upper()}")
-    if dither is not None and fmt != "gif":
-        raise OptionError(f"{os.fspath(output)}: --dither applies to GIF only, not {fmt.upper()}")
-    if alpha_threshold is not None and fmt != "gif":
-        raise OptionError(f"{os.fspath(output)}: --alpha-threshold applies to GIF only, not {fmt.upper()} "
-                          "(which keeps every level of alpha)")
+    caps = capabilities(fmt)
+    for option, value in (("codec", codec), ("dither", dither), ("alpha_threshold", alpha_threshold)):
+        if value is not None and option not in caps.options:
+            takers = _formats_taking(option)
+            keeps = " (which keeps every level of alpha)" if option == "alpha_threshold" and caps.alpha else ""
+            raise OptionError(f"{os.fspath(output)}: --{option.replace('_', '-')} applies to {takers} only, "
+                              f"not {label(fmt)}{keeps}")
     if alpha_threshold is not None and background is not None:
         raise OptionError("--alpha-threshold and --background exclude each other: the background leaves nothing transparent")
     if codec == "h265":
@@ -225,10 +222,24 @@ def check_encoding(fmt: str, output, quality=None, codec=None, dither=None, alph
 
         if not ffmpeg.has_encoder("libx265"):
             raise OptionError("--codec h265 needs an ffmpeg with libx265, which this one lacks; use h264")
-    if quality is not None and fmt in LOSSLESS_FORMATS:
-        what = "APNG is" if fmt == "apng" else "PNG frames are"
+    if quality is not None and caps.lossless:
+        what = f"{label(fmt)} {'are' if caps.folder else 'is'}"
         warnings.warn(f"{os.fspath(output)}: {what} lossless: --quality has no effect", Img2GifWarning, stacklevel=4)
     return encoding
+
+
+def _formats_taking(option: str) -> str:
+    """'MP4', 'GIF', ...: the formats whose writers take an encoding option."""
+    from . import registry
+
+    names = []
+    for name in registry.available("writers"):
+        try:
+            if option in capabilities(name).options:
+                names.append(label(name))
+        except Exception:  # noqa: BLE001  a broken plugin is listed by inspect, not here
+            continue
+    return " and ".join(names) or "no format"
 
 
 def animate(
@@ -436,14 +447,15 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     encoding = replace(check_encoding(fmt, output, quality, codec, dither, alpha_threshold, background),
                        plays=plays_of(loop))
     colour = parse_colour(background) if background is not None else None
-    if fmt == "mp4" and encoding.plays > 1:
+    caps = capabilities(fmt)
+    if caps.plays_in_file and encoding.plays > 1:
         # an MP4 holds N plays one after another, and a video is up-converted once, as it goes
-        raise OptionError(f"{os.fspath(output)}: --loop {loop} would repeat an up-converted video inside the MP4; "
-                          "write it once (players loop it) or choose GIF/WebP/APNG, which store a play count")
+        raise OptionError(f"{os.fspath(output)}: --loop {loop} would repeat an up-converted video inside the "
+                          f"{label(fmt)}; write it once (players loop it) or choose GIF/WebP/APNG, which store a play count")
     frame_plan = timing.FramePlan(count, rate)
-    if timing.for_format(frame_plan, fmt)[1] is not None:
-        raise OptionError(f"{os.fspath(output)}: a GIF plays at most {timing.GIF_MAX_FPS:g} fps, this would play at "
-                          f"{rate:g}; give --playback-fps {timing.GIF_MAX_FPS:g} or less, or write .mp4/.webp")
+    if timing.for_format(frame_plan, caps)[1] is not None:
+        raise OptionError(f"{os.fspath(output)}: a {label(fmt)} plays at most {caps.max_fps:g} fps, this would play at "
+                          f"{rate:g}; give --playback-fps {caps.max_fps:g} or less, or write .mp4/.webp")
     resized = src.capped(size)
     w, h = resized.frame_size
     shape = (h, w, 4 if src.alpha else 3)
@@ -474,7 +486,7 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
 
     # the sound fits only a video of the source's own length and rate; whether the MP4 can
     # hold the stream (any container's: MKV, WebM, AVI ...) is asked of the muxer as it is copied
-    audio = fmt == "mp4" and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
+    audio = caps.audio and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
     if src.alpha and colour is not None:  # flattened as they are made: the fit saw the alpha
         rgba_stream, rgba_sample = stream, sample
         stream = (composite(frame, colour) for frame in rgba_stream)
@@ -482,7 +494,7 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
         shape = (h, w, 3)
     result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
     # what the file holds, not what was planned (a stream the MP4 cannot hold is left out)
-    left_out = fmt == "mp4" and src.has_audio and not result.audio
+    left_out = caps.audio and src.has_audio and not result.audio
     return replace(result, cuts=report.cuts, blended=report.blended, audio_left_out=left_out, held=report.held,
                    seam=report.seam, repeats_first=keyframes.repeats_first)
 

@@ -1,6 +1,7 @@
 """Backend discovery through entry points: lazy, cached, broken plugins isolated.
 
-Groups: ``img2gif.solvers``, ``img2gif.velocity``, ``img2gif.losses``, ``img2gif.estimators``. The project's own
+Groups: ``img2gif.solvers``, ``img2gif.velocity``, ``img2gif.losses``, ``img2gif.estimators``,
+``img2gif.writers``. The project's own
 backends are registered in its ``pyproject.toml`` like anyone else's. A source checkout
 that was never installed has no entry points, so ``_SOURCE_BUILTINS`` (kept equal to the
 ``pyproject.toml`` table by a test) stands in for them.
@@ -20,9 +21,10 @@ GROUPS = {
     "velocity": "img2gif.velocity",
     "losses": "img2gif.losses",
     "estimators": "img2gif.estimators",
+    "writers": "img2gif.writers",
 }
 
-_SINGULAR = {"solvers": "solver", "velocity": "velocity", "losses": "loss", "estimators": "estimator"}
+_SINGULAR = {"solvers": "solver", "velocity": "velocity", "losses": "loss", "estimators": "estimator", "writers": "writer"}
 
 _SOURCE_BUILTINS = {
     "img2gif.solvers": {
@@ -50,6 +52,13 @@ _SOURCE_BUILTINS = {
         "shift": "img2gif.estimators.shift:GlobalShift",
         "blocks": "img2gif.estimators.blocks:BlockMatching",
     },
+    "img2gif.writers": {
+        "gif": "img2gif.writers.gif:GifWriter",
+        "mp4": "img2gif.writers.mp4:Mp4Writer",
+        "webp": "img2gif.writers.webp:WebpWriter",
+        "apng": "img2gif.writers.apng:ApngWriter",
+        "frames": "img2gif.writers.frames:FramesWriter",
+    },
 }
 
 
@@ -73,7 +82,7 @@ def _group(kind: str) -> str:
 
 @lru_cache(maxsize=None)
 def available(kind: str) -> dict[str, PluginInfo]:
-    """Names registered for ``kind`` ('solvers', 'velocity', 'losses', 'estimators'); imports nothing."""
+    """Names registered for ``kind`` ('solvers', 'velocity', 'losses', 'estimators', 'writers'); imports nothing."""
     group = _group(kind)
     found: dict[str, PluginInfo] = {}
     for ep in entry_points(group=group):

@@ -65,11 +65,11 @@ def plan(frames: int | None = None, fps: float | None = None, duration: float | 
     return FramePlan(count, fps)
 
 
-def cap_for_gif(frame_plan: FramePlan) -> FramePlan:
-    """Same duration at <= 50 fps (browsers play GIF delays under 2 cs as 10 cs)."""
-    if frame_plan.fps <= GIF_MAX_FPS:
+def cap_rate(frame_plan: FramePlan, max_fps: float) -> FramePlan:
+    """Same duration at <= ``max_fps``."""
+    if frame_plan.fps <= max_fps:
         return frame_plan
-    count = max(2, round(frame_plan.duration * GIF_MAX_FPS))
+    count = max(2, round(frame_plan.duration * max_fps))
     return FramePlan(count, count / frame_plan.duration)
 
 
@@ -91,18 +91,18 @@ def check_playback(loop: str, hold_start: float = 0.0, hold_end: float = 0.0) ->
             raise OptionError(f"{name} must be between 0 and {MAX_HOLD:g} s, got {hold}")
 
 
-def for_format(frame_plan: FramePlan, fmt: str) -> tuple[FramePlan, str | None]:
-    """The plan a format can play, and why it changed (None if it did not).
-
-    GIF delays are whole centiseconds and browsers play delays under 2 cs as 10 cs: a GIF
-    over 50 fps is sampled at 50 fps over the same duration.
-    """
-    if fmt != "gif" or frame_plan.fps <= GIF_MAX_FPS:
+def for_format(frame_plan: FramePlan, capabilities) -> tuple[FramePlan, str | None]:
+    """The plan a format (its ``writers.Capabilities``) can play, and why it changed (None if
+    it did not): over its ``max_fps`` (GIF: 50, as browsers play delays under 2 cs as 10 cs)
+    the animation is sampled at max_fps over the same duration."""
+    top = capabilities.max_fps
+    if top is None or frame_plan.fps <= top:
         return frame_plan, None
-    capped = cap_for_gif(frame_plan)
-    return capped, (f"GIF cannot play {frame_plan.fps:g} fps (browsers treat delays under 2/100 s as 1/10 s): "
+    capped = cap_rate(frame_plan, top)
+    why = f" ({capabilities.max_fps_reason})" if capabilities.max_fps_reason else ""
+    return capped, (f"{capabilities.label} cannot play {frame_plan.fps:g} fps{why}: "
                     f"writing {capped.count} frames at {capped.fps:g} fps over the same {frame_plan.duration:.2f} s; "
-                    "use .mp4, .webp or .png for higher frame rates")
+                    "use a format without that limit (.mp4, .webp or .png) for higher frame rates")
 
 
 def ease(t: float, kind: str = "linear") -> float:

@@ -334,9 +334,9 @@ def test_animated_png_and_webp_are_videos_with_alpha(tmp_path, name):
 
 
 def test_webp_without_ffmpeg_keeps_alpha(tmp_path, monkeypatch):
-    import img2gif.writers
+    import img2gif.ffmpeg
 
-    monkeypatch.setattr(img2gif.writers.ffmpeg, "has_encoder", lambda name: False)  # Pillow's writer
+    monkeypatch.setattr(img2gif.ffmpeg, "has_encoder", lambda name: False)  # Pillow's writer
     frames = _frames()
     write_animation(tmp_path / "x.webp", frames, [(i, 0.1) for i in range(3)], fps=10, encoding=Encoding(quality=100))
     for got, want in zip(_read_rgba(tmp_path / "x.webp"), frames):

@@ -275,11 +275,11 @@ def test_fit_pair_output_is_an_existing_directory(dirs, good, no_fit):
 def test_animate_disk_full_while_writing(dirs, good, quick_fit, monkeypatch):
     _, out = dirs
 
-    def half_then_full(tmp, *args, **kwargs):
+    def half_then_full(writer, tmp, *args, **kwargs):
         tmp.write_bytes(b"GIF89a" + b"\0" * 100)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("img2gif.writers._write_gif", half_then_full)
+    monkeypatch.setattr("img2gif.writers.gif.GifWriter.write", half_then_full)
     line = error_line(run("animate", *good, "-o", out / "anim.gif", *FAST))
     assert os.strerror(errno.ENOSPC) in about(line, out / "anim.gif")
     assert quick_fit  # the failure came at the end, after the fit
@@ -317,11 +317,11 @@ def test_temp_file_cannot_be_created(dirs, good, quick_fit, monkeypatch, command
 def test_interrupt_while_writing_leaves_nothing(dirs, good, quick_fit, monkeypatch):
     _, out = dirs
 
-    def interrupted(tmp, *args, **kwargs):
+    def interrupted(writer, tmp, *args, **kwargs):
         tmp.write_bytes(b"GIF89a")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("img2gif.writers._write_gif", interrupted)
+    monkeypatch.setattr("img2gif.writers.gif.GifWriter.write", interrupted)
     result = run("animate", *good, "-o", out / "anim.gif", *FAST)
     assert result.exit_code == 130
     assert_empty(out)

@@ -26,7 +26,7 @@ def test_frame_times_exact_ends_and_count(n, ease):
 
 @pytest.mark.parametrize("fps, expected_total_cs", [(24, 250), (30, 200), (50, 200), (60, 200)])
 def test_gif_delays(fps, expected_total_cs):
-    plan = timing.cap_for_gif(timing.plan(fps=fps, duration=2.0 if fps != 24 else 2.5))
+    plan = timing.cap_rate(timing.plan(fps=fps, duration=2.0 if fps != 24 else 2.5), timing.GIF_MAX_FPS)
     shown = timing.playback(plan.count, plan.fps)
     delays = timing.gif_delays_cs([s for _, s in shown])
     assert min(delays) >= 2

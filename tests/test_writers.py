@@ -1,5 +1,6 @@
 """Writers: every format, real timing read back, shared GIF palette, nothing partial."""
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,12 +105,13 @@ def test_frames_directory(tmp_path):
 def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
     path = tmp_path / "a.gif"
     path.write_bytes(b"previous")
+    import img2gif.writers.gif  # noqa: F401  (the GIF writer, patched below)
     import img2gif.writers as writers
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writers, "_write_gif", boom)
+    monkeypatch.setattr(writers.gif.GifWriter, "write", boom)
     with pytest.raises(OutputError, match="No space left"):
         write_animation(path, frames(3), timing.playback(3, 10), fps=10)
     assert path.read_bytes() == b"previous"
@@ -185,3 +187,35 @@ def test_inspect_reads_back_the_play_count_written(tmp_path, ext, loop, shown_as
     assert shown.exit_code == 0, shown.output
     row = next(line for line in shown.output.splitlines() if "loop" in line)
     assert row.split("loop", 1)[1].strip(" │|") == shown_as, row
+
+
+def test_a_writer_plugin_is_one_file_and_one_entry_point(tmp_path, image_files, install_plugin, monkeypatch):
+    """The example writer plugin (plugins/img2gif-y4m), declared by its own pyproject: chosen by
+    its extension, checked against its capabilities before any work, listed by inspect."""
+    tomllib = pytest.importorskip("tomllib")
+
+    from conftest import cli, one_error
+    from img2gif import writers
+
+    plugin = Path(__file__).resolve().parents[1] / "plugins" / "img2gif-y4m"
+    table = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert list(table) == ["img2gif.writers"] and len(list((plugin / "img2gif_y4m").glob("*.py"))) == 1
+    monkeypatch.syspath_prepend(str(plugin))
+    install_plugin("img2gif-y4m", table, {})
+    assert writers.output_format(tmp_path / "x.Y4M") == "y4m"
+    from img2gif_y4m import read_frames
+
+    a, b = image_files
+    out = tmp_path / "out.y4m"
+    done = cli("animate", a, b, "-o", out, "--frames", "4", "--fps", "10", "--working-size", "32", "-q")
+    assert done.exit_code == 0, done.output
+    frames = read_frames(out)
+    first = np.asarray(Image.open(a).convert("RGB"))
+    assert len(frames) == 4 and frames[0].shape == first.shape
+    assert np.abs(frames[0].astype(int) - first).max() <= 2  # 8-bit YCbCr there and back
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([first, np.full(first.shape[:2], 128, np.uint8)])).save(rgba)
+    line = one_error(cli("animate", rgba, b, "-o", tmp_path / "t.y4m", "--frames", "3", "-q"))
+    assert "Y4M cannot hold" in line and "--background" in line and not (tmp_path / "t.y4m").exists()
+    listed = cli("inspect")
+    assert "y4m" in listed.output and "img2gif-y4m" in listed.output
