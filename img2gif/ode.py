@@ -11,6 +11,7 @@ from torch import nn
 
 from .errors import OptionError
 from .solvers.base import check_times
+from .velocity.base import unwrap
 from .warp import check_image
 
 
@@ -28,7 +29,7 @@ class WarpODE(nn.Module):
 
     def __init__(self, velocity: nn.Module, solver):
         super().__init__()
-        inner = getattr(velocity, "module", velocity)  # DistributedDataParallel wraps the velocity
+        inner = unwrap(velocity)
         if getattr(solver, "needs_stationary", False) and not getattr(inner, "stationary", False):
             raise IncompatibleBackends(
                 f"solver {solver.name!r} needs a stationary velocity, but {inner.name!r} is time-dependent; "
@@ -53,7 +54,7 @@ class WarpODE(nn.Module):
 
     def record(self) -> dict:
         """What rebuilds this warp (weights aside): JSON-able names and configs."""
-        inner = getattr(self.velocity, "module", self.velocity)
+        inner = unwrap(self.velocity)
         return {"velocity": {"name": inner.name, "config": inner.config()},
                 "solver": {"name": self.solver.name, "config": self.solver.config()}}
 
@@ -84,7 +85,7 @@ def warp_record(velocity: str, solver: str, velocity_config: dict | None = None,
 
 def refuse_pair_velocity(ode: WarpODE) -> None:
     """A velocity that sees two images (a pair prior) cannot be fitted or trained on one."""
-    inner = getattr(ode.velocity, "module", ode.velocity)
+    inner = unwrap(ode.velocity)
     if getattr(inner, "sees_pair", False):
         raise OptionError(f"velocity {inner.name!r} sees both images of a pair: it is a learned prior "
                           f"(`img2gif train --prior`), not a velocity to fit or train on one image")

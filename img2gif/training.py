@@ -21,6 +21,7 @@ from .critic import Critic, gradient_penalty
 from .losses.penalties import PENALTIES
 from .errors import Img2GifError, OptionError
 from .ode import IncompatibleBackends, WarpODE, refuse_pair_velocity, warp_record
+from .velocity.base import unwrap
 from .warp import sample
 
 SAMPLE_TIMES = (0.25, 0.5, 0.75, 1.0)  # where penalties are taken and sample sheets drawn
@@ -206,10 +207,6 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
-def _unwrap(module):
-    return module.module if hasattr(module, "module") else module
-
-
 def save_sample_sheet(path: Path, ode: WarpODE, x0: torch.Tensor, inputs=()) -> None:
     """Rows of x0 -> x_t for t in SAMPLE_TIMES (the last column is x^1), written at ``path``
     (never over a file that is not a sheet, nor over one of the run's ``inputs``)."""
@@ -294,7 +291,7 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
             return
         rec = model_record(ode, settings, step)
         rec["training_state"] = {
-            "critic": {k: v.detach().cpu() for k, v in _unwrap(critic).state_dict().items()},
+            "critic": {k: v.detach().cpu() for k, v in unwrap(critic).state_dict().items()},
             "opt_velocity": opt_v.state_dict(),
             "opt_critic": opt_c.state_dict(),
             "data_rng": rng_states,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from .velocity.base import unwrap
+
 #: Multiply-adds a file's warp may ask for per unit of time: about half a minute on 2 CPU
 #: cores. The shipped models and a default prior ask for under 1 % of it (tests/test_work.py).
 MAX_WORK = 1e12
@@ -18,7 +20,7 @@ MAX_WORK = 1e12
 def velocity_cost(velocity) -> float:
     """Multiply-adds per field pixel per evaluation; a plugin without the hook is charged one
     per parameter (a convolution's cost at full resolution: an upper bound)."""
-    velocity = getattr(velocity, "module", velocity)
+    velocity = unwrap(velocity)
     hook = getattr(velocity, "cost_per_pixel", None)
     if callable(hook):
         return float(hook())

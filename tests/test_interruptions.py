@@ -101,6 +101,7 @@ def test_signal_while_writing_keeps_the_previous_file(sig, pair_files, tmp_path)
     _check_interrupted(proc, target)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_while_fitting_keeps_the_previous_file(sig, tmp_path):
     # 640 px images fitted at 640 px: a fit of many seconds, so the signal lands inside it
@@ -137,6 +138,7 @@ def _step_of(path: Path) -> int:
     return int(torch.load(path, weights_only=True)["step"])
 
 
+@pytest.mark.slow
 def test_sigkill_during_training_then_resume_equals_an_uninterrupted_run(tmp_path):
     data = _data(tmp_path)
     killed = tmp_path / "killed" / "m.pt"
@@ -195,6 +197,7 @@ def test_first_use_of_a_model_by_four_processes_at_once(tmp_path):
     assert sorted(os.listdir(cached.parent)) == [cached.name]  # one file, no temp files
 
 
+@pytest.mark.slow
 def test_two_animates_into_the_same_folder_do_not_interfere(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

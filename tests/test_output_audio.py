@@ -110,6 +110,7 @@ def test_longest_legal_output_name_gets_its_audio(tmp_path):
     assert has_audio(target) and temps_beside(target) == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
 def test_a_run_killed_while_copying_the_audio(tmp_path, how):
@@ -246,6 +247,7 @@ def _bytes_run(args, tmp_path, cwd):
                           env=_env(tmp_path), cwd=cwd, capture_output=True)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix" or sys.platform == "darwin", reason="file names are bytes on Linux")
 def test_names_that_are_not_utf8(tmp_path):
     work = tmp_path / "w"

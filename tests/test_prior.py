@@ -164,6 +164,7 @@ def test_bad_settings_and_files(tmp_path):
         LearnedModel.load(crafted)
 
 
+@pytest.mark.slow
 @needs_photos
 def test_the_training_command_runs(tmp_path):
     """`img2gif train --prior`, the command a device run uses, at a tiny size: a log line per
@@ -183,6 +184,7 @@ def test_the_training_command_runs(tmp_path):
         assert not (tmp_path / "q.pt").exists()
 
 
+@pytest.mark.slow
 @needs_photos
 def test_the_device_script_runs_on_cpu(tmp_path):
     """bench/device_train_prior.sh, the one command a device run makes, at a tiny size on CPU."""

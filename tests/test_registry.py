@@ -88,6 +88,7 @@ def test_broken_plugin_is_listed_with_warning_and_errors_when_chosen(plugin_site
         registry.load("losses", "broken")
 
 
+@pytest.mark.slow
 def test_cli_discovers_and_uses_plugin(tmp_path, image_files):
     """End to end in a fresh interpreter: inspect lists it, fit-pair uses it, broken one warns."""
     site = tmp_path / "site"
@@ -112,6 +113,7 @@ def test_cli_discovers_and_uses_plugin(tmp_path, image_files):
     assert not (tmp_path / "x.pt").exists()
 
 
+@pytest.mark.slow
 def test_estimator_plugin_is_one_file_and_one_entry_point(tmp_path, image_files):
     """The example estimator plugin (plugins/img2gif-phasecorr), declared by its own pyproject,
     in a fresh interpreter: inspect lists it, fit-pair starts from it and records it, a broken

@@ -204,6 +204,7 @@ def test_learned_model_upsamples_to_full_size(tmp_path):
     assert model.folds(image) == 0
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(tmp_path):
     make_folder(tmp_path / "data", [f"{i}.png" for i in range(8)], [f"{i}.png" for i in range(8)])
     out = tmp_path / "ddp.pt"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 
 from ..warp import check_field, check_image, sample
+from ..velocity.base import unwrap
 from .base import MIN_STEP_SIZE, Solver, check_times, config_float
 
 
@@ -31,7 +32,7 @@ class Compose(Solver):
         super().__init__(step_size=config_float("step_size", step_size, MIN_STEP_SIZE))
 
     def integrate(self, velocity, x0, times, field_size):
-        if not getattr(getattr(velocity, "module", velocity), "eulerian", False):  # .module: under DDP
+        if not getattr(unwrap(velocity), "eulerian", False):
             raise ValueError(f"solver 'compose' needs an Eulerian velocity (such as unet), "
                              f"not {getattr(velocity, 'name', type(velocity).__name__)!r}")
         check_image(x0, "x0")

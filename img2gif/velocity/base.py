@@ -55,11 +55,19 @@ class Velocity(nn.Module):
 HOOKS = ("set_translation", "set_field", "active_levels")
 
 
+def unwrap(module):
+    """The module a ``DistributedDataParallel`` wraps (training under torchrun), else ``module``:
+    its attributes (name, config, hooks) are the inner module's."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
 def has_hook(velocity, hook: str) -> bool:
     """Does ``velocity`` (a Velocity subclass or any duck-typed module) provide ``hook``?"""
     if hook not in HOOKS:
         raise ValueError(f"unknown velocity hook {hook!r}; known: {HOOKS}")
-    velocity = getattr(velocity, "module", velocity)  # DistributedDataParallel wraps it
+    velocity = unwrap(velocity)
     if hook == "active_levels":
         return isinstance(getattr(velocity, "levels", None), int) and hasattr(velocity, "active_levels")
     return callable(getattr(velocity, hook, None))
