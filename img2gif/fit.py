@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 from . import registry
 from .errors import PluginError
-from .losses.penalties import PENALTIES
 from .ode import WarpODE, refuse_pair_velocity, warp_record
 from .estimators import check_proposal, is_translation
 from .optim import Adam
@@ -66,7 +65,7 @@ class FitSettings:
         """Refuse settings a fit cannot use (OptionError), before any work."""
         from .errors import OptionError
 
-        if self.loss in PENALTIES:
+        if self.loss in registry.available("penalties"):
             raise OptionError(f"--loss {self.loss!r} is a penalty on the field, not a data loss; "
                               "choose charbonnier, l2 or a plugin's")
         from .still import MODES as STILL_MODES
@@ -177,9 +176,9 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
         raise ValueError(f"a and b must both be (1, C, H, W) of one size, got {tuple(a.shape)} and {tuple(b.shape)}")
     torch.manual_seed(settings.seed)
     data_loss = registry.load("losses", settings.loss)
-    jacobian = registry.load("losses", "jacobian")
-    outgrid = registry.load("losses", "outgrid")
-    smoothness = registry.load("losses", "smoothness")
+    jacobian = registry.load("penalties", "jacobian")
+    outgrid = registry.load("penalties", "outgrid")
+    smoothness = registry.load("penalties", "smoothness")
 
     work = working_shape(a.shape[2], a.shape[3], settings.working_size)
     ode = build_ode(settings, a.shape[1], work).to(a.device)

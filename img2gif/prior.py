@@ -116,8 +116,8 @@ def _batches(settings: PriorSettings, start_step: int, photos=None):
 def prior_losses(ode: WarpODE, a, frames, fields, valid, settings: PriorSettings) -> dict:
     """The terms of the training loss for one batch (tensors; ``total`` is what is minimised)."""
     charbonnier = registry.load("losses", "charbonnier")
-    jacobian = registry.load("losses", "jacobian")
-    outgrid = registry.load("losses", "outgrid")
+    jacobian = registry.load("penalties", "jacobian")
+    outgrid = registry.load("penalties", "outgrid")
     times = list(settings.times) + [1.0]
     size = a.shape[-2:]
     b = frames[-1]

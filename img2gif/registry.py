@@ -1,18 +1,20 @@
 """Backend discovery through entry points: lazy, cached, broken plugins isolated.
 
-Groups: ``img2gif.solvers``, ``img2gif.velocity``, ``img2gif.losses``, ``img2gif.estimators``,
-``img2gif.writers``. The project's own
+Groups: ``img2gif.solvers``, ``img2gif.velocity``, ``img2gif.losses`` (data losses),
+``img2gif.penalties`` (on the field), ``img2gif.estimators``, ``img2gif.writers``. The project's own
 backends are registered in its ``pyproject.toml`` like anyone else's. A source checkout
-that was never installed has no entry points, so ``_SOURCE_BUILTINS`` (kept equal to the
-``pyproject.toml`` table by a test) stands in for them.
+that was never installed has no entry points, so the tables are read from that
+``pyproject.toml`` itself (``_source_builtins``): one list, never a copy.
 """
 from __future__ import annotations
 
 import importlib
+import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from .errors import PluginError
 
@@ -20,46 +22,42 @@ GROUPS = {
     "solvers": "img2gif.solvers",
     "velocity": "img2gif.velocity",
     "losses": "img2gif.losses",
+    "penalties": "img2gif.penalties",
     "estimators": "img2gif.estimators",
     "writers": "img2gif.writers",
 }
 
-_SINGULAR = {"solvers": "solver", "velocity": "velocity", "losses": "loss", "estimators": "estimator", "writers": "writer"}
+_SINGULAR = {"solvers": "solver", "velocity": "velocity", "losses": "loss", "penalties": "penalty", "estimators": "estimator", "writers": "writer"}
 
-_SOURCE_BUILTINS = {
-    "img2gif.solvers": {
-        "euler": "img2gif.solvers.torchdiffeq_solvers:Euler",
-        "midpoint": "img2gif.solvers.torchdiffeq_solvers:Midpoint",
-        "rk4": "img2gif.solvers.torchdiffeq_solvers:RK4",
-        "dopri5": "img2gif.solvers.torchdiffeq_solvers:Dopri5",
-        "scaling-squaring": "img2gif.solvers.scaling_squaring:ScalingSquaring",
-        "compose": "img2gif.solvers.compose:Compose",
-    },
-    "img2gif.velocity": {
-        "svf": "img2gif.velocity.svf:SVF",
-        "unet": "img2gif.velocity.unet:UNetVelocity",
-        "pair-unet": "img2gif.velocity.pair_unet:PairUNetVelocity",
-    },
-    "img2gif.losses": {
-        "l2": "img2gif.losses.data:l2",
-        "charbonnier": "img2gif.losses.data:charbonnier",
-        "jacobian": "img2gif.losses.penalties:jacobian",
-        "outgrid": "img2gif.losses.penalties:outgrid",
-        "smoothness": "img2gif.losses.penalties:smoothness",
-        "displacement": "img2gif.losses.penalties:displacement",
-    },
-    "img2gif.estimators": {
-        "shift": "img2gif.estimators.shift:GlobalShift",
-        "blocks": "img2gif.estimators.blocks:BlockMatching",
-    },
-    "img2gif.writers": {
-        "gif": "img2gif.writers.gif:GifWriter",
-        "mp4": "img2gif.writers.mp4:Mp4Writer",
-        "webp": "img2gif.writers.webp:WebpWriter",
-        "apng": "img2gif.writers.apng:ApngWriter",
-        "frames": "img2gif.writers.frames:FramesWriter",
-    },
-}
+_PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+_TABLE = re.compile(r'^\[project\.entry-points\."([^"]+)"\]\s*$')
+_ENTRY = re.compile(r'^([A-Za-z0-9_.-]+)\s*=\s*"([^"]+)"\s*$')
+
+
+@lru_cache(maxsize=None)
+def _source_builtins() -> dict[str, dict[str, str]]:
+    """img2gif's own entry points read from the ``pyproject.toml`` of a source checkout (empty
+    for an installed wheel, which has none beside it and registers them in its metadata).
+    Only the ``[project.entry-points."group"]`` tables of ``name = "module:attr"`` lines are
+    read: no TOML library is needed (Python 3.10 has none)."""
+    try:
+        text = _PYPROJECT.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    if not re.search(r'^name\s*=\s*"img2gif"\s*$', text, re.M):
+        return {}  # a pyproject.toml above an installed img2gif is someone else's
+    tables: dict[str, dict[str, str]] = {}
+    group = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            found = _TABLE.match(line)
+            group = found.group(1) if found else None
+            if group is not None:
+                tables.setdefault(group, {})
+        elif group is not None and (entry := _ENTRY.match(line)):
+            tables[group][entry.group(1)] = entry.group(2)
+    return tables
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def _group(kind: str) -> str:
 
 @lru_cache(maxsize=None)
 def available(kind: str) -> dict[str, PluginInfo]:
-    """Names registered for ``kind`` ('solvers', 'velocity', 'losses', 'estimators', 'writers'); imports nothing."""
+    """Names registered for ``kind`` (a key of ``GROUPS``); imports nothing."""
     group = _group(kind)
     found: dict[str, PluginInfo] = {}
     for ep in entry_points(group=group):
@@ -95,7 +93,7 @@ def available(kind: str) -> dict[str, PluginInfo]:
             )
             continue
         found.setdefault(ep.name, PluginInfo(group, ep.name, ep.value, provider))
-    for name, target in _SOURCE_BUILTINS[group].items():
+    for name, target in _source_builtins().get(group, {}).items():
         # Installed img2gif registers these itself; a bare source checkout does not.
         found.setdefault(name, PluginInfo(group, name, target, "img2gif (source)"))
     return dict(sorted(found.items()))

@@ -18,7 +18,6 @@ from PIL import Image
 
 from . import checkpoint, registry, sheets
 from .critic import Critic, gradient_penalty
-from .losses.penalties import PENALTIES
 from .errors import Img2GifError, OptionError
 from .ode import IncompatibleBackends, WarpODE, refuse_pair_velocity, warp_record
 from .velocity.base import unwrap
@@ -95,7 +94,7 @@ class TrainSettings:
             raise OptionError(f"--sample-every must be >= 0 (0: never), got {self.sample_every}")
         if not 0 <= self.seed <= MAX_SEED:
             raise OptionError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
-        if self.loss in PENALTIES:
+        if self.loss in registry.available("penalties"):
             raise OptionError(f"--loss {self.loss!r} is a penalty on the field, not a data loss; choose l2, charbonnier or a plugin's")
         step = self.solver_config.get("step_size") if isinstance(self.solver_config, dict) else None
         if step is not None and not (isinstance(step, (int, float)) and MIN_STEP_SIZE <= step <= 1):
@@ -265,9 +264,9 @@ def train_on_tensors(x0_all: torch.Tensor, x1_all: torch.Tensor, settings: Train
         critic = DDP(critic)
     train_ode = WarpODE(velocity, ode.solver) if world > 1 else ode
     loss_fn = registry.load("losses", settings.loss)
-    jacobian = registry.load("losses", "jacobian")
-    outgrid = registry.load("losses", "outgrid")
-    displacement = registry.load("losses", "displacement")
+    jacobian = registry.load("penalties", "jacobian")
+    outgrid = registry.load("penalties", "outgrid")
+    displacement = registry.load("penalties", "displacement")
     if still_map is None and settings.still_mask:
         still_map = load_still_mask(settings.still_mask, settings.size)
     if still_map is not None:

@@ -88,3 +88,11 @@ def test_package_root_imports_only_the_version():
 
 def test_the_checker_sees_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_module_names_a_bench_script():
+    """The product stands on its own: help texts, errors and comments send nobody to bench/
+    (which only calls the product); measurements are cited by their BENCHMARKS.md section."""
+    offenders = [str(p.relative_to(PACKAGE.parent)) for p in PACKAGE.rglob("*.py")
+                 if "bench/" in p.read_text() or "import bench" in p.read_text() or "from bench" in p.read_text()]
+    assert offenders == []

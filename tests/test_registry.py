@@ -1,5 +1,7 @@
 """Plugin discovery: built-ins, a real plugin package on the path, a broken plugin."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,15 +18,31 @@ PHASECORR = ROOT / "plugins" / "img2gif-phasecorr"
 tomllib = pytest.importorskip("tomllib")
 
 
-def test_source_builtins_match_pyproject():
+def test_a_bare_source_checkout_finds_the_builtins_in_its_pyproject(tmp_path):
+    """A checkout that was never installed (no dist-info or egg-info anywhere on its path, as a
+    device run uses it) reads the entry-point tables of its own pyproject.toml: every group,
+    every name, the same targets as a TOML parser reads there."""
+    shutil.copytree(ROOT / "img2gif", tmp_path / "img2gif", ignore=shutil.ignore_patterns("*.pt", "__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from img2gif import registry; "
+            "print(json.dumps({registry.GROUPS[k]: {n: [i.target, i.provider] for n, i in registry.available(k).items()} "
+            "for k in registry.GROUPS}))")
+    done = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
     table = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
-    assert {g: dict(v) for g, v in table.items()} == registry._SOURCE_BUILTINS
+    assert set(found) == set(table) == set(registry.GROUPS.values())
+    for group, entries in table.items():
+        assert {name: target for name, (target, _) in found[group].items()} == dict(entries)
+        assert {provider for _, provider in found[group].values()} == {"img2gif (source)"}
 
 
 def test_builtins_available_and_load():
     for kind, names in {"solvers": ["euler", "midpoint", "rk4", "dopri5", "scaling-squaring"],
                         "velocity": ["svf", "unet"],
-                        "losses": ["l2", "charbonnier", "jacobian", "outgrid", "smoothness", "displacement"],
+                        "losses": ["l2", "charbonnier"],
+                        "penalties": ["jacobian", "outgrid", "smoothness", "displacement"],
                         "estimators": ["shift", "blocks"]}.items():
         assert set(names) <= set(registry.available(kind))
         for name in names:

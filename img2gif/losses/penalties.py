@@ -1,8 +1,7 @@
-"""Penalties on the displacement field (normalised units, see ``img2gif.warp``)."""
+"""Penalties on the displacement field (normalised units, see ``img2gif.warp``); registered in
+their own entry-point group, ``img2gif.penalties`` (a penalty is not a data loss: --loss refuses
+them)."""
 from __future__ import annotations
-
-# the built-in penalties' registered names: a penalty is not a data loss (--loss refuses them)
-PENALTIES = ("jacobian", "outgrid", "smoothness", "displacement")
 
 import torch
 
