@@ -9,6 +9,7 @@ Public API::
     img2gif.reverse("last.jpg", "back.gif", model="smile")
     img2gif.animate(["a.jpg", "b.jpg", "c.jpg"], "path.gif")   # a keyframe path
     img2gif.upconvert("clip.mp4", "smooth.mp4", fps=60)        # raise a video's frame rate
+    img2gif.run(img2gif.Request(inputs=("a.jpg", "b.jpg"), output="out.gif"))   # what the CLI does
     model = img2gif.load_model("smile")      # a name or a .pt path -> LearnedModel
 
 The names are imported on first use (``import img2gif`` alone does not import torch).
@@ -24,6 +25,9 @@ _API = {
     "animate": "pipeline",
     "reverse": "pipeline",
     "upconvert": "pipeline",
+    "run": "pipeline",
+    "Request": "request",
+    "FitOptions": "request",
     "load_model": "learned",
     "LearnedModel": "learned",
     "train": "training",

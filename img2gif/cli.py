@@ -22,7 +22,7 @@ from rich.text import Text
 from . import timing
 from ._version import __version__
 from .display import safe_text
-from .errors import Img2GifError, OptionError
+from .errors import Img2GifError
 from .safefile import check_not_an_input, check_writable_file, raise_keyboard_interrupt as _raise_interrupt
 
 
@@ -274,24 +274,10 @@ def _train_progress(enabled: bool = True):
     yield update
 
 
-def _settings(velocity, solver, loss, working_size, seed, warm_steps=None, match=None, keep_still=None, estimator=None):
-    from .fit import FitSettings, starts_from_field
+def _step_counts(text: str) -> tuple:
+    from .fit import FitSettings
 
-    can_match = starts_from_field(velocity)
-    if estimator is not None and match is not None:
-        raise OptionError("--estimator replaces the shift search and block matching: give it or --match/--no-match, not both")
-    if match and not can_match:
-        raise OptionError(f"--match needs a velocity that can start from a field (svf), not {velocity!r}")
-    settings = FitSettings(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
-                           match=can_match if match is None else match,
-                           keep_still=(keep_still or KeepStill.off).value, estimator=estimator or "")
-    if warm_steps is not None:
-        settings.warm_steps = _step_counts(warm_steps, len(settings.steps))
-    settings.check()
-    return settings
-
-
-def _step_counts(text: str, levels: int) -> tuple:
+    levels = len(FitSettings().steps)
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != levels or not all(p.isdigit() for p in parts):
         raise Img2GifError(f"--warm-steps {text!r}: give {levels} whole numbers of steps, coarse to fine, e.g. 20,20,0")
@@ -379,7 +365,10 @@ def fit_pair_cmd(
             raise Img2GifError(f"{output}: a pair file must end in .pt")
         check_writable_file(output)
         check_not_an_input(output, [a, b] + ([prior] if prior is not None else []))
-        settings = _settings(velocity, solver, loss, working_size, seed, match=match, keep_still=keep_still, estimator=estimator)
+        from .request import FitOptions
+
+        settings = FitOptions(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed, match=match,
+                              keep_still=keep_still and keep_still.value, estimator=estimator).settings()
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value, keep_alpha=True)
         with _fit_progress(not quiet) as progress:
@@ -440,99 +429,42 @@ def animate(
     with _user_errors():
         if blend and warp_only:
             raise Img2GifError("--blend and --warp-only exclude each other")
-        chosen = "warp-only" if warp_only else ("blend" if blend else mode.value)
-        images = list(images or [])
-        if crop is not None and (model is None or len(images) != 1):
-            raise Img2GifError("--crop applies to A alone with --model: the box of A the model warps")
+        from .request import FitOptions, Request
         from .video import is_video_input
 
-        if len(images) == 1 and model is None and from_pair is None and is_video_input(images[0]):
-            unused = {"--duration": duration is not None, "--frames": frames is not None, "--times": times is not None,
-                      "--hold-start": hold_start != 0.0, "--hold-end": hold_end != 0.0, "--ease": ease.value != "linear",
-                      "--fit": fit is not None}
-            for name, given in unused.items():
-                if given:
-                    raise Img2GifError(f"{name} does not apply to a video: its length is the source's "
-                                       "(--fps or --multiply set the rate, --playback-fps the speed)")
-            if prior is not None:
-                raise Img2GifError("--prior starts the fit of two images A and B; it does not apply to a video")
-            source = images[0]
-            output = output or _default_video_output(source)
-            with _job_progress(not quiet) as job:
-                result = pipeline.upconvert(
-                    source, output, fps=fps, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
-                    loop=loop, mode=chosen, size=size, quality=quality, codec=codec and codec.value,
-                    dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
-                    seed=seed, device=device.value,
-                    settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still, estimator), job_progress=job and job.stage,
-                    keep_held=keep_held)
-            extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
-            extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
-            if result.held:
-                extra += f", {result.held} held frame{'s' if result.held != 1 else ''} (on twos/threes: timed by the drawings)"
-            if result.seam:
-                extra += {"warped": ", loop closed (last frame warped back to the first)",
-                          "cut": ", loop closed across a scene cut (the seam is a cut, not warped)",
-                          "crossfaded": ", loop closed with a crossfade (the warp could not explain last to first)"}[result.seam]
-            if result.repeats_first:  # inside the seam's brackets
-                extra = extra[:-1] + (f"; the last {result.repeats_first} frame{'s' if result.repeats_first != 1 else ''} "
-                                      "showed the first again, so the loop returns there)")
-            # what the file holds, read back from it
-            extra += ", audio copied" if result.audio else ", written without audio" if result.audio_left_out else ""
-            _note(_wrote(result) + extra)
-            return
-        if keep_held:
-            raise Img2GifError("--keep-held applies to a video or a folder of frames (one input, no --model)")
-        for name, value in (("--multiply", multiply), ("--playback-fps", playback_fps), ("--source-fps", source_fps)):
-            if value is not None:
-                raise Img2GifError(f"{name} applies to a video or a folder of frames (one input, no --model)")
-        if from_pair is not None:
-            if images:
-                raise Img2GifError("give either images or --from pair.pt, not both")
-        elif not images or (len(images) == 1 and model is None):
-            raise Img2GifError("animate needs two images A and B, A and --model, three or more keyframes, or --from pair.pt")
-        if fit is not None and (from_pair is not None or len(images) == 1):
-            raise Img2GifError("--fit sets how B is made A's size: it applies to two or more images, not to "
-                               + ("--from (the pair file holds both images)" if from_pair is not None else "A alone with --model"))
-        if keep_still is not None and (from_pair is not None or len(images) == 1):
-            raise Img2GifError("--keep-still applies when A and B are fitted, not to "
-                               + ("--from (the pair file keeps the setting it was fitted with)" if from_pair is not None
-                                  else "A alone with --model"))
-        if warm_steps is not None and len(images) < 3:
-            raise Img2GifError("--warm-steps applies to a video or three or more keyframes (a pair has one gap)")
-        if output is None:
-            if from_pair is not None:
-                output = f"{from_pair.stem}.gif"
-            elif len(images) >= 3:
-                output = f"{images[0].stem}_path.gif"
-            else:
-                output = f"{images[0].stem}_to_{images[1].stem}.gif" if len(images) == 2 else f"{images[0].stem}_{Path(model).stem}.gif"
+        images = list(images or [])
+        video = len(images) == 1 and model is None and from_pair is None and is_video_input(images[0])
+        request = Request(
+            inputs=tuple(images), output=output, video=video, pair=from_pair, model=model, prior=prior, crop=crop,
+            times=None if times is None else tuple(parse_times(times)), frames=frames, fps=fps, duration=duration,
+            mode="warp-only" if warp_only else ("blend" if blend else mode.value), loop=loop, hold_start=hold_start,
+            hold_end=hold_end, ease=ease.value, size=size, quality=quality, codec=codec and codec.value,
+            dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
+            fit=fit and fit.value, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
+            keep_held=keep_held, device=device.value,
+            fit_options=FitOptions(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
+                                   warm_steps=None if warm_steps is None else _step_counts(warm_steps),
+                                   match=match, keep_still=keep_still and keep_still.value, estimator=estimator))
         with _job_progress(not quiet) as job:
-            result = pipeline.animate(
-                images if len(images) >= 3 else (images[0] if images else None),
-                images[1] if len(images) == 2 else None, output, pair=from_pair, times=parse_times(times), model=model, prior=prior, frames=frames, fps=fps, duration=duration, mode=chosen,
-                loop=loop, hold_start=hold_start, hold_end=hold_end, ease=ease.value, size=size,
-                quality=quality, codec=codec and codec.value, dither=dither and dither.value, fit=(fit or Fit.crop).value,
-                background=background, alpha_threshold=alpha_threshold, crop=crop, seed=seed, device=device.value, settings=_settings(velocity, solver, loss, working_size, seed, warm_steps, match, keep_still, estimator),
-                progress=job and job.fit, job_progress=job and job.stage,
-            )
-        _note(_wrote(result))
+            result = pipeline.run(request, progress=job and job.fit, job_progress=job and job.stage)
+        _note(_wrote(result) + (_video_summary(result) if video else ""))
 
 
-def _default_video_output(source: Path) -> str:
-    """``<name>_smooth.mp4``: for a folder, beside it, named from its real name (``.``, ``..``
-    and a trailing slash resolved), never inside it, where it would become a frame; for a
-    file, in the current folder, as before."""
-    if not source.is_dir():
-        # an animated PNG or WebP (stickers, often transparent) stays one; the rest become MP4
-        keep = source.suffix.lower() if source.suffix.lower() in (".png", ".apng", ".webp") else ".mp4"
-        return f"{source.stem}_smooth{keep}"
-    real = Path(os.path.realpath(source))
-    beside = os.fspath(real.parent / f"{real.name or 'frames'}_smooth.mp4")
-    try:
-        return os.path.relpath(beside)  # shown as the user would type it
-    except ValueError:  # another drive (Windows)
-        return beside
+def _video_summary(result) -> str:
+    """What an up-converted video's summary adds: cuts, crossfades, held frames, the seam, sound."""
+    extra = f"; {result.cuts} scene cut{'s' if result.cuts != 1 else ''} (not warped across)"
+    extra += f", {result.blended} gap{'s' if result.blended != 1 else ''} crossfaded (a change the warp could not explain)"
+    if result.held:
+        extra += f", {result.held} held frame{'s' if result.held != 1 else ''} (on twos/threes: timed by the drawings)"
+    if result.seam:
+        extra += {"warped": ", loop closed (last frame warped back to the first)",
+                  "cut": ", loop closed across a scene cut (the seam is a cut, not warped)",
+                  "crossfaded": ", loop closed with a crossfade (the warp could not explain last to first)"}[result.seam]
+    if result.repeats_first:  # inside the seam's brackets
+        extra = extra[:-1] + (f"; the last {result.repeats_first} frame{'s' if result.repeats_first != 1 else ''} "
+                              "showed the first again, so the loop returns there)")
+    # what the file holds, read back from it
+    return extra + (", audio copied" if result.audio else ", written without audio" if result.audio_left_out else "")
 
 
 def _wrote(result) -> str:

@@ -19,6 +19,7 @@ from .imagefile import (Img2GifWarning, cap_size, check_fit, composite, env_limi
 from .device import resolve_device
 from .pair import Pair, fit_pair
 from .region import Region, as_region
+from .request import MODEL_ALONE, PATH, VIDEO, FitOptions, Request
 from .render import MODES
 from .encoding import Encoding, plays_of
 from .writers import (capabilities, check_frame_size, check_not_an_input, check_output, check_rate, frames_encoded,
@@ -242,37 +243,13 @@ def _formats_taking(option: str) -> str:
     return " and ".join(names) or "no format"
 
 
-def animate(
-    a=None,
-    b=None,
-    output="animation.gif",
-    *,
-    pair: Pair | None = None,
-    model=None,
-    prior=None,
-    frames: int | None = None,
-    fps: float | None = None,
-    duration: float | None = None,
-    mode: str = "blend",
-    loop: str = "forever",
-    hold_start: float = 0.0,
-    hold_end: float = 0.0,
-    ease: str = "linear",
-    size: int | None = None,
-    quality: int | None = None,
-    codec: str | None = None,
-    dither: str | None = None,
-    fit: str = "crop",
-    times=None,
-    background=None,
-    alpha_threshold: int | None = None,
-    crop=None,
-    seed: int = 0,
-    device: str = "auto",
-    settings: FitSettings | None = None,
-    progress=None,
-    job_progress=None,
-) -> AnimationResult:
+def animate(a=None, b=None, output="animation.gif", *, pair: Pair | None = None, model=None, prior=None,
+            frames: int | None = None, fps: float | None = None, duration: float | None = None, mode: str = "blend",
+            loop: str = "forever", hold_start: float = 0.0, hold_end: float = 0.0, ease: str = "linear",
+            size: int | None = None, quality: int | None = None, codec: str | None = None, dither: str | None = None,
+            fit: str | None = None, times=None, background=None, alpha_threshold: int | None = None, crop=None,
+            seed: int | None = None, device: str = "auto", settings: FitSettings | None = None, progress=None,
+            job_progress=None) -> AnimationResult:
     """Animate A into B and write ``output`` (.gif, .mp4, .webp, .png, or a directory/).
 
     ``a`` may be a list of three or more images: one continuous path through all of them
@@ -285,112 +262,145 @@ def animate(
     ``frames``/``fps``/``duration``: any two fix the third (defaults 30 fps, 2 s).
     ``loop``: forever, once, pingpong or a number of plays; ``quality`` 1-100, ``codec``
     (MP4: h264, h265) and ``dither`` (GIF) as in ``img2gif.encoding``. ``fit``: how B of
-    another size is made A's (crop, stretch, pad; ``imagefile.match_size``).
+    another size is made A's (crop, the default, stretch, pad; ``imagefile.match_size``).
     Transparency is kept (fitted and rendered premultiplied) for GIF, WebP, APNG and PNG
     frames; ``background`` (a colour: white, #rrggbb) composites the frames onto it, which
     MP4 needs for transparent images (refused otherwise). ``alpha_threshold`` (GIF, 1-255,
     default 128): pixels with alpha below it are transparent. ``crop``: with a ``model`` and A
     alone, the box (x, y, width, height, or "X,Y,W,H", pixels of A) the model warps, framed
     like its training crops (a face in a portrait); the rest of A stays as it is.
+    ``settings``: the fit's FitSettings, or ``seed`` alone (not both, unless they agree).
     ``progress(step, total, loss)`` is called while fitting, ``job_progress("rendering",
     done, total)`` per frame while frames are rendered and encoded (the two interleave).
     """
-    # Everything that can be refused is refused before any work.
-    _check_mode(mode)
-    check_fit(fit)
-    region = as_region(crop)
-    if region is not None and (model is None or pair is not None or b is not None
-                               or isinstance(a, (list, tuple)) and len(a) > 1):
-        raise OptionError("--crop applies to A alone with --model: the box of A the model warps")
     if isinstance(a, (list, tuple)):
         if b is not None:
             raise OptionError("give the images as one list, or as a and b, not both")
-        if len(a) >= 3:
-            if prior is not None:
-                raise OptionError("--prior starts the fit of two images A and B, not a keyframe path")
-            return _animate_path(list(a), output, model=model, pair=pair, times=times, frames=frames, fps=fps,
-                                 duration=duration, mode=mode, loop=loop, hold_start=hold_start, hold_end=hold_end,
-                                 ease=ease, size=size, quality=quality, codec=codec, dither=dither, fit=fit,
-                                 background=background, alpha_threshold=alpha_threshold, seed=seed, device=device, settings=settings, progress=progress,
-                                 job_progress=job_progress)
-        a, b = (list(a) + [None, None])[:2]
-    if times is not None:
-        raise OptionError("--times needs three or more images (a keyframe path)")
-    if loop == "closed":
-        raise OptionError("--loop closed needs three or more images (a keyframe path); use forever or pingpong")
+        inputs = tuple(a)
+    else:
+        inputs = tuple(x for x in (a, b) if x is not None)
+    request = Request(inputs=inputs, output=output, pair=pair, model=model, prior=prior, crop=crop,
+                      times=None if times is None else tuple(times), frames=frames, fps=fps, duration=duration,
+                      mode=mode, loop=str(loop), hold_start=hold_start, hold_end=hold_end, ease=ease, size=size,
+                      quality=quality, codec=codec, dither=dither, background=background,
+                      alpha_threshold=alpha_threshold, fit=fit, fit_options=FitOptions(seed=seed), settings=settings,
+                      device=device)
+    return run(request, progress=progress, job_progress=job_progress)
+
+
+def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
+              loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, background=None,
+              alpha_threshold=None, seed: int | None = None, device="auto", settings: FitSettings | None = None,
+              job_progress=None, keep_held: bool = False) -> AnimationResult:
+    """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
+
+    ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
+    is at j / fps from the first source frame, so at a whole multiple every source frame is an
+    output frame. ``playback_fps`` plays the result at another rate (slow motion); ``source_fps``
+    is a folder's rate (a file's own rate otherwise). An MP4 at an unchanged duration gets the
+    source's first audio stream where the MP4 can hold it, at its offset from the first frame.
+    ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
+    A folder whose first frame has transparency keeps it, as ``animate`` does (``background``,
+    ``alpha_threshold``).
+
+    ``loop="closed"``: the last frame returns to the first like any other gap, so the result
+    plays round without a jump (N source frames x ``multiply``). Footage on twos or threes is
+    timed by its distinct drawings (``video.plan_keyframes``) unless ``keep_held``.
+    """
+    request = Request(inputs=(source,), output=output, video=True, fps=fps, multiply=multiply,
+                      playback_fps=playback_fps, source_fps=source_fps, loop=str(loop), mode=mode, size=size,
+                      quality=quality, codec=codec, dither=dither, background=background,
+                      alpha_threshold=alpha_threshold, fit_options=FitOptions(seed=seed), settings=settings,
+                      device=device, keep_held=keep_held)
+    return run(request, job_progress=job_progress)
+
+
+def run(request: Request, progress=None, job_progress=None) -> AnimationResult:
+    """Do what ``request`` asks (checked here, once, before any work) and write its output.
+    ``progress(step, total, loss)`` while a pair is fitted; ``job_progress(stage, done, total)``
+    while frames are rendered and encoded (or gaps of a video fitted and rendered)."""
+    request = request.check()
+    kind = request.kind
+    if kind == VIDEO:
+        return _upconvert(request, job_progress)
+    if kind == PATH:
+        return _animate_path(request, progress, job_progress)
+    return _animate(request, progress, job_progress)
+
+
+def _plan(request: Request, inputs) -> "OutputPlan":
+    r = request
+    return plan_output(r.output, frames=r.frames, fps=r.fps, duration=r.duration, loop=r.loop, hold_start=r.hold_start,
+                       hold_end=r.hold_end, ease=r.ease, size=r.size, quality=r.quality, codec=r.codec,
+                       dither=r.dither, inputs=inputs, background=r.background, alpha_threshold=r.alpha_threshold)
+
+
+def _animate(request: Request, progress, job_progress) -> AnimationResult:
+    """Two images fitted (or started from a model or a prior), a saved pair, or A alone with a model."""
+    r = request
+    region = as_region(r.crop)
+    a, b = (list(r.inputs) + [None, None])[:2]
+    pair = r.pair
     pair_path = None if pair is None or isinstance(pair, Pair) else pair
-    if prior is not None and (model is not None or pair is not None or b is None):
-        raise OptionError("--prior starts the fit of two images A and B (not with --model or --from)")
-    model_path = _model_path(model)
+    model_path = _model_path(r.model)
+    prior = r.prior
     prior_path = prior if isinstance(prior, (str, os.PathLike)) else None
     inputs = [p for p in (a, b, pair_path, model_path, prior_path) if p is not None and not isinstance(p, np.ndarray)]
-    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
-                       hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
-                       inputs=inputs, background=background, alpha_threshold=alpha_threshold)
-    dev = resolve_device(device)
+    plan = _plan(r, inputs)
+    dev = resolve_device(r.device)
     if prior_path is not None:
         from .prior import PairPrior
 
         prior = PairPrior.load(prior_path, device=dev)  # a bad file is refused before any work
     if pair_path is not None:
         pair = Pair.load(pair_path)
-    model = _as_model(model if model_path is None else model_path, dev)
-    if model is not None and b is None and pair is None:
-        if a is None:
-            raise OptionError("give an image to animate with the model")
+    model = _as_model(r.model if model_path is None else model_path, dev)
+    if r.kind == MODEL_ALONE:
         # a model takes the channels it was trained on: a transparent A is flattened (onto
         # --background where given, else white, with a warning)
-        image, region = _read_for_model(a, size, region, plan.background)
+        image, region = _read_for_model(a, r.size, region, plan.background)
         plan.check_memory(image, a)
         # one image: nothing to blend with, so a mode that needs B renders A warped alone
         times = plan.times()
-        render = model.frame_renderer(image, times, mode=_single_image_mode(mode), region=region)
+        render = model.frame_renderer(image, times, mode=_single_image_mode(r.mode), region=region)
         return plan.write(render, image.shape, times, inputs, job_progress)
     if pair is None:
-        if a is None or b is None:
-            raise OptionError("give two images, or a fitted pair (--from pair.pt)")
         # a model's start field is made for RGB images: with --model, A and B are flattened
-        img_a, img_b = read_pair(a, b, size, fit, keep_alpha=model is None)
+        img_a, img_b = read_pair(a, b, r.size, r.fit or "crop", keep_alpha=model is None)
         plan.check_alpha([img_a, img_b], [a, b])
         plan.check_memory(img_a, a)
-        settings = settings or FitSettings(seed=seed)
         start = model.fields(img_a, [1.0])[0] if model is not None else None
-        pair = fit_pair(img_a, img_b, settings, device=dev, progress=progress, initial_field=start, prior=prior)
+        pair = fit_pair(img_a, img_b, r.fit_settings(), device=dev, progress=progress, initial_field=start, prior=prior)
     else:
         pair = pair.to(dev)
-        if size is not None and max(pair.a.shape[:2]) > size:
-            pair = Pair(cap_size(pair.a, size), cap_size(pair.b, size), pair.ode, pair.settings, dev, still=pair.still)
+        if r.size is not None and max(pair.a.shape[:2]) > r.size:
+            pair = Pair(cap_size(pair.a, r.size), cap_size(pair.b, r.size), pair.ode, pair.settings, dev, still=pair.still)
         plan.check_alpha([pair.a], [pair_path or "the fitted pair"])
         plan.check_memory(pair.a, pair_path or "the fitted pair")
-    return plan.write(pair.frame_renderer(mode), pair.a.shape, plan.times(), inputs, job_progress)
+    return plan.write(pair.frame_renderer(r.mode), pair.a.shape, plan.times(), inputs, job_progress)
 
 
-def _animate_path(images, output, *, model, pair, times, frames, fps, duration, mode, loop, hold_start, hold_end,
-                  ease, size, quality, codec, dither, fit, background, alpha_threshold, seed, device, settings,
-                  progress, job_progress):
+def _animate_path(request: Request, progress, job_progress) -> AnimationResult:
     """Three or more keyframes: fit every gap, bend them through their neighbours, write."""
     from .path import fit_path
 
-    if model is not None or pair is not None:
-        raise OptionError("a keyframe path (three or more images) is fitted from the images: --model and --from do not apply")
-    if loop == "pingpong":
-        raise OptionError("--loop pingpong does not apply to a keyframe path; use closed to return to the first image")
-    closed = loop == "closed"
-    times = timing.keyframe_times(times, len(images), closed)
+    r = request
+    images = list(r.inputs)
+    closed = r.loop == "closed"
+    times = timing.keyframe_times(None if r.times is None else list(r.times), len(images), closed)
     inputs = [p for p in images if not isinstance(p, np.ndarray)]
-    plan = plan_output(output, frames=frames, fps=fps, duration=duration, loop=loop, hold_start=hold_start,
-                       hold_end=hold_end, ease=ease, size=size, quality=quality, codec=codec, dither=dither,
-                       inputs=inputs, background=background, alpha_threshold=alpha_threshold)
-    dev = resolve_device(device)
+    plan = _plan(r, inputs)
+    dev = resolve_device(r.device)
     names = [os.fspath(p) if not isinstance(p, np.ndarray) else f"image {k}" for k, p in enumerate(images, start=1)]
     first, *others = same_channels([p if isinstance(p, np.ndarray) else read_image(p, keep_alpha=True) for p in images])
-    keyframes = [first] + [match_size(first, image, b_name=name, fit=fit) for image, name in zip(others, names[1:])]
-    keyframes = [cap_size(k, size) for k in keyframes]
+    keyframes = [first] + [match_size(first, image, b_name=name, fit=r.fit or "crop")
+                           for image, name in zip(others, names[1:])]
+    keyframes = [cap_size(k, r.size) for k in keyframes]
     plan.check_alpha(keyframes, names)
     plan.check_memory(keyframes[0], names[0] if not isinstance(images[0], np.ndarray) else "the first image")
-    path = fit_path(keyframes, times, closed, settings or FitSettings(seed=seed), device=dev, progress=progress)
+    path = fit_path(keyframes, times, closed, r.fit_settings(), device=dev, progress=progress)
     frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
-    return plan.write(path.frame_renderer(mode), keyframes[0].shape, frame_times, inputs, job_progress)
+    return plan.write(path.frame_renderer(r.mode), keyframes[0].shape, frame_times, inputs, job_progress)
 
 
 def _read_flat(path, background) -> np.ndarray:
@@ -401,32 +411,19 @@ def _read_flat(path, background) -> np.ndarray:
     return composite(read_image(path, keep_alpha=True), background)
 
 
-def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
-              loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, background=None,
-              alpha_threshold=None, seed=0, device="auto", settings: FitSettings | None = None,
-              job_progress=None, keep_held: bool = False) -> AnimationResult:
-    """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
-
-    ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
-    is at j / fps from the first source frame, so at a whole multiple every source frame is an
-    output frame. ``playback_fps`` plays the result at another rate (slow motion); ``source_fps``
-    is a folder's rate (a file's own rate otherwise). An MP4 at an unchanged duration gets the
-    source's first audio stream where the MP4 can hold it, at its offset from the first frame. ``job_progress("fitting and rendering", gaps done, gaps)`` as it goes.
-    A folder whose first frame has transparency keeps it, as ``animate`` does (``background``,
-    ``alpha_threshold``).
-
-    ``loop="closed"``: the last frame returns to the first like any other gap, so the result
-    plays round without a jump (N source frames x ``multiply``). Footage on twos or threes is
-    timed by its distinct drawings (``video.plan_keyframes``) unless ``keep_held``.
-    """
+def _upconvert(request: Request, job_progress) -> AnimationResult:
+    """A video or frames folder, its rate raised (see ``upconvert``)."""
     from .sequence import StreamedSource
     from .video import Report, open_source, plan_keyframes, target_rate, upconvert_frames
 
-    _check_mode(mode)
-    if loop == "pingpong":
-        raise OptionError(f"--loop {loop} does not apply to a video; use forever, once, closed or a number of plays")
+    r = request
+    source, output, loop, fps, multiply, playback_fps, source_fps = (r.inputs[0], r.output, r.loop, r.fps, r.multiply,
+                                                                     r.playback_fps, r.source_fps)
+    quality, codec, dither, alpha_threshold, background, mode = (r.quality, r.codec, r.dither, r.alpha_threshold,
+                                                                 r.background, r.mode)
     closed = loop == "closed"
-    check_size(size)
+    check_size(r.size)
+    size = r.size
     # an output inside the frames folder would be read as a frame by the next run: refused
     # before the folder is even read
     check_not_an_input(output, [source])
@@ -462,16 +459,15 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding, colour)
     plan.check_alpha([np.zeros(shape, np.uint8)], [src.path])
     plan.check_memory(np.zeros(shape, np.uint8), src.path)
-    dev = resolve_device(device)
+    dev = resolve_device(r.device)
     report = Report()
     # read once before anything is written: an all-still clip or too few drawings is refused here
-    keyframes = plan_keyframes(resized, closed, holds=not keep_held)
+    keyframes = plan_keyframes(resized, closed, holds=not r.keep_held)
     if closed:  # fewer where the clip's last frames repeat its first (the loop returns there)
         count = keyframes.output_count(resized, out_fps)
         plan = replace(plan, frames=timing.FramePlan(count, rate))
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
-    stream = upconvert_frames(resized, out_fps, count, settings or FitSettings(seed=seed), dev, mode, report, progress,
-                              keyframes)
+    stream = upconvert_frames(resized, out_fps, count, r.fit_settings(), dev, mode, report, progress, keyframes)
     positions = src.positions(out_fps, range(count))
 
     def sample(indices):  # the source frames nearest those output frames, for a GIF palette
@@ -497,6 +493,8 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
     left_out = caps.audio and src.has_audio and not result.audio
     return replace(result, cuts=report.cuts, blended=report.blended, audio_left_out=left_out, held=report.held,
                    seam=report.seam, repeats_first=keyframes.repeats_first)
+
+
 
 
 def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, duration=None, loop="forever",
