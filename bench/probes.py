@@ -28,9 +28,7 @@ import argparse
 import collections
 import fnmatch
 import hashlib
-import io
 import json
-import math
 import os
 import re
 import resource

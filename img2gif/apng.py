@@ -113,11 +113,11 @@ class ApngStream:
         self.f.seek(end)
 
 
-def write_apng(tmp, source, shown, plays: int) -> None:
-    """Write the frames of ``source`` (a FrameSource) played as ``shown`` to ``tmp``."""
+def write_apng(tmp, feed, shown, plays: int) -> None:
+    """Write the frames of ``feed`` (a FrameFeed) played as ``shown`` to ``tmp``."""
     delays = timing.delays_ms([s for _, s in shown])
     with open(tmp, "wb") as f:
         stream = ApngStream(f, plays)
-        for frame, ms in zip(source.frames([i for i, _ in shown]), delays):
+        for frame, ms in zip(feed.frames([i for i, _ in shown]), delays):
             stream.add(frame, ms)
         stream.close()

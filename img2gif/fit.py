@@ -11,6 +11,7 @@ from .errors import PluginError
 from .ode import WarpODE, refuse_pair_velocity, warp_record
 from .estimators import check_proposal, is_translation
 from .optim import Adam
+from .sizes import HeightWidth
 from .still import fit_weight
 from .velocity.base import has_hook
 from .warp import check_image, sample
@@ -122,10 +123,10 @@ def steps_per_level(schedule, levels: int) -> list:
     return (schedule + schedule[-1:] * max(0, levels - len(schedule)))[:levels]
 
 
-def working_shape(height: int, width: int, working_size: int) -> tuple[int, int]:
+def working_shape(height: int, width: int, working_size: int) -> HeightWidth:
     """(h, w) with the longer side at most ``working_size``, aspect kept."""
     scale = min(1.0, working_size / max(height, width))
-    return max(2, round(height * scale)), max(2, round(width * scale))
+    return HeightWidth(max(2, round(height * scale)), max(2, round(width * scale)))
 
 
 def _resize(x, hw):

@@ -206,31 +206,31 @@ def gray_palette(sample: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(used.astype(np.uint8)[:, None], 3, axis=1), lookup
 
 
-def write_gif(tmp: Path, source, shown, encoding: Encoding) -> None:
-    """Write the frames of ``source`` (a FrameSource) played as ``shown`` to ``tmp``."""
-    size = (source.shape[1], source.shape[0])
+def write_gif(tmp: Path, feed, shown, encoding: Encoding) -> None:
+    """Write the frames of ``feed`` (a FrameFeed) played as ``shown`` to ``tmp``."""
+    size = (feed.shape[1], feed.shape[0])
     delays = timing.gif_delays_cs([s for _, s in shown])
-    sample = source.pin(palette_sample(len(source)))
+    sample = feed.pin(palette_sample(len(feed)))
     order = [i for i, _ in shown]
     colours = encoding.gif_colours()
     tolerance = encoding.gif_tolerance()
     with open(tmp, "wb") as f:
-        if source.shape[2] == 4:
-            gif = _write_alpha(f, source, sample, order, size, delays, encoding, colours)
+        if feed.shape[2] == 4:
+            gif = _write_alpha(f, feed, sample, order, size, delays, encoding, colours)
         elif colours > GRAY_LEVELS and is_gray(sample):
             # a gray animation stays gray (every mode mixes channels alike): its own grays, no dither
             palette, lookup = gray_palette(sample)
             gif = GifStream(f, size, palette, delays, encoding.plays, GRAY_LEVELS, tolerance)
-            for frame in source.frames(order):
+            for frame in feed.frames(order):
                 gif.add(lookup[frame[..., 0]])
         else:
-            gif = _write_colour(f, source, sample, order, size, delays, encoding, colours, tolerance)
+            gif = _write_colour(f, feed, sample, order, size, delays, encoding, colours, tolerance)
         if gif.count != len(order):
             raise OutputError(f"the GIF encoder received {gif.count} of {len(order)} frames")
         gif.close()
 
 
-def _write_alpha(f, source, sample, order, size, delays, encoding, colours) -> GifStream:
+def _write_alpha(f, feed, sample, order, size, delays, encoding, colours) -> GifStream:
     """RGBA frames ((H, W, 4) straight alpha): a pixel with alpha below
     ``encoding.alpha_threshold`` is the transparent index, the rest opaque in a palette of
     the visible colours (Pillow's median cut; dithered unless it holds every colour)."""
@@ -247,7 +247,7 @@ def _write_alpha(f, source, sample, order, size, delays, encoding, colours) -> G
     full = distinct_colours([p[None] for p in visible], used) > used
     dither = Image.Dither.FLOYDSTEINBERG if full and encoding.dither != "none" else Image.Dither.NONE
     gif = GifStream(f, size, pal, delays, encoding.plays, keyed=used)
-    for frame in source.frames(order):
+    for frame in feed.frames(order):
         indices = np.array(Image.fromarray(np.ascontiguousarray(frame[..., :3])).quantize(palette=quantizer, dither=dither))
         indices[indices >= used] = 0
         indices[frame[..., 3] < threshold] = used
@@ -255,7 +255,7 @@ def _write_alpha(f, source, sample, order, size, delays, encoding, colours) -> G
     return gif
 
 
-def _write_colour(f, source, sample, order, size, delays, encoding, colours, tolerance) -> GifStream:
+def _write_colour(f, feed, sample, order, size, delays, encoding, colours, tolerance) -> GifStream:
     exe = ffmpeg.find()
     palette = None
     if exe is not None:
@@ -275,7 +275,7 @@ def _write_colour(f, source, sample, order, size, delays, encoding, colours, tol
                 streams.append(GifStream(f, size, frame_palette, delays, encoding.plays, transparent, tolerance))
             streams[0].add(indices)
 
-        _index_ffmpeg(source.frames(order), size, palette, exe, dither, add)
+        _index_ffmpeg(feed.frames(order), size, palette, exe, dither, add)
         if not streams:
             raise OutputError("ffmpeg paletteuse returned no frames")
         return streams[0]
@@ -283,7 +283,7 @@ def _write_colour(f, source, sample, order, size, delays, encoding, colours, tol
     quantizer = montage.quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
     pal = np.array(quantizer.getpalette()[: 3 * colours], np.uint8).reshape(-1, 3)
     gif = GifStream(f, size, pal, delays, encoding.plays)
-    for frame in source.frames(order):
+    for frame in feed.frames(order):
         im = Image.fromarray(frame).quantize(palette=quantizer, dither=Image.Dither.FLOYDSTEINBERG)
         gif.add(np.asarray(im))
     return gif

@@ -81,7 +81,7 @@ class LearnedModel:
         return self.frame_renderer(image, times, mode, region)(times)
 
     def frame_renderer(self, image: np.ndarray, times, mode: str = "warp-only", region: Region | None = None):
-        """A callable, times (a subset of ``times``) -> iterator of frames, for a FrameSource.
+        """A callable, times (a subset of ``times``) -> iterator of frames, for a FrameFeed.
 
         All fields are solved at once here (at the model's small size), so a fixed-step
         solver takes the same steps however the frames are then asked for; with a ``region``

@@ -16,6 +16,7 @@ from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
 from .render import MODES, ode_fields, render, to_tensor
+from .sizes import HeightWidth, WidthHeight
 from .still import MODES as STILL_MODES, soft_edge, still_mask
 from .warp import count_folds, sample
 
@@ -63,13 +64,13 @@ class Pair:
         return self._still_weight
 
     @property
-    def size(self) -> tuple[int, int]:
-        """(width, height) of the images."""
-        return self.a.shape[1], self.a.shape[0]
+    def size(self) -> WidthHeight:
+        """(width, height) of the images, as files and messages give it."""
+        return WidthHeight(self.a.shape[1], self.a.shape[0])
 
     @property
-    def field_size(self) -> tuple[int, int]:
-        """(h, w) of the working resolution the warp is integrated at."""
+    def field_size(self) -> HeightWidth:
+        """(height, width) of the working resolution the warp is integrated at (a field's shape)."""
         return working_shape(self.a.shape[0], self.a.shape[1], self.settings.working_size)
 
     def _tensors(self):
@@ -93,7 +94,7 @@ class Pair:
         return self.frame_renderer(mode)(times)
 
     def frame_renderer(self, mode: str = "blend"):
-        """A callable, times -> iterator of frames, for a FrameSource (which asks in batches):
+        """A callable, times -> iterator of frames, for a FrameFeed (which asks in batches):
         the images become tensors once here, not once per batch."""
         if mode not in MODES:
             raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")

@@ -129,7 +129,7 @@ class KeyframePath:
         return 0, 0.0
 
     def frame_renderer(self, mode: str = "blend"):
-        """A callable, path times in [0, 1] -> iterator of frames (what a FrameSource asks)."""
+        """A callable, path times in [0, 1] -> iterator of frames (what a FrameFeed asks)."""
         if mode not in MODES:
             raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         tensors: dict[int, torch.Tensor] = {}

@@ -137,13 +137,6 @@ class OutputPlan:
     def times(self, direction: float = 1.0) -> list[float]:
         return timing.frame_times(self.frames.count, self.ease, direction)
 
-    def write_stream(self, source, audio_from=None) -> AnimationResult:
-        """Write a ``sequence.StreamedSource`` (frames made in order), played at this plan's rate."""
-        shown = timing.playback(self.frames.count, self.frames.fps, self.loop, 0.0, 0.0)
-        written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
-                                  encoding=self.encoding, checked=True, audio_from=audio_from)
-        return self._result(written, shown)
-
     def _result(self, written, shown) -> AnimationResult:
         # a format that holds its N plays one after another (MP4): the result is per play, as for the others
         plays_in_file = capabilities(self.format).plays_in_file
@@ -151,34 +144,38 @@ class OutputPlan:
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
                                seconds, written.size, len(shown), audio=written.audio)
 
-    def write(self, render, shape, times, inputs=(), progress=None) -> AnimationResult:
-        """Render, encode and write, frame by frame as the encoder asks (memory stays flat).
+    def rendered(self, render, shape, times, progress=None):
+        """The frames of ``times`` as the encoder will ask for them: a ``sequence.FrameFeed``.
 
         ``render(times) -> iterator of frames`` renders the frames of ``times`` (a subset of
         this plan's); ``shape`` is (H, W, 3), or (H, W, 4) for straight-alpha RGBA frames
         (composited onto ``background`` where one is set); ``progress(stage, done, total)``
         per frame.
         """
-        from .sequence import FrameSource
+        from .sequence import FrameFeed
 
         channels = shape[2] if len(shape) > 2 else 3
         if channels == 4 and self.background is not None:
             rgba_render, background = render, self.background
             render = lambda ts: (composite(frame, background) for frame in rgba_render(ts))  # noqa: E731
             channels = 3
+        total = self.frames.count if capabilities(self.format).folder else \
+            len(timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end))
+        report = (lambda done: progress("rendering", min(done, total), total)) if progress is not None else None
+        return FrameFeed(render, times, (shape[0], shape[1], channels), progress=report)
+
+    def write(self, source, audio_from=None) -> AnimationResult:
+        """Encode ``source`` (``rendered``'s FrameFeed, or a ``sequence.StreamedFeed`` of
+        frames made in order) played as this plan says, and write it; the one way out.
+        ``audio_from``: a file whose sound a format with audio gets."""
         shown = timing.playback(self.frames.count, self.frames.fps, self.loop, self.hold_start, self.hold_end)
-        h, w = shape[:2]
-        caps = capabilities(self.format)
-        if caps.even_sides and mp4_size(w, h) != (w, h):
+        h, w = source.shape[:2]
+        if capabilities(self.format).even_sides and mp4_size(w, h) != (w, h):
             warnings.warn(f"{self.output}: {label(self.format)} needs even sides: {w}x{h} padded to "
                           f"{'x'.join(map(str, mp4_size(w, h)))} (the last row/column repeated)", Img2GifWarning, stacklevel=3)
-        total = len(shown) if not caps.folder else self.frames.count
-        report = (lambda done: progress("rendering", min(done, total), total)) if progress is not None else None
-        source = FrameSource(render, times, (h, w, channels), progress=report)
         written = write_animation(self.output, source, shown, fps=self.frames.fps, loop=self.loop,
-                                  encoding=self.encoding, checked=True)
+                                  encoding=self.encoding, checked=True, audio_from=audio_from)
         return self._result(written, shown)
-
 
 def plan_output(output, *, frames=None, fps=None, duration=None, loop="forever", hold_start=0.0, hold_end=0.0,
                 ease="linear", size=None, quality=None, codec=None, dither=None, inputs=(), background=None,
@@ -363,7 +360,7 @@ def _animate(request: Request, progress, job_progress) -> AnimationResult:
         # one image: nothing to blend with, so a mode that needs B renders A warped alone
         times = plan.times()
         render = model.frame_renderer(image, times, mode=_single_image_mode(r.mode), region=region)
-        return plan.write(render, image.shape, times, inputs, job_progress)
+        return plan.write(plan.rendered(render, image.shape, times, job_progress))
     if pair is None:
         # a model's start field is made for RGB images: with --model, A and B are flattened
         img_a, img_b = read_pair(a, b, r.size, r.fit or "crop", keep_alpha=model is None)
@@ -377,7 +374,7 @@ def _animate(request: Request, progress, job_progress) -> AnimationResult:
             pair = Pair(cap_size(pair.a, r.size), cap_size(pair.b, r.size), pair.ode, pair.settings, dev, still=pair.still)
         plan.check_alpha([pair.a], [pair_path or "the fitted pair"])
         plan.check_memory(pair.a, pair_path or "the fitted pair")
-    return plan.write(pair.frame_renderer(r.mode), pair.a.shape, plan.times(), inputs, job_progress)
+    return plan.write(plan.rendered(pair.frame_renderer(r.mode), pair.a.shape, plan.times(), job_progress))
 
 
 def _animate_path(request: Request, progress, job_progress) -> AnimationResult:
@@ -400,7 +397,7 @@ def _animate_path(request: Request, progress, job_progress) -> AnimationResult:
     plan.check_memory(keyframes[0], names[0] if not isinstance(images[0], np.ndarray) else "the first image")
     path = fit_path(keyframes, times, closed, r.fit_settings(), device=dev, progress=progress)
     frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
-    return plan.write(path.frame_renderer(r.mode), keyframes[0].shape, frame_times, inputs, job_progress)
+    return plan.write(plan.rendered(path.frame_renderer(r.mode), keyframes[0].shape, frame_times, job_progress))
 
 
 def _read_flat(path, background) -> np.ndarray:
@@ -413,7 +410,7 @@ def _read_flat(path, background) -> np.ndarray:
 
 def _upconvert(request: Request, job_progress) -> AnimationResult:
     """A video or frames folder, its rate raised (see ``upconvert``)."""
-    from .sequence import StreamedSource
+    from .sequence import StreamedFeed
     from .video import Report, open_source, plan_keyframes, target_rate, upconvert_frames
 
     r = request
@@ -488,7 +485,7 @@ def _upconvert(request: Request, job_progress) -> AnimationResult:
         stream = (composite(frame, colour) for frame in rgba_stream)
         sample = lambda indices: [composite(frame, colour) for frame in rgba_sample(indices)]  # noqa: E731
         shape = (h, w, 3)
-    result = plan.write_stream(StreamedSource(stream, count, shape, sample), audio_from=src.path if audio else None)
+    result = plan.write(StreamedFeed(stream, count, shape, sample), audio_from=src.path if audio else None)
     # what the file holds, not what was planned (a stream the MP4 cannot hold is left out)
     left_out = caps.audio and src.has_audio and not result.audio
     return replace(result, cuts=report.cuts, blended=report.blended, audio_left_out=left_out, held=report.held,
@@ -512,7 +509,7 @@ def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, durati
     last, region = _read_for_model(image, size, region)
     plan.check_memory(last, image)
     times = plan.times(-1.0)
-    return plan.write(model.frame_renderer(last, times, region=region), last.shape, times, inputs, job_progress)
+    return plan.write(plan.rendered(model.frame_renderer(last, times, region=region), last.shape, times, job_progress))
 
 
 def _read_for_model(path, size, region, background=None):

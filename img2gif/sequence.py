@@ -2,7 +2,7 @@
 with the number of frames.
 
 A writer asks for frames by rendered index, in playback order (pingpong asks for most twice).
-:class:`FrameSource` renders runs of missing frames in batches and keeps a rendered frame only
+:class:`FrameFeed` renders runs of missing frames in batches and keeps a rendered frame only
 while it will be asked for again and a memory budget allows (otherwise it is rendered again),
 or when it was pinned (the GIF palette's sample frames, rendered first and used again later).
 """
@@ -18,7 +18,7 @@ BATCH = 8                  # frames asked of the renderer at once ...
 BATCH_BYTES = 64 * 2**20   # ... and at most this many bytes of them
 
 
-class FrameSource:
+class FrameFeed:
     """Frames ``0 .. count-1`` of an animation, each rendered by ``render(times)``.
 
     Args:
@@ -40,7 +40,7 @@ class FrameSource:
         self.rendered = 0
 
     @classmethod
-    def of_list(cls, frames: list[np.ndarray]) -> "FrameSource":
+    def of_list(cls, frames: list[np.ndarray]) -> "FrameFeed":
         """Frames already in memory (the Python API may hand a list to the writers)."""
         source = cls(lambda times: iter(()), range(len(frames)), frames[0].shape, keep_bytes=0)
         source._cache = dict(enumerate(frames))
@@ -104,7 +104,7 @@ class FrameSource:
         return run
 
 
-class StreamedSource(FrameSource):
+class StreamedFeed(FrameFeed):
     """Frames that can only be made in order, once (a video being up-converted as it is
     decoded). Writers ask for them in order, which is all it serves; the GIF palette's sample
     (``pin``) comes from ``sample(indices)`` instead (source frames near those times).

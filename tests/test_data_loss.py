@@ -91,12 +91,12 @@ def test_full_disk_keeps_previous_file(tmp_path, ext):
 def test_real_ffmpeg_failure_is_an_error_not_success(tmp_path):
     """libx264 refuses frames wider than 16384: ffmpeg exits non-zero, nothing is renamed."""
     from img2gif.safefile import atomic_replace_file
-    from img2gif.sequence import FrameSource
+    from img2gif.sequence import FrameFeed
     from img2gif.encoding import Encoding
     from img2gif.writers.mp4 import Mp4Writer
 
     target = previous_at(tmp_path / "wide.mp4")
-    frames = FrameSource.of_list([np.zeros((4, 16386, 3), np.uint8)] * 2)
+    frames = FrameFeed.of_list([np.zeros((4, 16386, 3), np.uint8)] * 2)
     with pytest.raises(OutputError, match="ffmpeg failed"):
         atomic_replace_file(lambda tmp: Mp4Writer().write(tmp, frames, timing.playback(2, 10), fps=10.0,
                                                           encoding=Encoding()), target)
@@ -116,13 +116,13 @@ def test_wide_image_refused_before_any_work(tmp_path):
 def test_truncated_encoder_output_is_not_renamed(tmp_path):
     """An encoder that exits 0 but leaves a cut file: the read-back refuses it."""
     from img2gif.safefile import atomic_replace_file
-    from img2gif.sequence import FrameSource
+    from img2gif.sequence import FrameFeed
     from img2gif.encoding import Encoding
     from img2gif.writers import read_back
     from img2gif.writers.mp4 import Mp4Writer
 
     good = tmp_path / "good.mp4"
-    frames = FrameSource.of_list([noise_image(32, 32, k) for k in range(6)])
+    frames = FrameFeed.of_list([noise_image(32, 32, k) for k in range(6)])
     atomic_replace_file(lambda tmp: Mp4Writer().write(tmp, frames, timing.playback(6, 10), fps=10.0,
                                                       encoding=Encoding()), good)
     target = previous_at(tmp_path / "cut.mp4")

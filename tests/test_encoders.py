@@ -11,7 +11,7 @@ from img2gif.apng import ApngStream
 from img2gif.encoding import Encoding, plays_of
 from img2gif.errors import OptionError
 from img2gif.gif import distinct_colours, palette_sample, read_blocks
-from img2gif.sequence import FrameSource
+from img2gif.sequence import FrameFeed
 from img2gif.writers import write_animation
 
 from conftest import blob_image
@@ -264,7 +264,7 @@ def test_streamed_writers_render_each_frame_once(tmp_path):
                 asked.append(t)
                 yield fr[int(t)]
 
-        source = FrameSource(render, range(5), fr[0].shape, keep_bytes=0)
+        source = FrameFeed(render, range(5), fr[0].shape, keep_bytes=0)
         write_animation(tmp_path / name, source, timing.playback(5, 10), fps=10)
         assert asked == [0.0, 1.0, 2.0, 3.0, 4.0]
 

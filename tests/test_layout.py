@@ -96,3 +96,19 @@ def test_no_module_names_a_bench_script():
     offenders = [str(p.relative_to(PACKAGE.parent)) for p in PACKAGE.rglob("*.py")
                  if "bench/" in p.read_text() or "import bench" in p.read_text() or "from bench" in p.read_text()]
     assert offenders == []
+
+
+def test_sizes_say_their_order():
+    """Pair.size is (width, height), as files write it; field_size is (height, width), as a
+    tensor's shape is: each named in its type."""
+    import numpy as np
+
+    from img2gif.fit import FitSettings, build_ode
+    from img2gif.pair import Pair
+    from img2gif.sizes import HeightWidth, WidthHeight
+
+    a = np.zeros((30, 50, 3), np.uint8)
+    settings = FitSettings(working_size=25)
+    pair = Pair(a, a, build_ode(settings, 3, (15, 25)), settings)
+    assert pair.size == WidthHeight(width=50, height=30) and pair.size.width == 50
+    assert pair.field_size == HeightWidth(height=15, width=25) and pair.field_size.height == 15

@@ -1,9 +1,9 @@
-"""FrameSource: frames rendered as a writer asks, each once while memory allows."""
+"""FrameFeed: frames rendered as a writer asks, each once while memory allows."""
 from __future__ import annotations
 
 import numpy as np
 
-from img2gif.sequence import FrameSource
+from img2gif.sequence import FrameFeed
 
 
 def counting_render(calls):
@@ -16,7 +16,7 @@ def counting_render(calls):
 
 def test_each_frame_once_and_pingpong_reuses_kept_frames():
     calls = []
-    source = FrameSource(counting_render(calls), [0.0, 0.5, 1.0], (4, 5, 3))
+    source = FrameFeed(counting_render(calls), [0.0, 0.5, 1.0], (4, 5, 3))
     order = [0, 1, 2, 1]  # pingpong of 3 frames
     got = [int(f[0, 0, 0]) for f in source.frames(order)]
     assert got == [0, 5, 10, 5]
@@ -25,7 +25,7 @@ def test_each_frame_once_and_pingpong_reuses_kept_frames():
 
 def test_a_small_budget_renders_again_but_stays_correct():
     calls = []
-    source = FrameSource(counting_render(calls), [0.0, 0.5, 1.0], (4, 5, 3), keep_bytes=0)
+    source = FrameFeed(counting_render(calls), [0.0, 0.5, 1.0], (4, 5, 3), keep_bytes=0)
     got = [int(f[0, 0, 0]) for f in source.frames([0, 1, 2, 1, 0])]
     assert got == [0, 5, 10, 5, 0]
     assert source.rendered == 5  # nothing kept: the way back is rendered again
@@ -33,7 +33,7 @@ def test_a_small_budget_renders_again_but_stays_correct():
 
 def test_pinned_frames_are_reused():
     calls = []
-    source = FrameSource(counting_render(calls), [0.0, 0.25, 0.5, 0.75], (4, 5, 3))
+    source = FrameFeed(counting_render(calls), [0.0, 0.25, 0.5, 0.75], (4, 5, 3))
     sample = source.pin([0, 2])
     assert [int(f[0, 0, 0]) for f in sample] == [0, 5]
     assert [int(f[0, 0, 0]) for f in source.frames([0, 1, 2, 3])] == [0, 2, 5, 8]
@@ -42,11 +42,11 @@ def test_pinned_frames_are_reused():
 
 def test_progress_and_a_list_source():
     seen = []
-    source = FrameSource(counting_render([]), [0.0, 1.0], (4, 5, 3), progress=seen.append)
+    source = FrameFeed(counting_render([]), [0.0, 1.0], (4, 5, 3), progress=seen.append)
     list(source.frames([0, 1]))
     assert seen == [1, 2]
     frames = [np.zeros((2, 2, 3), np.uint8), np.ones((2, 2, 3), np.uint8)]
-    fixed = FrameSource.of_list(frames)
+    fixed = FrameFeed.of_list(frames)
     assert len(fixed) == 2 and fixed.shape == (2, 2, 3)
     for _ in range(2):  # asked twice: still there
         assert [int(f.max()) for f in fixed.frames([1, 0, 1])] == [1, 0, 1]

@@ -154,14 +154,14 @@ def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
                     encoding: Encoding | None = None, inputs=(), checked: bool = False, audio_from=None) -> Written:
     """Write ``frames`` played as ``shown`` ((rendered index, seconds) pairs) to ``path``.
 
-    ``frames``: a list of (H, W, 3) uint8 arrays, or a ``sequence.FrameSource`` that renders
+    ``frames``: a list of (H, W, 3) uint8 arrays, or a ``sequence.FrameFeed`` that renders
     them as the encoder asks (then no writer holds them all). The format comes from the
     extension (see ``output_format``). ``loop``: forever, once, pingpong (the order is already
     in ``shown``: it loops) or a number of plays; ``encoding``: quality and MP4 codec.
     ``audio_from``: a format with audio gets this file's first audio stream, copied (not re-encoded).
     Returns what the file on disk holds, read back from it.
     """
-    from ..sequence import FrameSource
+    from ..sequence import FrameFeed
 
     encoding = replace(encoding or Encoding(), plays=plays_of(loop)).check()
 
@@ -170,21 +170,21 @@ def write_animation(path, frames, shown: list[tuple[int, float]], *, fps: float,
     check_rate(path, fps)
     if len(frames) == 0:
         raise OutputError(f"{path}: nothing to write (no frames)")
-    source = frames if isinstance(frames, FrameSource) else FrameSource.of_list(list(frames))
-    h, w = source.shape[:2]
+    feed = frames if isinstance(frames, FrameFeed) else FrameFeed.of_list(list(frames))
+    h, w = feed.shape[:2]
     check_frame_size(path, fmt, w, h)
     target = Path(os.fspath(path))
     chosen, caps = writer(fmt), capabilities(fmt)
     if caps.folder:
-        replace_frames_dir(lambda folder: chosen.write(folder, source, shown, fps=fps, encoding=encoding), target)
-        return Written(fmt, len(source), len(source) / fps, (w, h))
+        replace_frames_dir(lambda folder: chosen.write(folder, feed, shown, fps=fps, encoding=encoding), target)
+        return Written(fmt, len(feed), len(feed) / fps, (w, h))
     result = []
 
     def write(tmp: Path) -> None:
-        chosen.write(tmp, source, shown, fps=fps, encoding=encoding)
+        chosen.write(tmp, feed, shown, fps=fps, encoding=encoding)
         if audio_from is not None and caps.audio:
             chosen.add_audio(tmp, audio_from, target)
-        result.append(read_back(tmp, fmt, frames_encoded(fmt, shown, fps, encoding.plays, len(source)), (w, h)))
+        result.append(read_back(tmp, fmt, frames_encoded(fmt, shown, fps, encoding.plays, len(feed)), (w, h)))
 
     try:
         atomic_replace_file(write, target)

@@ -9,8 +9,8 @@ class ApngWriter:
     capabilities = Capabilities(extensions=(".png", ".apng"), alpha=True, lossless=True, merges_repeats=True,
                                 label="APNG")
 
-    def write(self, tmp, source, shown, *, fps, encoding):
-        write_apng(tmp, source, shown, encoding.plays)
+    def write(self, tmp, feed, shown, *, fps, encoding):
+        write_apng(tmp, feed, shown, encoding.plays)
 
     def read_back(self, path, expected_frames, size):
         return read_with_pillow(path, "apng")

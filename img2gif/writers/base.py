@@ -60,19 +60,20 @@ class Writer(Protocol):
     """A format (entry-point group ``img2gif.writers``; the entry point's name is the format's).
 
     ``capabilities``: a ``Capabilities``.
-    ``write(tmp, source, shown, *, fps, encoding)``: a complete file at ``tmp`` (a folder for
-    ``folder`` writers) from a ``sequence.FrameSource``, played as ``shown`` ((index, seconds)
+    ``write(tmp, feed, shown, *, fps, encoding)``: a complete file at ``tmp`` (a folder for
+    ``folder`` writers) from a ``sequence.FrameFeed``, played as ``shown`` ((index, seconds)
     pairs); frames are asked for as they are encoded.
     ``read_back(path, expected_frames, size) -> Written``: open what was written and say what
     it holds; ``OutputError`` if it cannot be read (nothing is renamed into place before this).
     ``expected_frames``: what the encoder was given (a writer that cannot merge repeats may
     check it); ``size``: the frames' (width, height). Not asked of a ``folder`` writer.
-    ``add_audio(video, source, target)``: only where ``capabilities.audio``.
+    ``add_audio(video, source, target)``: only where ``capabilities.audio``; ``source`` is the
+    input video whose sound is copied.
     """
 
     capabilities: Capabilities
 
-    def write(self, tmp: Path, source, shown, *, fps: float, encoding) -> None:
+    def write(self, tmp: Path, feed, shown, *, fps: float, encoding) -> None:
         ...
 
     def read_back(self, path: Path, expected_frames: int | None, size) -> Written:

@@ -9,11 +9,11 @@ from .base import Capabilities
 class FramesWriter:
     capabilities = Capabilities(folder=True, alpha=True, lossless=True, loop_count=False, label="PNG frames")
 
-    def write(self, folder, source, shown, *, fps, encoding):
+    def write(self, folder, feed, shown, *, fps, encoding):
         """Every rendered frame once, in order (holds and plays are the player's business);
         returns the file names written."""
         names = []
-        for k, fr in enumerate(source.frames(range(len(source)))):
+        for k, fr in enumerate(feed.frames(range(len(feed)))):
             name = f"frame_{k:04d}.png"
             Image.fromarray(fr).save(folder / name)
             names.append(name)

@@ -12,8 +12,8 @@ class GifWriter:
                                 max_fps_reason="browsers treat delays under 2/100 s as 1/10 s", max_side=65535,
                                 merges_repeats=True, options=("dither", "alpha_threshold"), label="GIF")
 
-    def write(self, tmp, source, shown, *, fps, encoding):
-        write_gif(tmp, source, shown, encoding)
+    def write(self, tmp, feed, shown, *, fps, encoding):
+        write_gif(tmp, feed, shown, encoding)
 
     def read_back(self, path, expected_frames, size):
         # the block structure, not the pixels: decoding a 1080p GIF back costs seconds, and

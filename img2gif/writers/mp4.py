@@ -24,20 +24,20 @@ class Mp4Writer:
     capabilities = Capabilities(extensions=(".mp4",), audio=True, loop_count=False, max_side=16384, even_sides=True,
                                 constant_rate=True, plays_in_file=True, options=("codec",), label="MP4")
 
-    def write(self, tmp, source, shown, *, fps, encoding):
-        if source.shape[2] != 3:  # the pipeline refuses this before any work (or composites onto --background)
+    def write(self, tmp, feed, shown, *, fps, encoding):
+        if feed.shape[2] != 3:  # the pipeline refuses this before any work (or composites onto --background)
             raise OutputError("MP4 has no alpha: composite the frames onto a background first (--background COLOUR)")
         exe = ffmpeg.find()
         if exe is None:
             raise OutputError("MP4 needs ffmpeg (from imageio-ffmpeg), which is missing on this platform")
-        h, w = source.shape[:2]
+        h, w = feed.shape[:2]
         (pw, ph) = mp4_size(w, h)
         pad_h, pad_w = ph - h, pw - w
         # a video plays once (players loop it): N plays are written one after another
         shown = list(shown) * max(1, encoding.plays)
 
         def chunks():
-            for fr, n in zip(source.frames([i for i, _ in shown]), timing.repeat_counts([s for _, s in shown], fps)):
+            for fr, n in zip(feed.frames([i for i, _ in shown]), timing.repeat_counts([s for _, s in shown], fps)):
                 fr = np.pad(fr, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge") if (pad_h or pad_w) else fr
                 data = np.ascontiguousarray(fr).tobytes()
                 for _ in range(n):
@@ -61,6 +61,7 @@ class Mp4Writer:
         return Written("mp4", int(count), float(seconds), tuple(mp4_size(*size)), has_audio(path))
 
     def add_audio(self, video: Path, source, target: Path) -> bool:
+        """``source``: the input video whose sound is copied."""
         return copy_audio(video, source, target)
 
 

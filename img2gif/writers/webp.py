@@ -12,19 +12,19 @@ class WebpWriter:
     capabilities = Capabilities(extensions=(".webp",), alpha=True, max_side=16383, constant_rate=True,
                                 merges_repeats=True, label="WebP")
 
-    def write(self, tmp, source, shown, *, fps, encoding):
+    def write(self, tmp, feed, shown, *, fps, encoding):
         """libwebp's animation encoder through ffmpeg, fed frame by frame at ``fps`` (holds
         become repeats, which libwebp merges back into one longer frame)."""
         exe = ffmpeg.find()
         if exe is None or not ffmpeg.has_encoder("libwebp_anim"):
-            _write_with_pillow(tmp, source, shown, encoding)
+            _write_with_pillow(tmp, feed, shown, encoding)
             return
-        h, w = source.shape[:2]
-        pix_fmt = "rgba" if source.shape[2] == 4 else "rgb24"
+        h, w = feed.shape[:2]
+        pix_fmt = "rgba" if feed.shape[2] == 4 else "rgb24"
         settings = encoding.webp()
 
         def chunks():
-            for fr, n in zip(source.frames([i for i, _ in shown]), timing.repeat_counts([s for _, s in shown], fps)):
+            for fr, n in zip(feed.frames([i for i, _ in shown]), timing.repeat_counts([s for _, s in shown], fps)):
                 data = np.ascontiguousarray(fr).tobytes()
                 for _ in range(n):
                     yield data
@@ -40,9 +40,9 @@ class WebpWriter:
         return read_with_pillow(path, "webp")
 
 
-def _write_with_pillow(tmp, source, shown, encoding) -> None:
+def _write_with_pillow(tmp, feed, shown, encoding) -> None:
     # Without ffmpeg: Pillow's WebP writer takes every frame at once (3 bytes per frame pixel)
-    images = [Image.fromarray(fr) for fr in source.frames([i for i, _ in shown])]
+    images = [Image.fromarray(fr) for fr in feed.frames([i for i, _ in shown])]
     settings = encoding.webp()
     images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:],
                    duration=timing.delays_ms([s for _, s in shown]), loop=encoding.plays,

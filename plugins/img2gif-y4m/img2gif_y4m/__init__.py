@@ -24,13 +24,13 @@ class Y4mWriter:
     capabilities = Capabilities(extensions=(".y4m",), loop_count=False, constant_rate=True, plays_in_file=True,
                                 label="Y4M")
 
-    def write(self, tmp, source, shown, *, fps, encoding):
-        h, w = source.shape[:2]
+    def write(self, tmp, feed, shown, *, fps, encoding):
+        h, w = feed.shape[:2]
         rate = Fraction(fps).limit_denominator(1001)
         shown = list(shown) * max(1, encoding.plays)  # no play count: N plays one after another
         with open(tmp, "wb") as out:
             out.write(f"YUV4MPEG2 W{w} H{h} F{rate.numerator}:{rate.denominator} Ip A1:1 C444 XCOLORRANGE=FULL\n".encode())
-            for frame, repeats in zip(source.frames([i for i, _ in shown]), timing.repeat_counts([s for _, s in shown], fps)):
+            for frame, repeats in zip(feed.frames([i for i, _ in shown]), timing.repeat_counts([s for _, s in shown], fps)):
                 planes = to_yuv(frame).transpose(2, 0, 1).tobytes()
                 for _ in range(repeats):
                     out.write(b"FRAME\n")
