@@ -13,7 +13,7 @@ still in sync. The CLI up-converts it (``img2gif animate clip.mp4 --multiply N``
 flash's first bright frame and each click's start are found on the output's own timeline
 (ffmpeg's showinfo and silencedetect, edit lists honoured). Reported per event: click minus
 flash, in the source and in the output, and the drift: the output's last events against
-its first. A flash is no scene cut (the same picture, lit: ``img2gif.video.gap_kind``): its
+its first. A flash is no scene cut (the same picture, lit: ``img2gif.gaps.gap_kind``): its
 gaps are warped or crossfaded, so its first bright frame lands within an output frame of the
 source's.
 Results: bench/out/audio_sync.json.

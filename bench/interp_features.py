@@ -13,9 +13,9 @@
   --keep-held (every frame its own moment); new: the default. Target <= 1.3.
 - pause: the same twos clip with a 12-frame pause in the middle: the disc's largest movement
   inside the pause (must be ~0: a real pause stays still).
-- held threshold: ``video.held_score`` of a frame and its repeat under noise (std in levels,
+- held threshold: ``gaps.held_score`` of a frame and its repeat under noise (std in levels,
   straight and through MP4), against a frame whose disc moved by 0.5 and 1 px, and ffmpeg's
-  clean testsrc (a few pixels change a frame), each beside its line (``video.held_line``, from
+  clean testsrc (a few pixels change a frame), each beside its line (``gaps.held_line``, from
   the pair's own noise): repeats must fall under it, the rest above.
 
 Results: bench/out/interp_features.json and a Markdown table on stdout.
@@ -47,7 +47,9 @@ def write_folder(frames, folder: Path) -> Path:
 def upconvert(folder: Path, multiply: int, closed=False, holds=True, working_size=64):
     """(output frames, report) of ``folder`` at 12 fps raised ``multiply`` times, as the CLI does it."""
     from img2gif.fit import FitSettings
-    from img2gif.video import Report, open_source, plan_keyframes, target_rate, upconvert_frames
+    from img2gif.clip import open_source, target_rate
+    from img2gif.gaps import plan_keyframes
+    from img2gif.video import Report, upconvert_frames
 
     source = open_source(folder, 12)
     fps, count = target_rate(source, None, multiply, closed)
@@ -92,7 +94,8 @@ def main() -> None:
 
     from img2gif import timing
     from img2gif.scenes import disc_centre, disc_frame, held_centres, orbit_centres
-    from img2gif.video import held_line, held_score, open_source
+    from img2gif.clip import open_source
+    from img2gif.gaps import held_line, held_score
     from img2gif.writers import write_animation
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))

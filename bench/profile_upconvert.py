@@ -30,7 +30,8 @@ def main() -> None:
     import torch
 
     from img2gif.fit import FitSettings
-    from img2gif.video import open_source, target_rate, upconvert_frames
+    from img2gif.clip import open_source, target_rate
+    from img2gif.video import upconvert_frames
 
     torch.set_num_threads(2)
     w, h = (int(v) for v in args.size.split("x"))

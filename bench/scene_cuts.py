@@ -20,7 +20,7 @@ Clips of ``img2gif.scenes`` (the package's photos moved with known motion), 144x
 - flash: one frame 70 % brighter; dissolve: one shot fading into another over the whole clip:
   no cut (what each gets instead is counted).
 
-"Raw test" counts the gaps the old rule called cuts (``video.is_cut`` on the frames alone: mean
+"Raw test" counts the gaps the old rule called cuts (``gaps.is_cut`` on the frames alone: mean
 difference or colour histograms); "cuts" is what the video path reports now, "crossfaded" the
 gaps it crossfades. Seeds from 100: the thresholds were chosen on seeds 0-7 (pairs, not clips).
 Results: bench/out/scene_cuts.json.
@@ -94,7 +94,7 @@ def main() -> None:
 
     import img2gif
     from img2gif.scenes import SceneGenerator, SceneSettings, package_photos
-    from img2gif.video import is_cut
+    from img2gif.gaps import is_cut
 
     def shot(seed, frames=FRAMES, photos=None, **settings):
         generator = SceneGenerator(SceneSettings(size=SIZE, **settings), photos=photos)

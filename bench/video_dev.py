@@ -55,7 +55,8 @@ def main() -> None:
     import torch
 
     from img2gif.path import fit_path
-    from img2gif.video import Report, open_source, target_rate, upconvert_frames
+    from img2gif.clip import open_source, target_rate
+    from img2gif.video import Report, upconvert_frames
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=None, help="only the first N windows")

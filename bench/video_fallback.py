@@ -3,7 +3,7 @@
     python bench/video_fallback.py            # ~2 min on 2 CPU cores
 
 A gap of a video is crossfaded when its fitted warp leaves most of the frames' difference and
-what it leaves is plainly visible (``img2gif.video.warp_explains``, ``Pair.residual``). This
+what it leaves is plainly visible (``img2gif.gaps.warp_explains``, ``Pair.residual``). This
 measures, per kind of gap, the share of the difference the fit leaves and how much is left
 (mean absolute difference in levels, 0-255, at the working size), and how often the rule fires
 and the cut detector does:
@@ -46,7 +46,7 @@ def main() -> None:
     from img2gif.fit import FitSettings
     from img2gif.pair import fit_pair
     from img2gif.scenes import SceneGenerator, SceneSettings, package_photos
-    from img2gif.video import UNEXPLAINED_LEVELS, UNEXPLAINED_SHARE, is_cut, warp_explains
+    from img2gif.gaps import UNEXPLAINED_LEVELS, UNEXPLAINED_SHARE, is_cut, warp_explains
 
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)

@@ -430,7 +430,7 @@ def animate(
         if blend and warp_only:
             raise Img2GifError("--blend and --warp-only exclude each other")
         from .request import FitOptions, Request
-        from .video import is_video_input
+        from .clip import is_video_input
 
         images = list(images or [])
         video = len(images) == 1 and model is None and from_pair is None and is_video_input(images[0])

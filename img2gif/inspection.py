@@ -156,7 +156,7 @@ def _gif_plays(repeats: int | None) -> int:
 def _video_rows(table, path: Path) -> None:
     """A video as img2gif reads it (``videofile.probe``): the stream used, its decoded frames
     counted up to the frame limit, the rate from their timestamps."""
-    from .video import MAX_SOURCE_FRAMES, frame_rate
+    from .clip import MAX_SOURCE_FRAMES, frame_rate
     from .videofile import probe
 
     found = probe(path, MAX_SOURCE_FRAMES)

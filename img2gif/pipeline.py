@@ -302,7 +302,7 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
 
     ``loop="closed"``: the last frame returns to the first like any other gap, so the result
     plays round without a jump (N source frames x ``multiply``). Footage on twos or threes is
-    timed by its distinct drawings (``video.plan_keyframes``) unless ``keep_held``.
+    timed by its distinct drawings (``gaps.plan_keyframes``) unless ``keep_held``.
     """
     request = Request(inputs=(source,), output=output, video=True, fps=fps, multiply=multiply,
                       playback_fps=playback_fps, source_fps=source_fps, loop=str(loop), mode=mode, size=size,
@@ -411,7 +411,9 @@ def _read_flat(path, background) -> np.ndarray:
 def _upconvert(request: Request, job_progress) -> AnimationResult:
     """A video or frames folder, its rate raised (see ``upconvert``)."""
     from .sequence import StreamedFeed
-    from .video import Report, open_source, plan_keyframes, target_rate, upconvert_frames
+    from .clip import open_source, target_rate
+    from .gaps import plan_keyframes
+    from .video import Report, upconvert_frames
 
     r = request
     source, output, loop, fps, multiply, playback_fps, source_fps = (r.inputs[0], r.output, r.loop, r.fps, r.multiply,

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny synthetic images, made here (no data files)."""
+"""Shared fixtures: tiny synthetic images, made here (no data files); in/ and out/ folders and
+shortened or forbidden fits for the bad-input tests. Shared helpers are in ``helpers.py``."""
 from __future__ import annotations
 
 import os
@@ -104,3 +105,54 @@ def install_plugin(tmp_path, monkeypatch):
 
     yield install
     registry.clear_cache()
+
+
+# --- a bad-input run's folders and fits (in/ holds the inputs, out/ must stay empty) ------
+
+@pytest.fixture
+def dirs(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    return src, out
+
+
+@pytest.fixture
+def good(dirs):
+    """Two good 24x32 images A and B in in/."""
+    src, _ = dirs
+    a, b = src / "a.png", src / "b.png"
+    Image.fromarray(blob_image(24, 32)).save(a)
+    Image.fromarray(blob_image(24, 32, shift=(2.0, 1.0))).save(b)
+    return a, b
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Any fitting work fails the test (it would surface as exit code 1, not 2)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the fit started, but the run should have been refused before it")
+
+    import img2gif.pair
+
+    monkeypatch.setattr(img2gif.pair, "fit_pair_tensors", refuse)
+
+
+@pytest.fixture
+def quick_fit(monkeypatch):
+    """The real fit with a handful of optimiser steps (the CLI has no option for that)."""
+    import dataclasses
+
+    import img2gif.pair
+    from img2gif.fit import FitSettings
+
+    real = img2gif.pair.fit_pair_tensors
+    calls = []
+
+    def quick(a, b, settings=None, *args, **kwargs):
+        calls.append(settings)
+        settings = dataclasses.replace(settings or FitSettings(), steps=(3, 2, 2))
+        return real(a, b, settings, *args, **kwargs)
+
+    monkeypatch.setattr(img2gif.pair, "fit_pair_tensors", quick)
+    return calls

@@ -11,11 +11,9 @@ real one; a fit that must not start is made to fail loudly (``no_fit``).
 """
 from __future__ import annotations
 
-import dataclasses
 import errno
 import io
 import os
-import re
 import struct
 import tempfile
 import zlib
@@ -24,97 +22,34 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
-import img2gif.pair
 from conftest import blob_image
-from img2gif.cli import app
-from img2gif.fit import FitSettings
+from helpers import about, assert_empty, error_line, lines, run, warning_lines
 
 H, W = 24, 32
 FAST = ["--frames", "4", "--working-size", "32", "-q"]
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-runner = CliRunner()
 
 
 # --- running and checking --------------------------------------------------------------
 
-def run(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    # CliRunner swallows unexpected exceptions into result.exception (exit code 1)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
-def lines(text: str) -> list[str]:
-    return [line for line in ANSI.sub("", text).splitlines() if line.strip()]
 
 
-def error_line(result) -> str:
-    """The one 'error:' line of a refused run (exit code 2, nothing on stdout)."""
-    assert result.exit_code == 2, result.output
-    err = lines(result.stderr)
-    assert len(err) == 1, result.stderr
-    assert err[0].startswith("error: "), err[0]
-    assert lines(result.stdout) == [], result.stdout
-    return err[0]
 
 
-def about(line: str, path) -> str:
-    """The message with the file name taken out (checks its words, not the tmp path's)."""
-    assert str(path) in line, line
-    return line.replace(str(path), "<file>")
 
 
-def warning_lines(result) -> list[str]:
-    return [line for line in lines(result.stderr) if line.startswith("warning: ")]
 
 
-def assert_empty(folder):
-    assert sorted(os.listdir(folder)) == [], f"left behind in {folder}: {sorted(os.listdir(folder))}"
 
 
-@pytest.fixture
-def dirs(tmp_path):
-    src, out = tmp_path / "in", tmp_path / "out"
-    src.mkdir()
-    out.mkdir()
-    return src, out
 
 
-@pytest.fixture
-def good(dirs):
-    """Two good 24x32 images A and B in in/."""
-    src, _ = dirs
-    a, b = src / "a.png", src / "b.png"
-    Image.fromarray(blob_image(H, W)).save(a)
-    Image.fromarray(blob_image(H, W, shift=(2.0, 1.0))).save(b)
-    return a, b
 
 
-@pytest.fixture
-def no_fit(monkeypatch):
-    """Any fitting work fails the test (it would surface as exit code 1, not 2)."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the fit started, but the run should have been refused before it")
-
-    monkeypatch.setattr(img2gif.pair, "fit_pair_tensors", refuse)
 
 
-@pytest.fixture
-def quick_fit(monkeypatch):
-    """The real fit with a handful of optimiser steps (the CLI has no option for that)."""
-    real = img2gif.pair.fit_pair_tensors
-    calls = []
-
-    def quick(a, b, settings=None, *args, **kwargs):
-        calls.append(settings)
-        settings = dataclasses.replace(settings or FitSettings(), steps=(3, 2, 2))
-        return real(a, b, settings, *args, **kwargs)
-
-    monkeypatch.setattr(img2gif.pair, "fit_pair_tensors", quick)
-    return calls
 
 
 # --- bad input files --------------------------------------------------------------------

@@ -31,7 +31,7 @@ from img2gif.pair import Pair, fit_pair
 from img2gif.solvers.base import MIN_STEP_SIZE
 from img2gif.velocity.svf import SVF
 from img2gif.velocity.unet import UNetVelocity
-from test_cli_bad_input import error_line, run
+from helpers import error_line, run
 
 H, W = 24, 32
 MEMORY_CAP = 3 << 29  # 1.5 GiB of address space: img2gif inspects a small pair in well under 1 GiB

@@ -7,7 +7,6 @@ output path byte-identical, no temp file left beside it, and inputs untouched.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -19,12 +18,11 @@ import pytest
 from PIL import Image
 
 from conftest import blob_image, invoke, stderr_error
-from test_interruptions import _env  # a child img2gif: one thread, its own model cache
+from helpers import PREVIOUS, assert_previous_intact, child_env, previous_at, small_disk
 from img2gif import timing
 from img2gif.errors import OutputError
 
 FAST = ["--frames", "4", "--working-size", "32", "-q"]
-PREVIOUS = b"the previous file at this path; it must survive\n"
 run, one_error = invoke, stderr_error
 
 
@@ -43,32 +41,10 @@ def images(tmp_path):
     return a, b
 
 
-@contextlib.contextmanager
-def small_disk(folder: Path, free_bytes: int):
-    """A real tmpfs at ``folder`` with about ``free_bytes`` left (root only)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    size_kb = 1024
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()[:100]}")
-    try:
-        # fill to within free_bytes (tmpfs counts whole pages)
-        with open(folder / "filler", "wb") as f:
-            f.write(b"\0" * max(0, size_kb * 1024 - free_bytes - 8192))
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
-def previous_at(path: Path) -> Path:
-    path.write_bytes(PREVIOUS)
-    return path
 
 
-def assert_previous_intact(path: Path) -> None:
-    assert path.read_bytes() == PREVIOUS
-    left = sorted(p.name for p in path.parent.iterdir() if p.name.startswith("."))
-    assert left == [], f"temp files left: {left}"
 
 
 # --- 1. encoder failures -----------------------------------------------------------------
@@ -141,7 +117,7 @@ def test_ffmpeg_messages_do_not_reach_the_terminal(tmp_path, images):
     code = ("import sys; from img2gif.cli import main; "
             f"sys.argv = ['img2gif', 'animate', {str(a)!r}, {str(b)!r}, '-o', {str(tmp_path / 'x.mp4')!r}, "
             "'--frames', '4', '--working-size', '32', '-q']; main()")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(tmp_path))
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if line.strip()] == [line for line in done.stderr.splitlines() if line.startswith("wrote ")]
 
@@ -410,7 +386,7 @@ def test_resume_refuses_shape_changes_and_reports_others(tmp_path):
 # --- 15. the environment ----------------------------------------------------------------------
 
 def _img2gif(args, tmp_path, **kwargs):
-    return subprocess.run([sys.executable, "-m", "img2gif", *map(str, args)], env=kwargs.pop("env", _env(tmp_path)),
+    return subprocess.run([sys.executable, "-m", "img2gif", *map(str, args)], env=kwargs.pop("env", child_env(tmp_path)),
                           timeout=120, **kwargs)
 
 
@@ -423,7 +399,7 @@ def gif(tmp_path, images):
 
 
 def test_inspect_on_an_ascii_terminal(tmp_path, gif):
-    done = _img2gif(["inspect", gif], tmp_path, capture_output=True, env=_env(tmp_path, PYTHONIOENCODING="ascii"))
+    done = _img2gif(["inspect", gif], tmp_path, capture_output=True, env=child_env(tmp_path, PYTHONIOENCODING="ascii"))
     assert done.returncode == 0, done.stderr
     assert b"frames" in done.stdout and b"Traceback" not in done.stderr
 
@@ -449,7 +425,7 @@ def test_closed_stderr_after_a_complete_write_is_success(tmp_path, images):
 
 
 def test_columns_zero_still_prints(tmp_path, gif):
-    done = _img2gif(["inspect", gif], tmp_path, capture_output=True, text=True, env=_env(tmp_path, COLUMNS="0"))
+    done = _img2gif(["inspect", gif], tmp_path, capture_output=True, text=True, env=child_env(tmp_path, COLUMNS="0"))
     assert done.returncode == 0 and "frames" in done.stdout
 
 
@@ -501,7 +477,7 @@ def test_sighup_leaves_no_temp_files(tmp_path):
     Image.fromarray(noise_image(256, 256)).save(a)
     target = previous_at(tmp_path / "big.gif")
     proc = subprocess.Popen([sys.executable, "-m", "img2gif", "animate", str(a), "--model", "digits", "-o", str(target),
-                             "--frames", "400"], env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--frames", "400"], env=child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any(p.name.startswith(".big.gif") for p in tmp_path.iterdir()):
         time.sleep(0.01)

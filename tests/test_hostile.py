@@ -8,9 +8,7 @@ longer than a bound (a SIGALRM timer turns a hang into a failure).
 from __future__ import annotations
 
 import os
-import signal
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +17,8 @@ from PIL import Image
 
 from conftest import blob_image
 from hostile import build_corpus
-from test_cli_bad_input import assert_empty, error_line, quick_fit, run  # noqa: F401  (fixture)
+from helpers import assert_empty, bounded, error_line, run
 
-SECONDS_PER_RUN = 60
 FRAMES = 4
 
 
@@ -43,19 +40,6 @@ def own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("IMG2GIF_CACHE_DIR", str(tmp_path / "cache"))
 
 
-@contextmanager
-def bounded(seconds=SECONDS_PER_RUN):
-    """Fail instead of hanging: SIGALRM interrupts whatever runs after ``seconds``."""
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def test_corpus_is_large_and_mixed(corpus):

@@ -18,8 +18,7 @@ from PIL import Image
 from conftest import blob_image
 from img2gif import checkpoint, models
 from img2gif.errors import InputError
-from test_cli_bad_input import error_line, run
-from test_hostile import bounded
+from helpers import bounded, error_line, run
 
 H, W = 24, 32
 

@@ -20,27 +20,20 @@ import torch
 from PIL import Image
 
 from conftest import blob_image
+from helpers import child_env, default_signals
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 PREVIOUS = b"the previous animation at this path; it must survive\n"
 
 
-def _env(tmp_path: Path, **extra) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", IMG2GIF_CACHE_DIR=str(tmp_path / "cache"), PYTHONUNBUFFERED="1", **extra)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
-    return env
 
 
-def _default_signals():
-    # A shell starts background jobs with SIGINT ignored, and children inherit that: a test
-    # run from such a job would see Ctrl-C ignored. The user's terminal delivers it.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _start(args, tmp_path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "img2gif", *map(str, args)], env=_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
+    return subprocess.Popen([sys.executable, "-m", "img2gif", *map(str, args)], env=child_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
 
 
 def _wait_for(condition, proc, timeout=120.0, what="condition"):
@@ -59,7 +52,7 @@ def _wait_for(condition, proc, timeout=120.0, what="condition"):
 def _import_seconds(tmp_path) -> float:
     started = time.monotonic()
     # what a command imports before its work starts (the CLI itself no longer imports torch)
-    subprocess.run([sys.executable, "-c", "import img2gif.cli, img2gif.pipeline"], env=_env(tmp_path), check=True)
+    subprocess.run([sys.executable, "-c", "import img2gif.cli, img2gif.pipeline"], env=child_env(tmp_path), check=True)
     return time.monotonic() - started
 
 
@@ -160,12 +153,12 @@ def test_sigkill_during_training_then_resume_equals_an_uninterrupted_run(tmp_pat
     assert steps_seen == sorted(steps_seen) and steps_seen[0] >= 1
     final = steps_seen[-1] + 3
     done = subprocess.run([sys.executable, "-m", "img2gif", *map(str, _train_args(data, killed, final) + ["--resume"])],
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+                          env=child_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert os.listdir(killed.parent) == ["m.pt"]  # the resumed run removed any stale temp file
     straight = tmp_path / "straight.pt"
     done = subprocess.run([sys.executable, "-m", "img2gif", *map(str, _train_args(data, straight, final))],
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+                          env=child_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     resumed, uninterrupted = (torch.load(p, weights_only=True) for p in (killed, straight))
     assert resumed["step"] == uninterrupted["step"] == final
@@ -184,7 +177,7 @@ def _safe_step(path) -> int:
 
 def test_first_use_of_a_model_by_four_processes_at_once(tmp_path):
     code = "from img2gif import models; print(models.resolve('digits'))"
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=_env(tmp_path), stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=child_env(tmp_path), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [r[1][-1000:] for r in results]
@@ -212,7 +205,7 @@ def test_two_animates_into_the_same_folder_do_not_interfere(tmp_path):
     for k, image in enumerate(images):  # one at a time: the reference outputs
         done = subprocess.run([sys.executable, "-m", "img2gif", "animate", str(image), "--model", "digits",
                                "--frames", "40", "-o", str(solo / f"{k}.gif"), "-q"],
-                              env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+                              env=child_env(tmp_path), capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
     procs = [_start(["animate", image, "--model", "digits", "--frames", 40, "-o", shared / f"{k}.gif", "-q"], tmp_path)
              for k, image in enumerate(images)]
@@ -230,7 +223,7 @@ def test_signal_during_start_up_is_exit_130(sig, pair_files, tmp_path):
     a, b = pair_files
     target = _previous_output(tmp_path, "x.gif")
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import img2gif.cli"], env=_env(tmp_path), check=True)
+    subprocess.run([sys.executable, "-c", "import img2gif.cli"], env=child_env(tmp_path), check=True)
     cli_seconds = time.monotonic() - started
     proc = _start(["animate", a, b, "-o", target, "--working-size", 512, "-q"], tmp_path)
     time.sleep(cli_seconds + 0.1)  # the CLI is loaded; the command's own imports are under way

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import blob_image
-from test_cli_bad_input import assert_empty, dirs, error_line, good, no_fit, run  # noqa: F401  (fixtures)
+from helpers import assert_empty, error_line, run
 from img2gif import pipeline, timing
 
 

@@ -21,8 +21,7 @@ from PIL import Image
 from conftest import blob_image
 from img2gif.errors import InputError
 from img2gif.imagefile import read_image
-from test_cli_bad_input import error_line, run
-from test_hostile import bounded
+from helpers import bounded, error_line, run
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF"}
 

@@ -19,9 +19,8 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from conftest import blob_image
-from test_data_loss import assert_previous_intact, one_error, previous_at, run, small_disk
-from test_interruptions import _default_signals, _env
+from conftest import blob_image, invoke as run, stderr_error as one_error
+from helpers import assert_previous_intact, child_env, default_signals, previous_at, small_disk
 from img2gif import timing
 from img2gif.errors import Img2GifError
 from img2gif.writers import has_audio, write_animation
@@ -121,8 +120,8 @@ def test_a_run_killed_while_copying_the_audio(tmp_path, how):
     target = previous_at(out / "o.mp4")
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-m", "img2gif", "animate", str(clip), "--multiply", "2", "-o", str(target),
-                                 *FAST], env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=_default_signals)
+                                 *FAST], env=child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=default_signals)
         caught = False
         while proc.poll() is None:
             if len(temps_beside(target)) >= 2:  # the video's temp file and the copy's
@@ -244,7 +243,7 @@ def test_a_slow_output_rate_is_refused_up_front(tmp_path):
 def _bytes_run(args, tmp_path, cwd):
     return subprocess.run([sys.executable.encode(), b"-m", b"img2gif", *[a if isinstance(a, bytes) else str(a).encode()
                                                                         for a in args]],
-                          env=_env(tmp_path), cwd=cwd, capture_output=True)
+                          env=child_env(tmp_path), cwd=cwd, capture_output=True)
 
 
 @pytest.mark.slow

@@ -107,54 +107,37 @@ def test_broken_plugin_is_listed_with_warning_and_errors_when_chosen(plugin_site
 
 
 @pytest.mark.slow
-def test_cli_discovers_and_uses_plugin(tmp_path, image_files):
-    """End to end in a fresh interpreter: inspect lists it, fit-pair uses it, broken one warns."""
+@pytest.mark.parametrize("plugin, dist, option, field, unknown", [
+    (CENSUS, "img2gif-census", "--loss", "loss", None),
+    (PHASECORR, "img2gif-phasecorr", "--estimator", "estimator", "unknown --estimator 'flow9'; known: blocks, broken"),
+])
+def test_a_plugin_is_one_file_and_one_entry_point_in_a_fresh_interpreter(tmp_path, image_files, plugin, dist, option,
+                                                                          field, unknown):
+    """The example plugins, each declared by its own pyproject: inspect lists it, fit-pair uses
+    it and records it, a broken one beside it is a warning when listed and a one-line error
+    when chosen."""
+    table = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]["entry-points"]
+    (group, entries), = table.items()
+    (name, _), = entries.items()
+    assert len(list((plugin / dist.replace("-", "_")).glob("*.py"))) == 1
     site = tmp_path / "site"
-    make_dist(site, "img2gif-census", census_entry_points())
-    make_dist(site, "img2gif-broken", {"img2gif.losses": {"broken": "img2gif_broken_missing:loss"}})
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(CENSUS), str(ROOT)]))
+    make_dist(site, dist, table)
+    make_dist(site, "img2gif-broken", {group: {"broken": "img2gif_broken_missing:Thing"}})
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(plugin), str(ROOT)]))
     run = lambda *args: subprocess.run([sys.executable, "-m", "img2gif", *args], env=env, capture_output=True, text=True, timeout=300)
     listed = run("inspect")
     assert listed.returncode == 0, listed.stderr
-    assert "census" in listed.stdout and "img2gif-census" in listed.stdout
+    assert name in listed.stdout and dist in listed.stdout
     assert "broken" in listed.stdout and "warning" in listed.stdout
     a, b = image_files
     out = tmp_path / "pair.pt"
-    fitted = run("fit-pair", str(a), str(b), "-o", str(out), "--loss", "census", "--working-size", "32", "-q")
+    fitted = run("fit-pair", str(a), str(b), "-o", str(out), option, name, "--working-size", "32", "-q")
     assert fitted.returncode == 0, fitted.stderr
     from img2gif.checkpoint import load
 
-    assert load(out)["fit"]["loss"] == "census"
-    refused = run("fit-pair", str(a), str(b), "-o", str(tmp_path / "x.pt"), "--loss", "broken", "-q")
-    assert refused.returncode == 2
-    assert "failed to load" in refused.stderr and "Traceback" not in refused.stderr
-    assert not (tmp_path / "x.pt").exists()
-
-
-@pytest.mark.slow
-def test_estimator_plugin_is_one_file_and_one_entry_point(tmp_path, image_files):
-    """The example estimator plugin (plugins/img2gif-phasecorr), declared by its own pyproject,
-    in a fresh interpreter: inspect lists it, fit-pair starts from it and records it, a broken
-    estimator is a one-line error naming it."""
-    site = tmp_path / "site"
-    table = tomllib.loads((PHASECORR / "pyproject.toml").read_text())["project"]["entry-points"]
-    assert list(table) == ["img2gif.estimators"]
-    assert len(list((PHASECORR / "img2gif_phasecorr").glob("*.py"))) == 1
-    make_dist(site, "img2gif-phasecorr", table)
-    make_dist(site, "img2gif-broken", {"img2gif.estimators": {"broken": "img2gif_broken_missing:Estimator"}})
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(PHASECORR), str(ROOT)]))
-    run = lambda *args: subprocess.run([sys.executable, "-m", "img2gif", *args], env=env, capture_output=True, text=True, timeout=300)
-    listed = run("inspect")
-    assert listed.returncode == 0, listed.stderr
-    assert "phasecorr" in listed.stdout and "img2gif-phasecorr" in listed.stdout
-    a, b = image_files
-    out = tmp_path / "pair.pt"
-    fitted = run("fit-pair", str(a), str(b), "-o", str(out), "--estimator", "phasecorr", "--working-size", "32", "-q")
-    assert fitted.returncode == 0, fitted.stderr
-    from img2gif.checkpoint import load
-
-    assert load(out)["fit"]["estimator"] == "phasecorr"
-    for name, says in (("broken", "failed to load"), ("flow9", "unknown --estimator 'flow9'; known: blocks, broken")):
-        refused = run("fit-pair", str(a), str(b), "-o", str(tmp_path / "x.pt"), "--estimator", name, "-q")
+    assert load(out)["fit"][field] == name
+    refusals = [("broken", "failed to load")] + ([("flow9", unknown)] if unknown else [])
+    for chosen, says in refusals:
+        refused = run("fit-pair", str(a), str(b), "-o", str(tmp_path / "x.pt"), option, chosen, "-q")
         assert refused.returncode == 2 and says in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
         assert not (tmp_path / "x.pt").exists()

@@ -229,7 +229,7 @@ def test_cli_keep_still_does_not_apply_to_a_saved_pair(tmp_path, image_files):
 
 
 def test_residual_counts_still_overlays_as_explained(captioned):
-    """A video gap is crossfaded when the warp leaves much unexplained (video.warp_explains):
+    """A video gap is crossfaded when the warp leaves much unexplained (gaps.warp_explains):
     the dragged caption, drawn unwarped, must not count against the warp."""
     *_, new = captioned
     same_warp_no_overlay = Pair(new.a, new.b, new.ode, replace(new.settings, keep_still="off"))

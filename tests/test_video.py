@@ -9,7 +9,8 @@ from PIL import Image
 
 from img2gif import timing
 from img2gif.errors import InputError, OptionError
-from img2gif.video import is_cut, open_source, target_rate
+from img2gif.clip import open_source, target_rate
+from img2gif.gaps import is_cut
 from img2gif.writers import write_animation
 
 from conftest import blob_image, cli, one_error
@@ -379,7 +380,7 @@ def test_a_small_change_the_warp_leaves_is_warped_not_crossfaded(tmp_path):
     (7.0, 0.0, True),     # identical frames: nothing to explain
 ])
 def test_the_crossfade_rule(left, unwarped, warped):
-    from img2gif.video import warp_explains
+    from img2gif.gaps import warp_explains
 
     class Fitted:
         def residual(self):

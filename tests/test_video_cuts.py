@@ -9,7 +9,7 @@ from PIL import Image
 
 from conftest import cli
 from img2gif.scenes import SceneGenerator, SceneSettings, package_photos
-from img2gif.video import CUT_CORRELATION, CUT_LEVELS, CUT_RATIO, STILL_GAP, GapFit, gap_kind, is_cut
+from img2gif.gaps import CUT_CORRELATION, CUT_LEVELS, CUT_RATIO, STILL_GAP, GapFit, gap_kind, is_cut
 
 SIZE = (72, 128)
 FAST = ["--working-size", "96", "-q"]

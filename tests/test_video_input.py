@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from img2gif import timing, video
+import img2gif.clip
+from img2gif import timing
 from img2gif.errors import InputError
-from img2gif.video import open_source
+from img2gif.clip import open_source
 from img2gif.videofile import probe
 from img2gif.writers import write_animation
 
@@ -106,7 +107,7 @@ def test_the_frame_count_stops_at_the_limit_without_reading_on(tmp_path):
 
 def test_a_clip_over_the_frame_limit_is_refused_and_inspect_says_so(tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "long.mp4", size="32x32", rate="25", duration="3")  # 75 frames
-    monkeypatch.setattr(video, "MAX_SOURCE_FRAMES", 30)
+    monkeypatch.setattr(img2gif.clip, "MAX_SOURCE_FRAMES", 30)
     line = one_error(cli("animate", clip, "--multiply", "2", "-o", tmp_path / "x.gif", *FAST))
     assert str(clip) in line and "more than 30 frames" in line
     result = cli("inspect", clip)

@@ -8,7 +8,8 @@ from PIL import Image
 
 from img2gif.errors import InputError
 from img2gif.scenes import disc_centre, disc_frame, held_centres, orbit_centres
-from img2gif.video import HELD_LEVELS, held_score, is_held, open_source, plan_keyframes, target_rate
+from img2gif.clip import open_source, target_rate
+from img2gif.gaps import HELD_LEVELS, held_score, is_held, plan_keyframes
 
 from conftest import cli, one_error
 
@@ -93,7 +94,7 @@ def test_a_seam_across_a_scene_cut_stays_a_cut(tmp_path):
 
 
 def test_closed_loop_frame_counts():
-    from img2gif.video import VideoSource
+    from img2gif.clip import VideoSource
 
     source = VideoSource("x", 10.0, 8, (64, 48))
     assert target_rate(source, None, 3, closed=True) == (30.0, 24)
