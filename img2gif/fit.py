@@ -13,7 +13,7 @@ from .estimators import check_proposal, is_translation
 from .optim import Adam
 from .sizes import HeightWidth
 from .still import fit_weight
-from .velocity.base import has_hook
+from .velocity.base import CoarseToFine, StartsFromField, StartsFromTranslation, has_hook
 from .warp import check_image, sample
 
 
@@ -142,7 +142,7 @@ def _gradients(x):
 def starts_from_field(velocity: str) -> bool:
     """Whether the velocity backend ``velocity`` can start a fit from a field (what --prior
     and block matching need)."""
-    return has_hook(registry.load("velocity", velocity), "set_field")
+    return has_hook(registry.load("velocity", velocity), StartsFromField)
 
 
 def build_ode(settings: FitSettings, channels: int, shape: tuple[int, int]) -> WarpODE:
@@ -189,11 +189,11 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     a_work, b_work = _resize(a, work), _resize(b, work)
 
     velocity = ode.velocity
-    coarse_to_fine = has_hook(velocity, "active_levels")
+    coarse_to_fine = has_hook(velocity, CoarseToFine)
     if coarse_to_fine:
         n = velocity.levels
         active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
-    from_field = has_hook(velocity, "set_field")
+    from_field = has_hook(velocity, StartsFromField)
     start = None
     if initial_field is not None and from_field:
         start = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
@@ -235,9 +235,9 @@ def _estimators(settings: FitSettings, velocity, given_start: bool) -> list:
     velocity that can start from a field)."""
     if settings.estimator:
         return [(settings.estimator, _build_estimator(settings.estimator, settings.estimator_config))]
-    match = settings.match and has_hook(velocity, "set_field")
+    match = settings.match and has_hook(velocity, StartsFromField)
     chain = []
-    if settings.search and not given_start and has_hook(velocity, "set_translation"):
+    if settings.search and not given_start and has_hook(velocity, StartsFromTranslation):
         # matching refines one start, so it needs only the best shift
         count = 1 if match else max(1, settings.hypotheses)
         chain.append(("shift", _build_estimator("shift", {"reach": settings.search_reach, "count": count})))
@@ -263,9 +263,9 @@ def _start_velocity(velocity, proposal, level: int) -> None:
     smooth warp, log(id + Phi_1) ~ Phi_1: the displacement is a good first velocity.)"""
     if proposal is None:
         return
-    if is_translation(proposal) and has_hook(velocity, "set_translation"):
+    if is_translation(proposal) and has_hook(velocity, StartsFromTranslation):
         velocity.set_translation(float(proposal[0, 0, 0, 0]), float(proposal[0, 1, 0, 0]))
-    elif has_hook(velocity, "set_field"):
+    elif has_hook(velocity, StartsFromField):
         velocity.set_field(proposal, level=level)
 
 

@@ -6,7 +6,7 @@ import torch
 
 from img2gif import registry
 from img2gif.ode import IncompatibleBackends, WarpODE, warp_record
-from img2gif.velocity.base import Velocity, has_hook
+from img2gif.velocity.base import CoarseToFine, StartsFromField, StartsFromTranslation, Velocity, has_hook
 
 HINTS = {"channels": 3, "field_shape": (12, 16), "pyramid_levels": 3, "cell": 4}
 
@@ -62,8 +62,8 @@ def test_hooks_are_declared():
     svf = WarpODE.from_record(warp_record("svf", "scaling-squaring"), **HINTS).velocity
     unet = WarpODE.from_record(warp_record("unet", "compose"), channels=3).velocity
     assert isinstance(svf, Velocity) and isinstance(unet, Velocity)
-    assert has_hook(svf, "set_translation") and has_hook(svf, "set_field") and has_hook(svf, "active_levels")
-    assert not has_hook(unet, "set_translation") and not has_hook(unet, "active_levels")
+    assert has_hook(svf, StartsFromTranslation) and has_hook(svf, StartsFromField) and has_hook(svf, CoarseToFine)
+    assert not has_hook(unet, StartsFromTranslation) and not has_hook(unet, CoarseToFine)
     with pytest.raises(ValueError, match="unknown velocity hook"):
         has_hook(svf, "warp_speed")
 
@@ -94,4 +94,4 @@ def test_a_duck_typed_velocity_without_configure(monkeypatch):
                         registry._import_target("img2gif.solvers.scaling_squaring:ScalingSquaring"))
     ode = WarpODE.from_record(warp_record("duck", "scaling-squaring"), **HINTS)
     assert ode.record()["velocity"] == {"name": "duck", "config": {"size": [2, 2]}}
-    assert not has_hook(ode.velocity, "set_translation")
+    assert not has_hook(ode.velocity, StartsFromTranslation)

@@ -7,6 +7,8 @@ uses what is below, with these defaults), but it documents the contract in one p
 """
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from torch import nn
 
 
@@ -21,7 +23,8 @@ class Velocity(nn.Module):
         sees_pair: x0 is two images stacked on the channels (A and B): a prior for a pair
             (``pair-unet``), which ``fit-pair`` and ``train`` (one image each) refuse.
 
-    Optional hooks the pair fit uses when a velocity has them (see :func:`has_hook`):
+    Optional hooks the pair fit uses when a velocity has them (each a protocol below, asked
+    with :func:`has_hook`):
         set_translation(dx, dy): start from a pure translation (normalised units); the fit's
             global shift search uses it.
         set_field(v, level): start from the velocity field ``v`` (1, 2, h, w), held at grid
@@ -52,7 +55,31 @@ class Velocity(nn.Module):
         raise NotImplementedError
 
 
-HOOKS = ("set_translation", "set_field", "active_levels")
+@runtime_checkable
+class StartsFromTranslation(Protocol):
+    """A velocity a fit can start from a pure translation (the shift search's, 1x1 proposals)."""
+
+    def set_translation(self, dx: float, dy: float) -> None:
+        ...
+
+
+@runtime_checkable
+class StartsFromField(Protocol):
+    """A velocity a fit can start from a field (block matching's, a model's Phi_1, a prior's)."""
+
+    def set_field(self, v, level: int) -> None:
+        ...
+
+
+@runtime_checkable
+class CoarseToFine(Protocol):
+    """A multi-resolution velocity: ``levels`` grids, of which the fit enables ``active_levels``."""
+
+    levels: int
+    active_levels: int
+
+
+HOOKS = (StartsFromTranslation, StartsFromField, CoarseToFine)
 
 
 def unwrap(module):
@@ -63,14 +90,19 @@ def unwrap(module):
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 
-def has_hook(velocity, hook: str) -> bool:
-    """Does ``velocity`` (a Velocity subclass or any duck-typed module) provide ``hook``?"""
+def has_hook(velocity, hook: type) -> bool:
+    """Does ``velocity`` (a Velocity subclass, or a class or module that follows the contract
+    without one; unwrapped from DDP) provide ``hook``, one of ``HOOKS``?"""
     if hook not in HOOKS:
-        raise ValueError(f"unknown velocity hook {hook!r}; known: {HOOKS}")
+        raise ValueError(f"unknown velocity hook {hook!r}; known: {', '.join(h.__name__ for h in HOOKS)}")
     velocity = unwrap(velocity)
-    if hook == "active_levels":
+    if hook is CoarseToFine:  # a class attribute levels = None means "one grid"
         return isinstance(getattr(velocity, "levels", None), int) and hasattr(velocity, "active_levels")
-    return callable(getattr(velocity, hook, None))
+    return callable(getattr(velocity, next(iter(_methods(hook))), None))
+
+
+def _methods(hook: type) -> list[str]:
+    return [name for name in vars(hook) if not name.startswith("_")]
 
 
 def configure(cls, config: dict, **hints) -> dict:
