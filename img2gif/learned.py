@@ -104,8 +104,27 @@ class LearnedModel:
 
         return lambda subset: render(fields_at, x, None, subset, mode=mode)
 
+    def on(self, image: np.ndarray, times, region: Region | None = None) -> "ModelOnImage":
+        """This model applied to ``image`` (or its ``region``) at ``times``: a ``render.Renderable``."""
+        return ModelOnImage(self, image, [float(t) for t in times], region)
+
     def folds(self, image: np.ndarray, times=(0.25, 0.5, 0.75, 1.0)) -> int:
         return sum(count_folds(p.unsqueeze(0)) for p in self.fields(image, list(times)))
+
+
+class ModelOnImage:
+    """A trained model applied to one image at the times it will be asked for (its fields are
+    solved at once, at the model's size): what ``reverse`` and ``animate --model`` render."""
+
+    def __init__(self, model: LearnedModel, image: np.ndarray, times: list[float], region: Region | None):
+        self.model, self.image, self.times, self.region = model, image, times, region
+
+    @property
+    def shape(self) -> tuple:
+        return self.image.shape
+
+    def frame_renderer(self, mode: str = "warp-only"):
+        return self.model.frame_renderer(self.image, self.times, mode, self.region)
 
 
 def load_model(name_or_path, device="auto") -> LearnedModel:

@@ -69,6 +69,11 @@ class Pair:
         return WidthHeight(self.a.shape[1], self.a.shape[0])
 
     @property
+    def shape(self) -> tuple:
+        """(H, W, C) of the frames (a ``render.Renderable``)."""
+        return self.a.shape
+
+    @property
     def field_size(self) -> HeightWidth:
         """(height, width) of the working resolution the warp is integrated at (a field's shape)."""
         return working_shape(self.a.shape[0], self.a.shape[1], self.settings.working_size)

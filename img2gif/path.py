@@ -128,6 +128,11 @@ class KeyframePath:
                 return index, 0.0 if tau < 1e-9 else 1.0 if tau > 1 - 1e-9 else tau
         return 0, 0.0
 
+    @property
+    def shape(self) -> tuple:
+        """(H, W, C) of the frames (a ``render.Renderable``)."""
+        return self.images[0].shape
+
     def frame_renderer(self, mode: str = "blend"):
         """A callable, path times in [0, 1] -> iterator of frames (what a FrameFeed asks)."""
         if mode not in MODES:

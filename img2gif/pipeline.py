@@ -144,16 +144,14 @@ class OutputPlan:
         return AnimationResult(str(self.output), self.format, self.frames.count, written.frames, self.frames.fps,
                                seconds, written.size, len(shown), audio=written.audio)
 
-    def rendered(self, render, shape, times, progress=None):
-        """The frames of ``times`` as the encoder will ask for them: a ``sequence.FrameFeed``.
-
-        ``render(times) -> iterator of frames`` renders the frames of ``times`` (a subset of
-        this plan's); ``shape`` is (H, W, 3), or (H, W, 4) for straight-alpha RGBA frames
-        (composited onto ``background`` where one is set); ``progress(stage, done, total)``
-        per frame.
+    def rendered(self, renderable, mode, times, progress=None):
+        """The frames of ``renderable`` (a ``render.Renderable``) at ``times`` in ``mode``, as the
+        encoder will ask for them: a ``sequence.FrameFeed``. Straight-alpha RGBA frames are
+        composited onto ``background`` where one is set; ``progress(stage, done, total)`` per frame.
         """
         from .sequence import FrameFeed
 
+        render, shape = renderable.frame_renderer(mode), renderable.shape
         channels = shape[2] if len(shape) > 2 else 3
         if channels == 4 and self.background is not None:
             rgba_render, background = render, self.background
@@ -359,8 +357,7 @@ def _animate(request: Request, progress, job_progress) -> AnimationResult:
         plan.check_memory(image, a)
         # one image: nothing to blend with, so a mode that needs B renders A warped alone
         times = plan.times()
-        render = model.frame_renderer(image, times, mode=_single_image_mode(r.mode), region=region)
-        return plan.write(plan.rendered(render, image.shape, times, job_progress))
+        return plan.write(plan.rendered(model.on(image, times, region), _single_image_mode(r.mode), times, job_progress))
     if pair is None:
         # a model's start field is made for RGB images: with --model, A and B are flattened
         img_a, img_b = read_pair(a, b, r.size, r.fit or "crop", keep_alpha=model is None)
@@ -374,7 +371,7 @@ def _animate(request: Request, progress, job_progress) -> AnimationResult:
             pair = Pair(cap_size(pair.a, r.size), cap_size(pair.b, r.size), pair.ode, pair.settings, dev, still=pair.still)
         plan.check_alpha([pair.a], [pair_path or "the fitted pair"])
         plan.check_memory(pair.a, pair_path or "the fitted pair")
-    return plan.write(plan.rendered(pair.frame_renderer(r.mode), pair.a.shape, plan.times(), job_progress))
+    return plan.write(plan.rendered(pair, r.mode, plan.times(), job_progress))
 
 
 def _animate_path(request: Request, progress, job_progress) -> AnimationResult:
@@ -397,7 +394,7 @@ def _animate_path(request: Request, progress, job_progress) -> AnimationResult:
     plan.check_memory(keyframes[0], names[0] if not isinstance(images[0], np.ndarray) else "the first image")
     path = fit_path(keyframes, times, closed, r.fit_settings(), device=dev, progress=progress)
     frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
-    return plan.write(plan.rendered(path.frame_renderer(r.mode), keyframes[0].shape, frame_times, job_progress))
+    return plan.write(plan.rendered(path, r.mode, frame_times, job_progress))
 
 
 def _read_flat(path, background) -> np.ndarray:
@@ -511,7 +508,7 @@ def reverse(image, output="reverse.gif", *, model, frames=None, fps=None, durati
     last, region = _read_for_model(image, size, region)
     plan.check_memory(last, image)
     times = plan.times(-1.0)
-    return plan.write(plan.rendered(model.frame_renderer(last, times, region=region), last.shape, times, job_progress))
+    return plan.write(plan.rendered(model.on(last, times, region), "warp-only", times, job_progress))
 
 
 def _read_for_model(path, size, region, background=None):

@@ -11,6 +11,8 @@ exactly (copied, not warped). New modes are one more entry.
 """
 from __future__ import annotations
 
+from typing import Callable, Iterator, Protocol, Sequence, runtime_checkable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -120,6 +122,21 @@ class WarpOnly:
 
 
 MODES = {mode.name: mode for mode in (Blend(), WarpOnly())}
+
+
+@runtime_checkable
+class Renderable(Protocol):
+    """What frames come from: a fitted ``Pair``, a ``KeyframePath``, a trained model applied to
+    an image (``LearnedModel.on``). ``shape``: (H, W, C) of its frames (C = 4: straight-alpha
+    RGBA); ``frame_renderer(mode)``: a callable, times -> iterator of (H, W, C) uint8 frames in
+    that order (t = 0 is the first image; a path's times run over [0, 1])."""
+
+    @property
+    def shape(self) -> tuple:
+        ...
+
+    def frame_renderer(self, mode: str = "blend") -> Callable[[Sequence[float]], Iterator[np.ndarray]]:
+        ...
 
 
 def _sample_at(x: torch.Tensor, coords: torch.Tensor, mode: str) -> torch.Tensor:

@@ -109,3 +109,24 @@ def test_learned_model_refuses_blend_without_b():
     assert len(frames) == 3 and np.array_equal(frames[0], image)  # untrained: the identity warp
     with pytest.raises(ValueError, match="render mode"):
         model.frames(image, [0.5], mode="blend")
+
+
+def test_pairs_paths_and_models_on_an_image_are_one_renderable(pair_images):
+    """One contract for what frames come from: shape and frame_renderer(mode)."""
+    from img2gif.fit import FitSettings
+    from img2gif.learned import load_model
+    from img2gif.pair import fit_pair
+    from img2gif.path import fit_path
+    from img2gif.render import Renderable
+
+    a, b = pair_images
+    settings = FitSettings(working_size=32, steps=(3, 2, 1))
+    pair = fit_pair(a, b, settings)
+    path = fit_path([a, b, a], settings=settings)
+    face = np.zeros((64, 64, 3), np.uint8)
+    on_face = load_model("smile").on(face, [0.0, 0.5, 1.0])
+    for renderable, mode, times in ((pair, "blend", [0.0, 0.5]), (path, "blend", [0.0, 0.5]),
+                                    (on_face, "warp-only", [0.0, 0.5, 1.0])):
+        assert isinstance(renderable, Renderable)
+        frames = list(renderable.frame_renderer(mode)(times))
+        assert len(frames) == len(times) and all(f.shape == renderable.shape for f in frames)
