@@ -68,7 +68,11 @@ def test_hooks_are_declared():
         has_hook(svf, "warp_speed")
 
 
-class _DuckVelocity(torch.nn.Module):
+DUCK_VELOCITY = '''
+import torch
+
+
+class DuckVelocity(torch.nn.Module):
     """A third-party velocity that does not subclass Velocity: still built and run."""
 
     name = "duck"
@@ -87,11 +91,14 @@ class _DuckVelocity(torch.nn.Module):
 
     def forward(self, t, phi, x0):
         return torch.zeros_like(phi)
+'''
 
 
-def test_a_duck_typed_velocity_without_configure(monkeypatch):
-    monkeypatch.setattr(registry, "load", lambda kind, name: _DuckVelocity if kind == "velocity" else
-                        registry._import_target("img2gif.solvers.scaling_squaring:ScalingSquaring"))
+def test_a_duck_typed_velocity_without_configure(install_plugin):
+    """A velocity plugin that subclasses nothing and has no configure or hooks, registered
+    through an entry point like any other."""
+    install_plugin("img2gif-duck", {"img2gif.velocity": {"duck": "duck_velocity:DuckVelocity"}},
+                   {"duck_velocity": DUCK_VELOCITY})
     ode = WarpODE.from_record(warp_record("duck", "scaling-squaring"), **HINTS)
     assert ode.record()["velocity"] == {"name": "duck", "config": {"size": [2, 2]}}
     assert not has_hook(ode.velocity, StartsFromTranslation)
