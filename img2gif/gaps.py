@@ -81,7 +81,7 @@ def _visible(frame: np.ndarray) -> np.ndarray:
     return np.dstack([colour.astype(np.uint8), frame[..., 3]])
 
 
-def _crossfade(a: np.ndarray, b: np.ndarray, tau: float) -> np.ndarray:
+def crossfade(a: np.ndarray, b: np.ndarray, tau: float) -> np.ndarray:
     """(1 - tau) a + tau b; RGBA frames mixed premultiplied (no hidden colour shows)."""
     if a.shape[2] == 3:
         return np.round(a * (1 - tau) + b * tau).astype(np.uint8)

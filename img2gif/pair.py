@@ -15,7 +15,7 @@ from .fit import FitSettings, _resize, fit_pair_tensors, starts_from_field, work
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
-from .render import MODES, ode_fields, render, to_tensor
+from .render import check_mode, ode_fields, render, to_tensor
 from .sizes import HeightWidth, WidthHeight
 from .still import MODES as STILL_MODES, soft_edge, still_mask
 from .warp import count_folds, sample
@@ -101,8 +101,7 @@ class Pair:
     def frame_renderer(self, mode: str = "blend"):
         """A callable, times -> iterator of frames, for a FrameFeed (which asks in batches):
         the images become tensors once here, not once per batch."""
-        if mode not in MODES:
-            raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        check_mode(mode)
         a, b = self._tensors()
         fields_at = ode_fields(self.ode, a, self.field_size)
         still = self.still_weight()

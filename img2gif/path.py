@@ -31,7 +31,7 @@ import torch
 from .errors import OptionError
 from .fit import FitSettings
 from .timing import keyframe_times
-from .render import MODES, ode_fields, render, to_tensor
+from .render import check_mode, ode_fields, render, to_tensor
 from .warp import count_folds
 
 @dataclass(frozen=True)
@@ -135,8 +135,7 @@ class KeyframePath:
 
     def frame_renderer(self, mode: str = "blend"):
         """A callable, path times in [0, 1] -> iterator of frames (what a FrameFeed asks)."""
-        if mode not in MODES:
-            raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        check_mode(mode)
         tensors: dict[int, torch.Tensor] = {}
 
         def image(k: int) -> torch.Tensor:

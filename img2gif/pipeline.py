@@ -23,7 +23,7 @@ from .request import MODEL_ALONE, PATH, VIDEO, FitOptions, Request
 from .render import MODES
 from .encoding import Encoding, plays_of
 from .writers import (capabilities, check_frame_size, check_not_an_input, check_output, check_rate, frames_encoded,
-                      label, mp4_size, write_animation)
+                      label, loadable, mp4_size, write_animation)
 
 MAX_SIZE = 8192
 # Frames x pixels of one animation. Every writer streams (memory stays flat), so this bounds
@@ -226,15 +226,7 @@ def check_encoding(fmt: str, output, quality=None, codec=None, dither=None, alph
 
 def _formats_taking(option: str) -> str:
     """'MP4', 'GIF', ...: the formats whose writers take an encoding option."""
-    from . import registry
-
-    names = []
-    for name in registry.available("writers"):
-        try:
-            if option in capabilities(name).options:
-                names.append(label(name))
-        except Exception:  # noqa: BLE001  a broken plugin is listed by inspect, not here
-            continue
+    names = [label(name) for name, caps in loadable().items() if option in caps.options]
     return " and ".join(names) or "no format"
 
 
@@ -526,13 +518,8 @@ def _read_for_model(path, size, region, background=None):
     return image, region
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-
-
 def _single_image_mode(mode: str) -> str:
-    _check_mode(mode)
+    """One image has nothing to blend with: a mode that needs B renders A warped alone."""
     return "warp-only" if MODES[mode].needs_b else mode
 
 

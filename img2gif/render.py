@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import OptionError
 from .still import composite
 from .timing import time_from_b
 from .warp import identity_grid, resize_field
@@ -122,6 +123,12 @@ class WarpOnly:
 
 
 MODES = {mode.name: mode for mode in (Blend(), WarpOnly())}
+
+
+def check_mode(mode: str) -> None:
+    """Refuse a render mode that is not in ``MODES`` (OptionError, naming the choices)."""
+    if mode not in MODES:
+        raise OptionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
 @runtime_checkable

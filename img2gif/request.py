@@ -18,7 +18,7 @@ import numpy as np
 from .errors import OptionError
 from .fit import FitSettings, starts_from_field
 from .imagefile import check_fit
-from .render import MODES
+from .render import check_mode
 
 # what is animated, decided by the inputs (see ``Request.kind``)
 VIDEO, SAVED_PAIR, PATH, MODEL_ALONE, PAIR = "video", "saved pair", "keyframe path", "model alone", "pair"
@@ -122,8 +122,7 @@ class Request:
     def check(self) -> "Request":
         """Refuse every option that does not apply or is out of range (OptionError, one line,
         naming the option); returns the request with its output name filled in."""
-        if self.mode not in MODES:
-            raise OptionError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        check_mode(self.mode)
         if self.fit is not None:
             check_fit(self.fit)
         kind = self.kind
@@ -189,9 +188,7 @@ class Request:
             raise OptionError("--times needs three or more images (a keyframe path)")
         if self.loop == "closed":
             raise OptionError("--loop closed needs three or more images (a keyframe path); use forever or pingpong")
-        if self.prior is not None and kind != PAIR:
-            raise OptionError("--prior starts the fit of two images A and B (not with --model or --from)")
-        if self.prior is not None and self.model is not None:
+        if self.prior is not None and (kind != PAIR or self.model is not None):
             raise OptionError("--prior starts the fit of two images A and B (not with --model or --from)")
 
     def _default_output(self) -> str:

@@ -27,7 +27,7 @@ from .gaps import (
     STILL_GAP,
     GapFit,
     KeyframePlan,
-    _crossfade,
+    crossfade,
     gap_kind,
     is_cut,
     is_held,
@@ -159,7 +159,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             return
         if kind in ("crossfade", "still"):
             for tau in wanted:
-                yield _crossfade(gap.a, gap.b, tau)
+                yield crossfade(gap.a, gap.b, tau)
             return
         before = before if usable(before) else None
         after = after if usable(after) else None

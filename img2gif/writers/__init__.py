@@ -54,16 +54,24 @@ def label(fmt: str) -> str:
     return capabilities(fmt).label or fmt.upper()
 
 
-def extensions() -> dict[str, str]:
-    """{'.gif': 'gif', ...}: every file extension a registered writer takes. The project's own
-    writers come first; a plugin that fails to load is left out here (``inspect`` lists it)."""
-    found: dict[str, str] = {}
+def loadable() -> dict[str, Capabilities]:
+    """{format: its capabilities} of every registered writer that loads, the project's own
+    first; a plugin that fails to load is left out here (``inspect`` lists it)."""
+    found: dict[str, Capabilities] = {}
     names = sorted(registry.available("writers").items(), key=lambda kv: not kv[1].provider.startswith("img2gif"))
     for name, _ in names:
         try:
-            caps = capabilities(name)
+            found[name] = capabilities(name)
         except PluginError:
             continue
+    return found
+
+
+def extensions() -> dict[str, str]:
+    """{'.gif': 'gif', ...}: every file extension a loadable writer takes (the first writer
+    that claims one has it)."""
+    found: dict[str, str] = {}
+    for name, caps in loadable().items():
         for ext in caps.extensions:
             found.setdefault(ext.lower(), name)
     return found
