@@ -1,9 +1,10 @@
 """Video in: raise the frame rate of a clip (``img2gif.clip``) as it is decoded.
 
-Each gap between two keyframes is fitted once (starting from the gap before's field), decided
-(``img2gif.gaps``: cut, crossfade, still or warp) once its neighbours are fitted, bent by its
-neighbours' motion (``img2gif.path``), rendered at the output times that fall in it, and
-dropped; only the frames and fits of a few neighbouring gaps are held, so memory does not grow
+The chain scheduler of ``img2gif.schedule``, which keyframe paths share, with video's policy:
+each gap between two keyframes is fitted once (starting from the gap before's field) and
+judged, decided (``img2gif.gaps``: cut, crossfade, still or warp) once its neighbours are
+fitted, bent at each keyframe by an acceleration made once from the gaps beside it, rendered at
+the output times that fall in it, and dropped; only the frames and fits of a few neighbouring gaps are held, so memory does not grow
 with the length of the clip. Cuts and crossfades are counted and reported.
 
 Closed loops (``closed=True``): the gap from the last keyframe back to the first is one more
@@ -20,12 +21,12 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .clip import VideoSource
 from .errors import InputError
 from .gaps import (
     STILL_GAP,
-    GapFit,
     KeyframePlan,
     crossfade,
     gap_kind,
@@ -33,6 +34,8 @@ from .gaps import (
     is_held,
     plan_keyframes,
 )
+from .render import to_tensor
+from .schedule import Gap, WarmFits, acceleration, render_gap
 
 
 @dataclass
@@ -46,19 +49,6 @@ class Report:
     seam: str = ""    # closed loop: how the last frame returns to the first: warped, cut or crossfaded
 
 
-class _Gap:
-    def __init__(self, index: int, a: np.ndarray, b: np.ndarray, still: bool = False):
-        self.index, self.a, self.b, self.still = index, a, b, still
-        self.pair = None
-        self.fit = STILL_GAP   # what the fit left (GapFit)
-        self.kind = None       # "cut", "crossfade" or "warp": decided when its neighbours are fitted
-
-    @property
-    def bends_neighbours(self) -> bool:
-        """Whether its motion may bend the gaps beside it: fitted, explained, not a cut's look."""
-        return self.pair is not None and self.fit.explained and not self.fit.unexplained_change
-
-
 def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None, device="cpu", mode="blend",
                      report: Report | None = None, progress=None, plan: KeyframePlan | None = None):
     """Yield the ``count`` output frames at j / fps, in order, as the source is decoded.
@@ -67,8 +57,6 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     ``progress(gaps done, gaps in all)`` after each gap; ``report`` is filled as it goes.
     """
     from .fit import FitSettings
-    from .pair import fit_pair
-    from .path import KeyframePath
 
     report = report if report is not None else Report()
     settings = settings or FitSettings()
@@ -79,6 +67,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
                          f"asked for {count}")
     keys = plan.clock                      # keyframe k at keys[k]; closed: keys[-1] is the first's return
     total_gaps = len(keys) - 1
+    keyframe_count = len(plan.indices)
     kept = set(plan.indices)
     # output frame j falls in gap out_gap[j] at out_tau[j] in [0, 1]
     at = source.output_clock(fps, count)
@@ -103,30 +92,17 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
     first_frame = next(frames, None)
     if first_frame is None:
         raise InputError(f"{source.path}: holds no frames")
-    start_field = None
+    fits = WarmFits(settings, device, judge=True)
+    accelerations: dict[int, object] = {}   # keyframe -> its acceleration, made once, dropped after use
+    tensors: dict[int, torch.Tensor] = {}  # keyframe -> its image as a tensor, the last few
     produced = 0
 
     def make_gap(index, a, b):
-        return _Gap(index, a, b, still_gaps and is_held(a, b))
+        still = still_gaps and is_held(a, b)
+        return Gap(index, index, (index + 1) % keyframe_count, a, b, float(keys[index]),
+                   float(keys[index + 1] - keys[index]), still=still, fit=STILL_GAP if still else None)
 
-    def fit(gap: _Gap):
-        nonlocal start_field
-        if gap.still:  # nothing moves: no fit (and no field to start the next gap from)
-            start_field = None
-            return
-        warm = start_field is not None
-        gap.pair = fit_pair(gap.a, gap.b, settings.warm() if warm else settings, device=device, initial_field=start_field)
-        gap.fit = GapFit.of(gap.pair)
-        if warm and gap.fit.unexplained_change:
-            # the gap before's motion may have led the fit astray (a sudden fast move): a cut
-            # is decided on a fit of its own
-            cold = fit_pair(gap.a, gap.b, settings, device=device)
-            cold_fit = GapFit.of(cold)
-            if cold_fit.left < gap.fit.left:
-                gap.pair, gap.fit = cold, cold_fit
-        start_field = gap.pair.fields([1.0])[0] if gap.bends_neighbours else None
-
-    def decide(gap: _Gap, before, after):
+    def decide(gap: Gap, before, after):
         """Cut, crossfade or warp, now that the gaps beside it are fitted; counted."""
         if gap.kind is None:
             if gap.still:
@@ -140,10 +116,19 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
                 report.seam = {"cut": "cut", "crossfade": "crossfaded"}.get(gap.kind, "warped")
         return gap.kind
 
-    def usable(g):
-        return g is not None and g.bends_neighbours
+    def acceleration_at(keyframe: int, before, after):
+        if keyframe not in accelerations:
+            accelerations[keyframe] = acceleration(before, after)[0]
+        return accelerations[keyframe]
 
-    def render(gap: _Gap, before, after):
+    def tensor(keyframe: int, image) -> torch.Tensor:
+        if keyframe not in tensors:
+            if len(tensors) >= 3:  # gaps are rendered in order: keep only the neighbours
+                tensors.pop(next(iter(tensors)))
+            tensors[keyframe] = to_tensor(image, device)
+        return tensors[keyframe]
+
+    def render(gap: Gap, before, after):
         """The output frames of ``gap``, bent by its fitted neighbours ``before`` and ``after``."""
         nonlocal produced
         wanted = []
@@ -151,43 +136,31 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             wanted.append(float(out_tau[produced]))
             produced += 1
         kind = decide(gap, before, after)
-        if not wanted:
-            return
-        if kind == "cut":
+        if wanted and kind == "cut":
             for tau in wanted:
                 yield gap.a if tau < 0.5 else gap.b
-            return
-        if kind in ("crossfade", "still"):
+        elif wanted and kind in ("crossfade", "still"):
             for tau in wanted:
                 yield crossfade(gap.a, gap.b, tau)
-            return
-        before = before if usable(before) else None
-        after = after if usable(after) else None
-        chain = [g for g in (before, gap, after) if g is not None]
-        images = ([before.a] if before else []) + [gap.a, gap.b] + ([after.b] if after else [])
-        lengths = [float(keys[g.index + 1] - keys[g.index]) for g in chain]
-        clock = np.concatenate([[0.0], np.cumsum(lengths)])
-        span = clock[-1]
-        keyframe_times = [float(t / span) for t in clock]
-        keyframe_times[0], keyframe_times[-1] = 0.0, 1.0
-        here, length = clock[1 if before else 0], lengths[1 if before else 0]
-        path = KeyframePath(images, keyframe_times, [g.pair for g in chain], closed=False, device=device)
-        # the path's time of this gap's tau (a variable-rate clip's gaps are of different lengths)
-        yield from path.frame_renderer(mode)([float((here + tau * length) / span) for tau in wanted])
+        elif wanted:
+            at_a, at_b = acceleration_at(gap.start, before, gap), acceleration_at(gap.end, gap, after)
+            yield from render_gap(gap, tensor(gap.start, gap.a), tensor(gap.end, gap.b), at_a, at_b, wanted, mode)
+        if gap.start != 0:  # no later gap bends at its first keyframe (the first: a loop's seam does)
+            accelerations.pop(gap.start, None)
 
     seam = None
     if plan.closed:
         # the seam (last keyframe -> first) is fitted first: the first gap is bent by it and
         # warm-starts from it; it is rendered last
         seam = make_gap(total_gaps - 1, plan.last_frame, first_frame)
-        fit(seam)
+        fits.fit(seam)
         report.gaps += 1
-    gaps: deque[_Gap] = deque()    # fitted gaps not yet rendered, and the one before them
+    gaps: deque[Gap] = deque()    # fitted gaps not yet rendered, and the one before them
     first_gap = None
     previous_frame = first_frame
     for index, frame in enumerate(frames):
         gap = make_gap(index, previous_frame, frame)
-        fit(gap)
+        fits.fit(gap)
         gaps.append(gap)
         first_gap = first_gap or gap
         report.gaps += 1
