@@ -413,6 +413,7 @@ def animate(
     estimator: Optional[str] = EstimatorOpt,
     keep_still: Optional[KeepStill] = KeepStillOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field refined by block matching (default 20,20,0: a quarter to a third of the first gap's 80,50,30 in time, as good on real video, 0.11 dB lower on generated scenes; BENCHMARKS.md). 80,50,30 runs the full schedule for every gap; 0,20,0 is faster still."),
+    gap_batch: int = typer.Option(1, "--gap-batch", metavar="N", help="Video and keyframe paths: fit this many gaps at once, as one batch (svf; each gap's fit is the one it would have alone). Faster: 1.6-2x on 2 CPU cores at 8 (BENCHMARKS.md), more on a GPU. Every gap of a batch starts from the motion of the gap before the batch instead of the gap just before it, and the batch's frames are held until it is fitted."),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -441,7 +442,7 @@ def animate(
             hold_end=hold_end, ease=ease.value, size=size, quality=quality, codec=codec and codec.value,
             dither=dither and dither.value, background=background, alpha_threshold=alpha_threshold,
             fit=fit and fit.value, multiply=multiply, playback_fps=playback_fps, source_fps=source_fps,
-            keep_held=keep_held, device=device.value,
+            keep_held=keep_held, gap_batch=gap_batch, device=device.value,
             fit_options=FitOptions(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
                                    warm_steps=None if warm_steps is None else _step_counts(warm_steps),
                                    match=match, keep_still=keep_still and keep_still.value, estimator=estimator))

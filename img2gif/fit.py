@@ -1,4 +1,5 @@
-"""Fitting one pair: coarse-to-fine over an image pyramid (the paper's Algorithm 1, paired)."""
+"""Fitting a pair, or N pairs as one batch: coarse-to-fine over an image pyramid (the paper's
+Algorithm 1, paired)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,7 @@ from .estimators import check_proposal, is_translation
 from .optim import Adam
 from .sizes import HeightWidth
 from .still import fit_weight
-from .velocity.base import CoarseToFine, StartsFromField, StartsFromTranslation, has_hook
+from .velocity.base import CoarseToFine, Stacks, StartsFromField, StartsFromTranslation, has_hook
 from .warp import check_image, sample
 
 
@@ -175,57 +176,114 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     check_image(b, "b")
     if a.shape != b.shape or a.shape[0] != 1:
         raise ValueError(f"a and b must both be (1, C, H, W) of one size, got {tuple(a.shape)} and {tuple(b.shape)}")
-    torch.manual_seed(settings.seed)
-    data_loss = registry.load("losses", settings.loss)
-    jacobian = registry.load("penalties", "jacobian")
-    outgrid = registry.load("penalties", "outgrid")
-    smoothness = registry.load("penalties", "smoothness")
+    start = _FitStart(a, b, settings, initial_field, still)
+    ode, velocity, starts = start.ode, start.ode.velocity, start.starts
+    steps, sizes = start.steps, start.sizes
+    _start_velocity(velocity, starts[0], start.level_of_start)
 
-    work = working_shape(a.shape[2], a.shape[3], settings.working_size)
-    ode = build_ode(settings, a.shape[1], work).to(a.device)
-    levels = max(1, settings.pyramid_levels)
-    steps = steps_per_level(settings.steps, levels)
-    sizes = [(max(8, round(work[0] / 2**k)), max(8, round(work[1] / 2**k))) for k in reversed(range(levels))]
-    a_work, b_work = _resize(a, work), _resize(b, work)
-
-    velocity = ode.velocity
-    coarse_to_fine = has_hook(velocity, CoarseToFine)
-    if coarse_to_fine:
-        n = velocity.levels
-        active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
-    from_field = has_hook(velocity, StartsFromField)
-    start = None
-    if initial_field is not None and from_field:
-        start = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
-    for name, estimator in _estimators(settings, velocity, given_start=start is not None):
-        start = check_proposal(estimator.propose(a_work, b_work, start=start, still=still), name, a_work)
-    starts = [None] if start is None else list(start.split(1))
-    level_of_start = (active[0] - 1) if coarse_to_fine else 0
-    _start_velocity(velocity, starts[0], level_of_start)
-
-    total = sum(steps)
     done = 0
-    losses = (data_loss, jacobian, outgrid, smoothness)
-    total += steps[0] * (len(starts) - 1)
+    total = sum(steps) + steps[0] * (len(starts) - 1)
+    losses = _losses(settings)
     for level, size in enumerate(sizes):
-        if coarse_to_fine:
-            velocity.active_levels = active[level]
-        a_l, b_l = _resize(a_work, size), _resize(b_work, size)
+        start.set_level(velocity, level)
+        a_l, b_l = _resize(start.a_work, size), _resize(start.b_work, size)
         weight = None if still is None else fit_weight(still.to(a_l), size)
         if level == 0 and len(starts) > 1:
             # several starting shifts: fit each at the (cheap) coarsest level, keep the best
             best = None
-            for start in starts:
-                _start_velocity(velocity, start, level_of_start)
+            for proposal in starts:
+                _start_velocity(velocity, proposal, start.level_of_start)
                 loss, done = _fit_level(ode, a_l, b_l, size, steps[0], settings, losses, progress, done, total, weight)
                 if best is None or loss < best[0]:
                     best = (loss, {k: v.clone() for k, v in ode.state_dict().items()})
             ode.load_state_dict(best[1])
             continue
         _, done = _fit_level(ode, a_l, b_l, size, steps[level], settings, losses, progress, done, total, weight)
-    if coarse_to_fine:
-        velocity.active_levels = velocity.levels
+    start.set_level(velocity, None)
     return ode.eval()
+
+
+def fit_pairs_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | None = None, progress=None,
+                      initial_fields=None) -> list[WarpODE]:
+    """Fit N pairs at once: the WarpODE of each, as ``fit_pair_tensors`` fits it alone.
+
+    Args:
+        a, b: (N, C, H, W) images in [0, 1], pair i being (a[i], b[i]).
+        settings: one FitSettings for all (defaults if None; ``keep_still`` must be off).
+        progress: optional callable(step, total, loss) after each step of the batch.
+        initial_fields: None, or N (2, h, w) displacements or None to start each from.
+    Each pair starts as it would alone and runs the same steps; its loss is its own (the batch
+    minimises their sum, and Adam is per element), so each comes out as its own fit would, up
+    to float rounding. One batch where the velocity stacks (``velocity.base.Stacks``: svf)
+    and every pair has one start; otherwise the pairs are fitted one after another.
+    """
+    settings = settings or FitSettings()
+    settings.check()
+    check_image(a, "a")
+    check_image(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must be (N, C, H, W) of one size, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if settings.keep_still != "off":
+        raise ValueError("a batch of fits does not look for still overlays: fit each pair with fit_pair")
+    count = a.shape[0]
+    initial_fields = list(initial_fields) if initial_fields is not None else [None] * count
+    if len(initial_fields) != count:
+        raise ValueError(f"{count} pairs need as many initial fields (or None), got {len(initial_fields)}")
+    starts = [_FitStart(a[i:i + 1], b[i:i + 1], settings, initial_fields[i], None) for i in range(count)]
+    velocities = [start.ode.velocity for start in starts]
+    if count == 1 or not has_hook(velocities[0], Stacks) or any(len(start.starts) > 1 for start in starts):
+        return [fit_pair_tensors(a[i:i + 1], b[i:i + 1], settings, progress, initial_fields[i]) for i in range(count)]
+    for start, velocity in zip(starts, velocities):
+        _start_velocity(velocity, start.starts[0], start.level_of_start)
+    first = starts[0]
+    stacked = velocities[0].stack(velocities)
+    batch = WarpODE(stacked, first.ode.solver).to(a.device)
+    a_work = torch.cat([start.a_work for start in starts])
+    b_work = torch.cat([start.b_work for start in starts])
+    done, total, losses = 0, sum(first.steps), _losses(settings)
+    for level, size in enumerate(first.sizes):
+        first.set_level(stacked, level)
+        a_l, b_l = _resize(a_work, size), _resize(b_work, size)
+        _, done = _fit_level(batch, a_l, b_l, size, first.steps[level], settings, losses, progress, done, total)
+    stacked.unstack_into(velocities)
+    return [start.ode.eval() for start in starts]
+
+
+class _FitStart:
+    """What a fit of one pair starts from: its warp at rest, the working images, the pyramid's
+    sizes and steps, and the estimators' starting proposals (a list; [None]: at rest)."""
+
+    def __init__(self, a, b, settings: FitSettings, initial_field, still):
+        torch.manual_seed(settings.seed)
+        work = working_shape(a.shape[2], a.shape[3], settings.working_size)
+        self.ode = build_ode(settings, a.shape[1], work).to(a.device)
+        levels = max(1, settings.pyramid_levels)
+        self.steps = steps_per_level(settings.steps, levels)
+        self.sizes = [(max(8, round(work[0] / 2**k)), max(8, round(work[1] / 2**k))) for k in reversed(range(levels))]
+        self.a_work, self.b_work = _resize(a, work), _resize(b, work)
+        velocity = self.ode.velocity
+        self.active = None
+        if has_hook(velocity, CoarseToFine):
+            n = velocity.levels
+            self.active = [max(1, n - (levels - 1 - level) * max(1, n // levels)) for level in range(levels)]
+        start = None
+        if initial_field is not None and has_hook(velocity, StartsFromField):
+            start = initial_field.reshape(1, 2, *initial_field.shape[-2:]).to(a)
+        for name, estimator in _estimators(settings, velocity, given_start=start is not None):
+            start = check_proposal(estimator.propose(self.a_work, self.b_work, start=start, still=still), name, self.a_work)
+        self.starts = [None] if start is None else list(start.split(1))
+        self.level_of_start = (self.active[0] - 1) if self.active else 0
+
+    def set_level(self, velocity, level: int | None) -> None:
+        """Enable a coarse-to-fine velocity's grids for pyramid ``level`` (None: all of them)."""
+        if self.active is not None:
+            velocity.active_levels = velocity.levels if level is None else self.active[level]
+
+
+def _losses(settings: FitSettings) -> tuple:
+    """(data loss, jacobian, outgrid, smoothness), loaded from the registry."""
+    return (registry.load("losses", settings.loss), registry.load("penalties", "jacobian"),
+            registry.load("penalties", "outgrid"), registry.load("penalties", "smoothness"))
 
 
 def _estimators(settings: FitSettings, velocity, given_start: bool) -> list:
@@ -270,18 +328,19 @@ def _start_velocity(velocity, proposal, level: int) -> None:
 
 
 def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, total, weight=None):
-    """Adam on one pyramid level; returns (the last loss, steps done so far). ``weight``: None
-    or (1, 1, h, w), the data term's weight per pixel (0 on still overlays)."""
+    """Adam on one pyramid level; returns (the last loss, steps done so far). ``a_l``, ``b_l``:
+    (N, C, h, w), N pairs fitted as one batch (``ode``'s velocity holds N); ``weight``: None or
+    (N, 1, h, w), the data term's weight per pixel (0 on still overlays)."""
     data_loss, jacobian, outgrid, smoothness = losses
+    n = a_l.shape[0]
     times = torch.tensor([0.5, -0.5, 1.0, -1.0], device=a_l.device)
     optimiser = Adam(ode.parameters(), lr=settings.learning_rate)
     loss = torch.zeros(())
     for _ in range(n_steps):
-        phi = ode.fields(a_l, times, size)  # (4, 1, 2, h, w)
+        phi = ode.fields(a_l, times, size)  # (4, N, 2, h, w)
         # each image sampled at its two times in one call (half the sampling calls)
-        a_half, a_end = sample(a_l, phi[0::2, 0])
-        b_half, b_start = sample(b_l, phi[1::2, 0])
-        a_half, a_end, b_half, b_start = (x.unsqueeze(0) for x in (a_half, a_end, b_half, b_start))
+        a_half, a_end = sample(a_l.repeat(2, 1, 1, 1), phi[0::2].flatten(0, 1)).split(n)
+        b_half, b_start = sample(b_l.repeat(2, 1, 1, 1), phi[1::2].flatten(0, 1)).split(n)
         loss = 0.0
         for pred, target in ((a_half, b_half), (a_end, b_l), (b_start, a_l)):
             if weight is not None:  # a still pixel is at the same place in every frame compared
@@ -294,6 +353,8 @@ def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, t
         loss = loss + settings.jacobian_weight * jacobian(phi[2:], margin=0.05)
         loss = loss + settings.outgrid_weight * outgrid(phi[2:3])
         loss = loss + settings.smoothness_weight * smoothness(phi[2])
+        if n > 1:  # every term is a mean over the batch: the sum of the pairs' own losses
+            loss = loss * n
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

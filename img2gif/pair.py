@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .device import resolve_device
-from .fit import FitSettings, _resize, fit_pair_tensors, starts_from_field, working_shape
+from .fit import FitSettings, _resize, fit_pair_tensors, fit_pairs_tensors, starts_from_field, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
@@ -313,3 +313,27 @@ def fit_pair(a: np.ndarray, b: np.ndarray, settings: FitSettings | None = None, 
             break
         mask = grown
     return pair
+
+
+def fit_pairs(pairs, settings: FitSettings | None = None, device="auto", progress=None, initial_field=None) -> list[Pair]:
+    """Fit several pairs ((A, B) arrays, all of one size) as one batch (``fit.fit_pairs_tensors``):
+    each comes out as ``fit_pair`` fits it alone. ``initial_field``: one (2, h, w) start for all
+    (the gap before's motion), or None. One pair, or still overlays looked for
+    (``keep_still``): each is fitted by ``fit_pair``, one after another."""
+    pairs = list(pairs)
+    settings = settings or FitSettings()
+    if len(pairs) == 1 or settings.keep_still != "off":
+        count = len(pairs)
+        return [fit_pair(a, b, settings, device, progress if progress is None or count == 1 else (
+            lambda step, total, loss, k=k: progress(k * total + step, count * total, loss)), initial_field)
+            for k, (a, b) in enumerate(pairs)]
+    for k, (a, b) in enumerate(pairs):
+        check_image_array(a, "fit_pairs", f"pair {k + 1} image A", (3, 4))
+        check_image_array(b, "fit_pairs", f"pair {k + 1} image B", a.shape[2:])
+        if a.shape != pairs[0][0].shape or b.shape != a.shape:
+            raise InputError(f"fit_pairs: pair {k + 1} is not the size of the first; a batch is of one size")
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    a = torch.cat([to_tensor(a, dev) for a, _ in pairs])
+    b = torch.cat([to_tensor(b, dev) for _, b in pairs])
+    odes = fit_pairs_tensors(a, b, settings, progress=progress, initial_fields=[initial_field] * len(pairs))
+    return [Pair(a, b, ode, settings, dev) for (a, b), ode in zip(pairs, odes)]

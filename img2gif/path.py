@@ -101,12 +101,13 @@ class KeyframePath:
 
 
 def fit_path(images, times=None, closed: bool = False, settings: FitSettings | None = None, device="auto",
-             progress=None) -> KeyframePath:
+             progress=None, gap_batch: int = 1) -> KeyframePath:
     """Fit a keyframe path through ``images`` ((H, W, 3) uint8 arrays of one size).
 
     ``times``: when each is reached, in [0, 1] (None: evenly spaced; see ``timing.keyframe_times``);
     ``closed``: the path returns to the first image. ``progress(step, total, loss)`` over all
-    the gaps' fits together.
+    the gaps' fits together. ``gap_batch``: gaps fitted at once (``schedule.WarmFits.fit_all``;
+    1: each starts from the one before).
     """
     from .device import resolve_device
 
@@ -122,13 +123,13 @@ def fit_path(images, times=None, closed: bool = False, settings: FitSettings | N
     count = len(order) - 1
     ends = times[1:] + ([1.0] if closed else [])
     fits = WarmFits(settings, dev)
-    gaps = []
+    gaps = [Gap(index, order[index], order[index + 1], images[order[index]], images[order[index + 1]], times[index],
+                ends[index] - times[index]) for index in range(count)]
     per_gap = 1000  # progress in thousandths of a gap: the first gap's fit may have more steps than the rest
-    for index in range(count):
+    for first in range(0, count, gap_batch):
+        batch = gaps[first:first + gap_batch]
         report = None if progress is None else (
-            lambda step, total, loss, index=index: progress(index * per_gap + step * per_gap // total, count * per_gap, loss))
-        gap = Gap(index, order[index], order[index + 1], images[order[index]], images[order[index + 1]], times[index],
-                  ends[index] - times[index])
-        fits.fit(gap, progress=report)
-        gaps.append(gap)
+            lambda step, total, loss, first=first, size=len(batch):
+            progress(first * per_gap + step * size * per_gap // total, count * per_gap, loss))
+        fits.fit_all(batch, progress=report)
     return KeyframePath(images, times, [gap.pair for gap in gaps], closed, dev)

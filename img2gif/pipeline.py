@@ -236,7 +236,7 @@ def animate(a=None, b=None, output="animation.gif", *, pair: Pair | None = None,
             size: int | None = None, quality: int | None = None, codec: str | None = None, dither: str | None = None,
             fit: str | None = None, times=None, background=None, alpha_threshold: int | None = None, crop=None,
             seed: int | None = None, device: str = "auto", settings: FitSettings | None = None, progress=None,
-            job_progress=None) -> AnimationResult:
+            job_progress=None, gap_batch: int = 1) -> AnimationResult:
     """Animate A into B and write ``output`` (.gif, .mp4, .webp, .png, or a directory/).
 
     ``a`` may be a list of three or more images: one continuous path through all of them
@@ -257,6 +257,7 @@ def animate(a=None, b=None, output="animation.gif", *, pair: Pair | None = None,
     alone, the box (x, y, width, height, or "X,Y,W,H", pixels of A) the model warps, framed
     like its training crops (a face in a portrait); the rest of A stays as it is.
     ``settings``: the fit's FitSettings, or ``seed`` alone (not both, unless they agree).
+    ``gap_batch``: a keyframe path's gaps fitted at once (``schedule.WarmFits.fit_all``).
     ``progress(step, total, loss)`` is called while fitting, ``job_progress("rendering",
     done, total)`` per frame while frames are rendered and encoded (the two interleave).
     """
@@ -271,14 +272,14 @@ def animate(a=None, b=None, output="animation.gif", *, pair: Pair | None = None,
                       mode=mode, loop=str(loop), hold_start=hold_start, hold_end=hold_end, ease=ease, size=size,
                       quality=quality, codec=codec, dither=dither, background=background,
                       alpha_threshold=alpha_threshold, fit=fit, fit_options=FitOptions(seed=seed), settings=settings,
-                      device=device)
+                      device=device, gap_batch=gap_batch)
     return run(request, progress=progress, job_progress=job_progress)
 
 
 def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, playback_fps=None, source_fps=None,
               loop="forever", mode="blend", size=None, quality=None, codec=None, dither=None, background=None,
               alpha_threshold=None, seed: int | None = None, device="auto", settings: FitSettings | None = None,
-              job_progress=None, keep_held: bool = False) -> AnimationResult:
+              job_progress=None, keep_held: bool = False, gap_batch: int = 1) -> AnimationResult:
     """Raise the frame rate of ``source`` (a video file or a folder of numbered frames).
 
     ``fps`` (the new rate) or ``multiply`` (that many frames per source frame); output frame j
@@ -292,13 +293,14 @@ def upconvert(source, output="upconverted.mp4", *, fps=None, multiply=None, play
 
     ``loop="closed"``: the last frame returns to the first like any other gap, so the result
     plays round without a jump (N source frames x ``multiply``). Footage on twos or threes is
-    timed by its distinct drawings (``gaps.plan_keyframes``) unless ``keep_held``.
+    timed by its distinct drawings (``gaps.plan_keyframes``) unless ``keep_held``. ``gap_batch``:
+    gaps fitted at once (``schedule.WarmFits.fit_all``), each from the motion before the batch.
     """
     request = Request(inputs=(source,), output=output, video=True, fps=fps, multiply=multiply,
                       playback_fps=playback_fps, source_fps=source_fps, loop=str(loop), mode=mode, size=size,
                       quality=quality, codec=codec, dither=dither, background=background,
                       alpha_threshold=alpha_threshold, fit_options=FitOptions(seed=seed), settings=settings,
-                      device=device, keep_held=keep_held)
+                      device=device, keep_held=keep_held, gap_batch=gap_batch)
     return run(request, job_progress=job_progress)
 
 
@@ -384,7 +386,7 @@ def _animate_path(request: Request, progress, job_progress) -> AnimationResult:
     keyframes = [cap_size(k, r.size) for k in keyframes]
     plan.check_alpha(keyframes, names)
     plan.check_memory(keyframes[0], names[0] if not isinstance(images[0], np.ndarray) else "the first image")
-    path = fit_path(keyframes, times, closed, r.fit_settings(), device=dev, progress=progress)
+    path = fit_path(keyframes, times, closed, r.fit_settings(), device=dev, progress=progress, gap_batch=r.gap_batch)
     frame_times = timing.frame_times(plan.frames.count, plan.ease, closed=closed)
     return plan.write(plan.rendered(path, r.mode, frame_times, job_progress))
 
@@ -455,7 +457,8 @@ def _upconvert(request: Request, job_progress) -> AnimationResult:
         count = keyframes.output_count(resized, out_fps)
         plan = replace(plan, frames=timing.FramePlan(count, rate))
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
-    stream = upconvert_frames(resized, out_fps, count, r.fit_settings(), dev, mode, report, progress, keyframes)
+    stream = upconvert_frames(resized, out_fps, count, r.fit_settings(), dev, mode, report, progress, keyframes,
+                              gap_batch=r.gap_batch)
     positions = src.positions(out_fps, range(count))
 
     def sample(indices):  # the source frames nearest those output frames, for a GIF palette

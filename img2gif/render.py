@@ -201,22 +201,22 @@ def render(fields_at, a: torch.Tensor, b: torch.Tensor | None, times, mode: str 
             # others' chains, so asking for fewer would change the frames that are warped
             phi = fields_at(kind.field_times(ts))
             phi = phi.reshape(-1, n, *phi.shape[1:])[:, warped].flatten(0, 1)
-        frames = torch.empty(n, height, width, a.shape[1], dtype=torch.uint8)
+        # the chunk's frames are put together where they are rendered (a GPU's memory) and
+        # cross to the CPU once, as the writer needs them: not band by band
+        frames = torch.empty(n, height, width, a.shape[1], dtype=torch.uint8, device=a.device)
         band = max(1, BAND_PIXELS // (n * width))
         for top in range(0, height, band):
             rows = slice(top, min(height, top + band))
             for i, image in enumerate(sources):
                 if image is not None:
-                    frames[i, rows] = _as_uint8(image[:, :, rows].clone())[0].permute(1, 2, 0).cpu()
+                    frames[i, rows] = _as_uint8(image[:, :, rows].clone())[0].permute(1, 2, 0)
             if warped:
                 mixed = kind.combine(a, b, ts[warped], _coords(phi, grid, rows))
                 if still is not None:
                     in_place = kind.unwarped(a[:, :, rows], None if b is None else b[:, :, rows], ts[warped])
                     mixed = composite(mixed, in_place, still[:, :, rows])
-                mixed = _as_uint8(mixed).permute(0, 2, 3, 1).cpu()
-                for k, i in enumerate(warped):
-                    frames[i, rows] = mixed[k]
-        yield from frames.numpy()
+                frames[warped, rows] = _as_uint8(mixed).permute(0, 2, 3, 1)
+        yield from frames.cpu().numpy()
 
 
 def ode_fields(ode, a: torch.Tensor, field_size):

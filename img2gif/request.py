@@ -20,6 +20,8 @@ from .fit import FitSettings, starts_from_field
 from .imagefile import check_fit
 from .render import check_mode
 
+MAX_GAP_BATCH = 64  # gaps fitted as one batch at most: their frames are held until fitted
+
 # what is animated, decided by the inputs (see ``Request.kind``)
 VIDEO, SAVED_PAIR, PATH, MODEL_ALONE, PAIR = "video", "saved pair", "keyframe path", "model alone", "pair"
 
@@ -93,6 +95,7 @@ class Request:
     playback_fps: float | None = None
     source_fps: float | None = None
     keep_held: bool = False
+    gap_batch: int = 1                # video and keyframe paths: gaps fitted at once (schedule.WarmFits.fit_all)
     fit_options: FitOptions = field(default_factory=FitOptions)
     settings: FitSettings | None = None
     device: str = "auto"
@@ -126,6 +129,10 @@ class Request:
         if self.fit is not None:
             check_fit(self.fit)
         kind = self.kind
+        if not isinstance(self.gap_batch, int) or not 1 <= self.gap_batch <= MAX_GAP_BATCH:
+            raise OptionError(f"--gap-batch must be a whole number from 1 to {MAX_GAP_BATCH}, got {self.gap_batch!r}")
+        if self.gap_batch != 1 and kind not in (VIDEO, PATH):
+            raise OptionError("--gap-batch applies to a video or three or more keyframes (a pair has one gap)")
         given = self.fit_options
         if self.crop is not None and kind != MODEL_ALONE:
             raise OptionError("--crop applies to A alone with --model: the box of A the model warps")

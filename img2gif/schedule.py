@@ -4,7 +4,9 @@ A chain is keyframes in order, each at a time; a ``Gap`` joins two neighbours. T
 steps serve both, each done once per gap or keyframe:
 
 - **fit** (``WarmFits``): each gap in order, starting from the gap before's field (motion is
-  coherent in time), or from nothing after a gap that cannot lend its motion. Video also judges
+  coherent in time), or from nothing after a gap that cannot lend its motion; or N gaps at a
+  time as one batch (``gap_batch``: a GPU's way), each starting from the field of the gap
+  before them. Video also judges
   each fit (``judge=True``: ``gaps.GapFit``) and fits again from nothing when the warm start led
   it astray;
 - **bend** (``acceleration``): a keyframe's acceleration from the two gaps beside it, once both
@@ -85,26 +87,29 @@ class WarmFits:
 
     def fit(self, gap: Gap, progress=None) -> None:
         """Fit ``gap`` (a still gap is not fitted, and the next starts from nothing)."""
-        from .pair import fit_pair
+        self.fit_all([gap], progress)
 
-        if gap.still:
-            self._start = None
-            return
+    def fit_all(self, gaps: list[Gap], progress=None) -> None:
+        """Fit consecutive ``gaps`` as one batch (``pair.fit_pairs``). Each starts from the field
+        of the gap before them all (one gap: exactly the fit in order); still gaps are not fitted."""
+        from .pair import fit_pair, fit_pairs
+
+        moving = [gap for gap in gaps if not gap.still]
         warm = self._start is not None
-        gap.pair = fit_pair(gap.a, gap.b, self.settings.warm() if warm else self.settings, device=self.device,
-                            progress=progress, initial_field=self._start)
-        if self.judge:
+        if moving:
+            pairs = fit_pairs([(gap.a, gap.b) for gap in moving], self.settings.warm() if warm else self.settings,
+                              device=self.device, progress=progress, initial_field=self._start)
+            for gap, pair in zip(moving, pairs):
+                gap.pair = pair
+        for gap in moving if self.judge else ():
             gap.fit = GapFit.of(gap.pair)
             if warm and gap.fit.unexplained_change:
                 cold = fit_pair(gap.a, gap.b, self.settings, device=self.device)
                 cold_fit = GapFit.of(cold)
                 if cold_fit.left < gap.fit.left:
                     gap.pair, gap.fit = cold, cold_fit
-        self._start = gap.pair.fields([1.0])[0] if gap.bends_neighbours else None
-
-    def restart(self) -> None:
-        """The next gap starts from nothing."""
-        self._start = None
+        last = gaps[-1]
+        self._start = last.pair.fields([1.0])[0] if last.bends_neighbours else None
 
 
 def acceleration(before: Gap | None, after: Gap | None) -> tuple[torch.Tensor | None, int]:

@@ -50,10 +50,12 @@ class Report:
 
 
 def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None, device="cpu", mode="blend",
-                     report: Report | None = None, progress=None, plan: KeyframePlan | None = None):
+                     report: Report | None = None, progress=None, plan: KeyframePlan | None = None,
+                     gap_batch: int = 1):
     """Yield the ``count`` output frames at j / fps, in order, as the source is decoded.
 
     ``plan``: the keyframes (``plan_keyframes``; read here if None: held frames found, open);
+    ``gap_batch``: gaps fitted at once (``schedule.WarmFits.fit_all``; 1: each starts from the one before);
     ``progress(gaps done, gaps in all)`` after each gap; ``report`` is filled as it goes.
     """
     from .fit import FitSettings
@@ -155,12 +157,23 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         seam = make_gap(total_gaps - 1, plan.last_frame, first_frame)
         fits.fit(seam)
         report.gaps += 1
+    def fitted_gaps():
+        """The clip's gaps in order, each fitted, ``gap_batch`` at a time."""
+        batch, previous = [], first_frame
+        for index, frame in enumerate(frames):
+            batch.append(make_gap(index, previous, frame))
+            previous = frame
+            if len(batch) == gap_batch:
+                fits.fit_all(batch)
+                yield from batch
+                batch = []
+        if batch:
+            fits.fit_all(batch)
+            yield from batch
+
     gaps: deque[Gap] = deque()    # fitted gaps not yet rendered, and the one before them
     first_gap = None
-    previous_frame = first_frame
-    for index, frame in enumerate(frames):
-        gap = make_gap(index, previous_frame, frame)
-        fits.fit(gap)
+    for gap in fitted_gaps():
         gaps.append(gap)
         first_gap = first_gap or gap
         report.gaps += 1
@@ -171,7 +184,6 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
                 progress(gaps[-2].index + 1, total_gaps)
             if len(gaps) > 2:
                 gaps.popleft()
-        previous_frame = frame
     if gaps:
         yield from render(gaps[-1], gaps[-2] if len(gaps) >= 2 else seam, seam)
     if seam is not None:

@@ -43,6 +43,11 @@ def image_files(tmp_path, pair_images):
     return pa, pb
 
 
+def moving_frames(n=6, h=40, w=48):
+    """``n`` frames of a texture moving 2 px right per frame, and a pixel up and down."""
+    return [blob_image(h, w, shift=(2 * k, k % 2)) for k in range(n)]
+
+
 def cli(*args):
     """Run the CLI in-process (Typer's CliRunner); a traceback in its output fails the test."""
     from typer.testing import CliRunner

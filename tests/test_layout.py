@@ -112,3 +112,17 @@ def test_sizes_say_their_order():
     pair = Pair(a, a, build_ode(settings, 3, (15, 25)), settings)
     assert pair.size == WidthHeight(width=50, height=30) and pair.size.width == 50
     assert pair.field_size == HeightWidth(height=15, width=25) and pair.field_size.height == 15
+
+
+def test_no_test_module_imports_another():
+    """Tests share helpers through conftest.py and helpers.py only, anywhere in a module (a test
+    module imported by another runs its module-level code twice and couples the two)."""
+    tests = Path(__file__).resolve().parent
+    modules = {p.stem for p in tests.glob("test_*.py")}
+    offenders = []
+    for path in tests.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name} imports {name}" for name in names if name.split(".")[0] in modules]
+    assert offenders == []

@@ -89,6 +89,22 @@ def test_bands_match_the_whole_frame(ab, monkeypatch, mode):
         assert np.abs(w.astype(int) - b.astype(int)).max() <= 1
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("mode", list(MODES))
+def test_frames_rendered_on_cuda_match_the_cpus(ab, mode):
+    """Frames are put together on the GPU and cross to the CPU once per chunk."""
+    a, b, ta, tb = ab
+    times = [0.0, 0.25, 0.5, 1.0]
+    on_cpu = list(render(shift_fields(-0.15), ta, tb, times, mode=mode))
+
+    def on_gpu_fields(wanted):
+        return shift_fields(-0.15)(wanted.cpu()).cuda()
+
+    on_gpu = list(render(on_gpu_fields, ta.cuda(), tb.cuda(), times, mode=mode))
+    for c, g in zip(on_cpu, on_gpu):
+        assert isinstance(g, np.ndarray) and np.abs(c.astype(int) - g.astype(int)).max() <= 1
+
+
 def test_bad_input(ab):
     _, _, ta, tb = ab
     with pytest.raises(ValueError, match="unknown render mode"):

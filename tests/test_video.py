@@ -13,17 +13,13 @@ from img2gif.clip import open_source, target_rate
 from img2gif.gaps import is_cut
 from img2gif.writers import write_animation
 
-from conftest import blob_image, cli, one_error
+from conftest import blob_image, cli, moving_frames, one_error
 
 FAST = ["--working-size", "32", "-q"]
 
 
 
 
-
-
-def moving_frames(n=6, h=40, w=48):
-    return [blob_image(h, w, shift=(2 * k, k % 2)) for k in range(n)]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from img2gif.scenes import disc_centre, disc_frame, held_centres, orbit_centres
 from img2gif.clip import open_source, target_rate
 from img2gif.gaps import HELD_LEVELS, held_score, is_held, plan_keyframes
 
-from conftest import cli, one_error
+from conftest import cli, moving_frames, one_error
 
 FAST = ["--working-size", "64", "-q"]
 
@@ -226,7 +226,6 @@ def test_an_mp4_on_twos_loops_closed_with_even_motion_all_round(tmp_path):
 
 
 def test_a_variable_rate_clip_loops_closed_one_average_frame_after_its_last(tmp_path):
-    from test_video import moving_frames
     import subprocess
 
     import imageio_ffmpeg

@@ -31,6 +31,7 @@ class Velocity(nn.Module):
             ``level``; a trained model's Phi_1 starts the pair fit through it.
         levels / active_levels: a multi-resolution velocity has ``levels`` grids; the
             coarse-to-fine fit sets ``active_levels`` (1 ... levels) per pyramid level.
+        stack(velocities) / unstack_into(velocities): fit several pairs as one batch.
     Optional hook ``img2gif.work`` uses to bound a file's warp before it runs:
         cost_per_pixel(): multiply-adds per field pixel per evaluation. Without it, one per
             parameter is charged (a convolution's cost at full resolution: an upper bound).
@@ -79,7 +80,21 @@ class CoarseToFine(Protocol):
     active_levels: int
 
 
-HOOKS = (StartsFromTranslation, StartsFromField, CoarseToFine)
+@runtime_checkable
+class Stacks(Protocol):
+    """A velocity whose fits of several pairs run as one batch (``fit.fit_pairs_tensors``):
+    ``stack(velocities)`` is one velocity of the same config whose batch element i is
+    ``velocities[i]`` (its field is (N, 2, h, w)); ``unstack_into(velocities)`` copies each
+    element back."""
+
+    def stack(self, velocities):
+        ...
+
+    def unstack_into(self, velocities) -> None:
+        ...
+
+
+HOOKS = (StartsFromTranslation, StartsFromField, CoarseToFine, Stacks)
 
 
 def unwrap(module):

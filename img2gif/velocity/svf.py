@@ -89,6 +89,22 @@ class SVF(Velocity):
             grid = self.grids[level]
             grid.copy_(F.interpolate(v.to(grid), size=grid.shape[-2:], mode="bilinear", align_corners=True))
 
+    def stack(self, velocities) -> "SVF":
+        """One SVF whose batch element i is ``velocities[i]`` (SVFs of this config): its field
+        is (N, 2, h, w), and a fit of N pairs runs as one batch."""
+        stacked = SVF(self._size, self._levels)
+        for k in range(len(stacked.grids)):
+            stacked.grids[k] = nn.Parameter(torch.cat([v.grids[k].detach() for v in velocities]))
+        stacked.active_levels = self.active_levels
+        return stacked
+
+    def unstack_into(self, velocities) -> None:
+        """Copy batch element i back into ``velocities[i]``."""
+        with torch.no_grad():
+            for i, velocity in enumerate(velocities):
+                for mine, theirs in zip(self.grids, velocity.grids):
+                    theirs.copy_(mine[i:i + 1])
+
     def forward(self, t, phi, x0=None):
         check_field(phi)
         return sample(self.field(x0), phi)
