@@ -32,17 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import OUT, ROOT  # noqa: E402
+from peers import ffmpeg_exe  # noqa: E402
 
 BASE_FPS = 30
 PERIOD_FRAMES = 150   # a flash and a click every 5 s
 FLASH_FRAME = 45      # ... at 1.5 s into each period
 CLICK_SECONDS = 0.02
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def make_clip(folder: Path, seconds: float, video_start: float) -> Path:

@@ -33,15 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import environment, markdown_table, write_json  # noqa: E402
-
-
-def write_folder(frames, folder: Path) -> Path:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for k, frame in enumerate(frames):
-        Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
-    return folder
+from bench.peers import ffmpeg_exe, save_frames  # noqa: E402
 
 
 def upconvert(folder: Path, multiply: int, closed=False, holds=True, working_size=64):
@@ -89,7 +81,6 @@ def main() -> None:
     parser.add_argument("--working-size", type=int, default=64)
     args = parser.parse_args()
 
-    import imageio_ffmpeg
     import torch
 
     from img2gif import timing
@@ -104,7 +95,7 @@ def main() -> None:
         tmp = Path(tmp)
         # loop seams
         for n, multiply in ((12, 2), (12, 4), (8, 3)):
-            folder = write_folder([disc_frame(c) for c in orbit_centres(n)], tmp / f"orbit{n}_{multiply}")
+            folder = save_frames(tmp / f"orbit{n}_{multiply}", [disc_frame(c) for c in orbit_centres(n)], digits=4)
             old, _ = upconvert(folder, multiply, closed=False, working_size=args.working_size)
             new, report = upconvert(folder, multiply, closed=True, working_size=args.working_size)
             (old_px, old_mv), (new_px, new_mv) = seam_ratios(old), seam_ratios(new)
@@ -123,7 +114,7 @@ def main() -> None:
         cases["twos and threes mixed"] = mixed
         for name, centres in cases.items():
             frames = [disc_frame(c, noise=2.0, rng=rng) for c in centres]
-            folder = write_folder(frames, tmp / name.replace(" ", "_"))
+            folder = save_frames(tmp / name.replace(" ", "_"), frames, digits=4)
             last_drawing = max(k for k in range(len(centres)) if k == 0 or centres[k] != centres[k - 1])
             old, _ = upconvert(folder, 2, holds=False, working_size=args.working_size)
             new, report = upconvert(folder, 2, holds=True, working_size=args.working_size)
@@ -133,7 +124,7 @@ def main() -> None:
                          f"largest / mean step; {report.held} frames held; target <= 1.3"])
         # a real pause in the middle of footage on twos
         centres = held_centres(8, hold=2, pause_at=3, pause=12)
-        folder = write_folder([disc_frame(c, noise=2.0, rng=rng) for c in centres], tmp / "pause")
+        folder = save_frames(tmp / "pause", [disc_frame(c, noise=2.0, rng=rng) for c in centres], digits=4)
         start = centres.index(centres[6])  # drawing 3's first frame: the pause runs to its 14th
         for label, holds in (("old", False), ("new", True)):
             out, report = upconvert(folder, 2, holds=holds, working_size=args.working_size)
@@ -159,7 +150,7 @@ def main() -> None:
             moved = [disc_frame((base[0] + shift * k, base[1]), noise=2.0, rng=rng) for k in range(6)]
             scores[f"moved {shift:g} px a frame, noise 2"] = pairs_of(moved)
         clip = tmp / "testsrc.mp4"
-        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+        subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
                         "testsrc=size=64x48:rate=24000/1001:duration=0.5", "-c:v", "libx264", "-preset", "ultrafast",
                         "-pix_fmt", "yuv420p", str(clip)], check=True)
         scores["ffmpeg testsrc 64x48, 23.976 fps (clean)"] = pairs_of(list(open_source(clip).frames()))

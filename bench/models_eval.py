@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import OUT, environment  # noqa: E402
+from bench.peers import psnr as _psnr  # noqa: E402
 from img2gif.datasets import list_images, load_folder  # noqa: E402
 from img2gif.learned import LearnedModel  # noqa: E402
 from img2gif.region import Region, paste_field  # noqa: E402
@@ -72,8 +72,8 @@ def share_end(net, x) -> float:
 
 
 def psnr(a, b) -> float:
-    mse = float(((a - b) ** 2).mean())
-    return 100.0 if mse == 0 else 10 * math.log10(1.0 / mse)
+    """PSNR of two tensors in [0, 1]."""
+    return _psnr(a.detach().cpu().numpy(), b.detach().cpu().numpy(), peak=1.0)
 
 
 SELECT = 300  # training start images a choice between checkpoints is made on

@@ -32,23 +32,21 @@ Raw results: bench/out/vfi.json. The table goes to stdout.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's img2gif, not an installed one
 from _common import (OtherLoad, OUT, ROOT, environment, fit_overrides, fit_settings, fmt, markdown_table,  # noqa: E402
                      median, peak_rss_mb, write_json)
 
+from peers import crossfade, run_scorer, save_frames  # noqa: E402
 import img2gif  # noqa: E402
 
 CASE_RE = re.compile(r"^(?P<clip>.+)_s(?P<start>\d+)_g(?P<G>\d+)$")
@@ -63,17 +61,6 @@ def list_cases(set_dir: Path) -> list[dict]:
         if p.is_dir() and m:
             cases.append({"name": p.name, "clip": m["clip"], "G": int(m["G"]), "path": p})
     return cases
-
-
-def crossfade(a: np.ndarray, b: np.ndarray, times) -> list[np.ndarray]:
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    return [np.rint((1 - t) * a + t * b).clip(0, 255).astype(np.uint8) for t in times]
-
-
-def save_frames(folder: Path, frames, ks) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for k, fr in zip(ks, frames):
-        Image.fromarray(fr).save(folder / f"frame_{k:03d}.png")
 
 
 def prior_frames(prior, a: np.ndarray, b: np.ndarray, times) -> list[np.ndarray]:
@@ -134,14 +121,6 @@ def run_case(case: dict, pred_root: Path, settings: img2gif.FitSettings) -> dict
             "render60_s": t2 - t1, "pair_s": t2 - t0, "crossfade60_s": t4 - t3, "folds": folds}
 
 
-def score(scorer: Path, set_dir: Path, pred: Path, out_json: Path) -> dict:
-    cmd = [sys.executable, str(scorer), "--set", str(set_dir), "--pred", str(pred), "--out", str(out_json)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"vfi_score failed ({proc.returncode}): {proc.stderr.strip()}")
-    return json.loads(out_json.read_text())
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", default="../shared/data/vfi-dev", help="set directory (relative paths: from the repo root)")
@@ -195,7 +174,7 @@ def main(argv=None) -> None:
         print(f"[{i}/{len(cases)}] {r['case']}: fit {r['fit_s']:.2f} s, render60 {r['render60_s']:.2f} s, "
               f"folds {r['folds']}", file=sys.stderr, flush=True)
     rss = peak_rss_mb()
-    scores = {m: score(scorer, score_set, work / m, work / f"scores_{m}.json") for m in methods}
+    scores = {m: run_scorer(scorer, score_set, work / m, "--out", str(work / f"scores_{m}.json")) for m in methods}
     total = time.perf_counter() - started
 
     summary = {

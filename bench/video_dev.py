@@ -4,10 +4,12 @@
     python bench/video_dev.py --windows 3   # the first 3 windows only
     python bench/video_dev.py --fit 'warm_steps=[0,50,15]'   # a FitSettings field changed
     python bench/video_dev.py --video-only  # the video path alone (its cuts and crossfades), ~half the time
+    python bench/video_dev.py --video-only --gap-batch 8          # gaps fitted 8 at a time
+    python bench/video_dev.py --set video-hd --json video_hd      # the 1280x720 set (17 frames a window)
 
-For each window of 33 real frames and each G, the method gets frames 0, G, 2G, ..., 32 and
-writes all 33: an open keyframe path through the given frames (default fit settings, evenly
-spaced, which they are), rendered at t = k / 32 (every given frame is exact). Three predictions,
+For each window of real frames (33 in video-dev) and each G, the method gets frames 0, G, 2G, ...
+and writes all of them: an open keyframe path through the given frames (default fit settings, evenly
+spaced, which they are), rendered at t = k / (frames - 1) (every given frame is exact). Three predictions,
 the first two from the same fits:
 
 * pairwise: each gap's own warp alone (the path's fits: each gap's fit starts from the gap
@@ -26,8 +28,6 @@ reported per window and G. Results: bench/out/video_dev.json.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,18 +37,11 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ROOT, environment, fit_overrides, fit_settings, markdown_table, write_json  # noqa: E402
+from bench._common import environment, fit_overrides, fit_settings, markdown_table, write_json  # noqa: E402
+from bench.peers import run_scorer, save_frames, scorer, shared_set  # noqa: E402
 
-SET = ROOT.parent / "shared" / "data" / "video-dev"
-SCORER = ROOT.parent / "shared" / "tools" / "video_score.py"
+SCORER = scorer("video_score.py")
 GS = (2, 4, 8)
-
-
-def save_frames(frames, folder: Path) -> None:
-    """frames as folder/frame_000.png, frame_001.png, ... (the scorer's and a frames folder's layout)."""
-    folder.mkdir(parents=True)
-    for k, frame in enumerate(frames):
-        Image.fromarray(frame).save(folder / f"frame_{k:03d}.png", compress_level=1)
 
 
 def main() -> None:
@@ -63,39 +56,45 @@ def main() -> None:
     parser.add_argument("--fit", action="append", default=[], metavar="KEY=JSON",
                         help="override a FitSettings field, e.g. --fit 'warm_steps=[0,50,15]' (default: what animate uses)")
     parser.add_argument("--video-only", action="store_true", help="only the video path (not the keyframe path's two predictions)")
+    parser.add_argument("--set", default="video-dev", help="a set under ../shared/data laid out as video-dev (video-hd: 17 frames at 1280x720)")
+    parser.add_argument("--gap-batch", type=int, default=1, help="gaps fitted at once (animate --gap-batch)")
+    parser.add_argument("--json", default=None, help="where to write the results (default bench/out/video_dev.json)")
     args = parser.parse_args()
     overrides = fit_overrides(args.fit)
     settings = fit_settings(overrides)
     settings.check()
     torch.manual_seed(0)
-    windows = sorted(p for p in SET.iterdir() if p.is_dir())[: args.windows]
+    set_dir = shared_set(args.set)
+    windows = sorted(p for p in set_dir.iterdir() if p.is_dir())[: args.windows]
     seconds = []
     with tempfile.TemporaryDirectory(prefix="img2gif-video-") as tmp:
         names = ("video",) if args.video_only else ("pairwise", "neighbours", "video")
         preds = {name: Path(tmp) / name for name in names}
         for window in windows:
-            frames = [np.asarray(Image.open(window / f"frame_{k:03d}.png").convert("RGB")) for k in range(33)]
+            frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(window.glob("frame_*.png"))]
+            last = len(frames) - 1
             for G in GS:
                 outputs, fitted, folds, softened = {}, float("nan"), 0, None
                 if not args.video_only:
                     started = time.perf_counter()
-                    path = fit_path(frames[::G], None, False, settings, device="cpu")
+                    path = fit_path(frames[::G], None, False, settings, device="cpu", gap_batch=args.gap_batch)
                     fitted = time.perf_counter() - started
                     folds, softened = path.folds(), path.softened  # the bent fields at quarter points of every gap, both ways
-                    times = [k / 32 for k in range(33)]
+                    times = [k / last for k in range(last + 1)]
                     outputs["neighbours"] = list(path.frame_renderer()(times))
                     path.accelerations = [None] * len(path.accelerations)
                     outputs["pairwise"] = list(path.frame_renderer()(times))
                 given = Path(tmp) / "given" / f"{window.name}_g{G}"
-                save_frames(frames[::G], given)
+                save_frames(given, frames[::G])
                 source = open_source(given, source_fps=float((window / "fps.txt").read_text()) / G)
                 fps, count = target_rate(source, None, G)
                 report = Report()
                 started = time.perf_counter()
-                outputs["video"] = list(upconvert_frames(source, fps, count, settings, "cpu", report=report))
+                outputs["video"] = list(upconvert_frames(source, fps, count, settings, "cpu", report=report,
+                                                         gap_batch=args.gap_batch))
                 video_seconds = time.perf_counter() - started
                 for name, out in outputs.items():
-                    save_frames(out, preds[name] / f"{window.name}_g{G}")
+                    save_frames(preds[name] / f"{window.name}_g{G}", out)
                 seconds.append({"window": window.name, "G": G, "fit_seconds": round(fitted, 2),
                                 "softened": softened, "folded_pixels": folds,
                                 "video_seconds": round(video_seconds, 2), "video_gaps": report.gaps,
@@ -104,23 +103,14 @@ def main() -> None:
                       f"folded pixels {folds}; video path {video_seconds:.1f} s, {report.cuts} cuts, "
                       f"{report.blended} of {report.gaps} gaps crossfaded", flush=True)
         scores = {}
+        score_set = set_dir
+        if args.windows is not None:  # a subset: score the windows done through a set of links
+            score_set = Path(tmp) / "subset"
+            score_set.mkdir()
+            for window in windows:
+                (score_set / window.name).symlink_to(window)
         for name, folder in preds.items():
-            gs = ",".join(str(g) for g in GS)
-            done = subprocess.run([sys.executable, str(SCORER), "--set", str(SET), "--pred", str(folder), "--G", gs,
-                                   "--per-window"],
-                                  capture_output=True, text=True)
-            if done.returncode != 0 and args.windows is None:
-                raise SystemExit(done.stderr)
-            if done.returncode != 0:  # a subset: score the windows done through a set of links
-                subset = Path(tmp) / "subset"
-                subset.mkdir(exist_ok=True)
-                for window in windows:
-                    link = subset / window.name
-                    if not link.exists():
-                        link.symlink_to(window)
-                done = subprocess.run([sys.executable, str(SCORER), "--set", str(subset), "--pred", str(folder),
-                                       "--G", gs, "--per-window"], capture_output=True, text=True, check=True)
-            scores[name] = json.loads(done.stdout)
+            scores[name] = run_scorer(SCORER, score_set, folder, "--G", ",".join(str(g) for g in GS), "--per-window")
     rows = []
     labels = {"pairwise": "img2gif, each gap alone (pairwise)", "neighbours": "img2gif, keyframe path, with neighbours",
               "video": "img2gif animate frames/ (the video path), with neighbours"}
@@ -129,14 +119,15 @@ def main() -> None:
         rows.append([labels[name],
                      f"{s['psnr']:.2f}"] + [f"{s['per_G'][str(g)]['psnr']:.2f}" for g in GS] + [f"{s['detail']:.3f}"])
     per = {g: np.median([r["fit_seconds"] for r in seconds if r["G"] == g]) for g in GS}
-    print(markdown_table(["method (video-dev)", "PSNR all", "G=2", "G=4", "G=8", "detail"], rows))
+    print(markdown_table([f"method ({args.set})", "PSNR all", "G=2", "G=4", "G=8", "detail"], rows))
     print("median fit time per window: " + ", ".join(f"G={g}: {per[g]:.1f} s" for g in GS)
           + f"; folded pixels (with neighbours, all windows): {sum(r['folded_pixels'] for r in seconds)}"
           + f"; video path: median {np.median([r['video_seconds'] for r in seconds]):.1f} s per window and G, "
             f"{sum(r['video_cuts'] for r in seconds)} cuts, {sum(r['video_crossfaded'] for r in seconds)} of "
             f"{sum(r['video_gaps'] for r in seconds)} gaps crossfaded"
-          + (f"; fit overrides: {overrides}" if overrides else ""))
-    write_json("video_dev", {"environment": environment(), "fit_overrides": overrides, "scores": scores, "fits": seconds})
+          + (f"; fit overrides: {overrides}" if overrides else "") + f"; gap batch {args.gap_batch}")
+    write_json(args.json or "video_dev", {"environment": environment(), "set": args.set, "gap_batch": args.gap_batch,
+                                          "fit_overrides": overrides, "scores": scores, "fits": seconds})
 
 
 if __name__ == "__main__":

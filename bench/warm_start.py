@@ -28,14 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import environment, markdown_table, median, write_json  # noqa: E402
+from bench.peers import psnr  # noqa: E402
 
 SIZE = (144, 256)
 FRAMES = 17
-
-
-def psnr(x: np.ndarray, y: np.ndarray) -> float:
-    mse = float(np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
 
 
 def clip(generator, seed: int) -> list[np.ndarray]:

@@ -29,15 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's img2gif, not an installed one
 from _common import OtherLoad, ROOT, environment, fit_overrides, fit_settings, fmt, markdown_table, median, peak_rss_mb, write_json  # noqa: E402
 
+from peers import psnr  # noqa: E402
 import img2gif  # noqa: E402
 
 TIMES = [k / 10 for k in range(11)]
 TARGET_GAIN_DB = 6.0
-
-
-def psnr(x: np.ndarray, y: np.ndarray) -> float:
-    mse = np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2)
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
 def run_pair(path_a: Path, path_b: Path, settings) -> dict:

@@ -1,11 +1,11 @@
 """Attack probes for video input and issue 28's causes: real processes on files crafted with ffmpeg.
 
-    python bench/probes_video.py                  # classes 21-26 (a few minutes); JSON to bench/out/probes_video.json
-    python bench/probes_video.py --only 22,25     # some classes
-    python bench/probes_video.py --list           # the probes, no run
-    python bench/probes_video.py --src DIR        # probe the img2gif package found in DIR (default: this checkout)
+    python tests/probes/probes_video.py                  # classes 21-26 (a few minutes); JSON to bench/out/probes_video.json
+    python tests/probes/probes_video.py --only 22,25     # some classes
+    python tests/probes/probes_video.py --list           # the probes, no run
+    python tests/probes/probes_video.py --src DIR        # probe the img2gif package found in DIR (default: this checkout)
 
-The harness, its promise and its outcome kinds are bench/probes.py's (read its docstring). Each
+The harness, its promise and its outcome kinds are tests/probes/probes.py's (read its docstring). Each
 probe here reproduces one of the causes an independent red team found (issue 28), as a real
 process on a real file made with the ffmpeg binary imageio-ffmpeg ships (or by hand), on a real
 tmpfs where the disk matters. Each says what correct is: ``expect`` ("ok", "error" or

@@ -1,9 +1,9 @@
 """Attack probes against the installed img2gif CLI: real processes, real files, real mounts.
 
-    python bench/probes.py                 # every probe (~10-15 min on 2 cores); JSON to bench/out/probes.json
-    python bench/probes.py --only 1,5,9    # some classes
-    python bench/probes.py --list          # the probes, no run
-    python bench/probes.py --src DIR       # run the img2gif package found in DIR (default: this checkout)
+    python tests/probes/probes.py                 # every probe (~10-15 min on 2 cores); JSON to bench/out/probes.json
+    python tests/probes/probes.py --only 1,5,9    # some classes
+    python tests/probes/probes.py --list          # the probes, no run
+    python tests/probes/probes.py --src DIR       # run the img2gif package found in DIR (default: this checkout)
 
 The promise probed: a bad input gets exactly ONE stderr line starting with ``error:``, exit
 code 2, no traceback, nothing written (no new file, no hidden temp file) and the previous
@@ -54,7 +54,7 @@ from PIL import Image, ImageSequence  # noqa: E402
 
 torch.set_num_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository root
 OUT = ROOT / "bench" / "out"
 PREV = b"previous output: must survive a failed run\n"
 FAST = ["--frames", "4", "--working-size", "32", "-q"]
@@ -1735,7 +1735,7 @@ CLASS_TITLES = {
     13: "odd output names, huge widths", 14: "option values", 15: "environment (encoding, stdio, COLUMNS)",
     16: "train --resume with changes", 17: "float / 16-bit TIFF input", 18: "SIGHUP / signals mid-write",
     19: "'wrote' line vs the file", 20: "env limits, FIFOs, Ctrl-C",
-    # bench/probes_video.py (issue 28's causes)
+    # tests/probes/probes_video.py (issue 28's causes)
     21: "data loss (video, audio copy, sample sheets)", 22: "names read as URLs", 23: "resources (tiny inputs, big costs)",
     24: "tracebacks (names, streams)", 25: "wrong output (rates, counts, audio)", 26: "feel (messages)",
 }
