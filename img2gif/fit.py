@@ -176,7 +176,11 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     check_image(b, "b")
     if a.shape != b.shape or a.shape[0] != 1:
         raise ValueError(f"a and b must both be (1, C, H, W) of one size, got {tuple(a.shape)} and {tuple(b.shape)}")
-    start = _FitStart(a, b, settings, initial_field, still)
+    return _fit_one(_FitStart(a, b, settings, initial_field, still), settings, progress, still)
+
+
+def _fit_one(start: "_FitStart", settings: FitSettings, progress, still) -> WarpODE:
+    """The coarse-to-fine fit of one pair from its ``start``."""
     ode, velocity, starts = start.ode, start.ode.velocity, start.starts
     steps, sizes = start.steps, start.sizes
     _start_velocity(velocity, starts[0], start.level_of_start)
@@ -203,6 +207,16 @@ def fit_pair_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | N
     return ode.eval()
 
 
+def batches(settings: FitSettings) -> bool:
+    """Whether fits under ``settings`` run as one batch (``fit_pairs_tensors``), each as it
+    would alone: the velocity stacks (``velocity.base.Stacks``: svf), the solver takes fixed
+    steps (an adaptive one, dopri5, would choose one step for the whole batch) and still
+    overlays are not looked for (each pair's refits are its own)."""
+    solver = registry.load("solvers", settings.solver)
+    return (has_hook(registry.load("velocity", settings.velocity), Stacks) and not getattr(solver, "adaptive", False)
+            and settings.keep_still == "off")
+
+
 def fit_pairs_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | None = None, progress=None,
                       initial_fields=None) -> list[WarpODE]:
     """Fit N pairs at once: the WarpODE of each, as ``fit_pair_tensors`` fits it alone.
@@ -214,8 +228,9 @@ def fit_pairs_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | 
         initial_fields: None, or N (2, h, w) displacements or None to start each from.
     Each pair starts as it would alone and runs the same steps; its loss is its own (the batch
     minimises their sum, and Adam is per element), so each comes out as its own fit would, up
-    to float rounding. One batch where the velocity stacks (``velocity.base.Stacks``: svf)
-    and every pair has one start; otherwise the pairs are fitted one after another.
+    to float rounding (the built-in losses and penalties are means over the batch; a plugin
+    loss that sums over it would weigh the pairs differently). One batch where ``batches``
+    (settings) and every pair has one start; otherwise the pairs are fitted one after another.
     """
     settings = settings or FitSettings()
     settings.check()
@@ -230,9 +245,14 @@ def fit_pairs_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | 
     if len(initial_fields) != count:
         raise ValueError(f"{count} pairs need as many initial fields (or None), got {len(initial_fields)}")
     starts = [_FitStart(a[i:i + 1], b[i:i + 1], settings, initial_fields[i], None) for i in range(count)]
+    if count == 1 or not batches(settings) or any(len(start.starts) > 1 for start in starts):
+        # one after another, from the starts already made; progress counts over all of them
+        totals = [sum(start.steps) + start.steps[0] * (len(start.starts) - 1) for start in starts]
+        before = [sum(totals[:k]) for k in range(count)]
+        return [_fit_one(start, settings, progress if progress is None or count == 1 else (
+            lambda step, total, loss, k=k: progress(before[k] + step, sum(totals), loss)), None)
+            for k, start in enumerate(starts)]
     velocities = [start.ode.velocity for start in starts]
-    if count == 1 or not has_hook(velocities[0], Stacks) or any(len(start.starts) > 1 for start in starts):
-        return [fit_pair_tensors(a[i:i + 1], b[i:i + 1], settings, progress, initial_fields[i]) for i in range(count)]
     for start, velocity in zip(starts, velocities):
         _start_velocity(velocity, start.starts[0], start.level_of_start)
     first = starts[0]
@@ -360,5 +380,5 @@ def _fit_level(ode, a_l, b_l, size, n_steps, settings, losses, progress, done, t
         optimiser.step()
         done += 1
         if progress is not None:
-            progress(done, total, float(loss.detach()))
-    return float(loss.detach()), done
+            progress(done, total, float(loss.detach()) / n)  # a pair's loss, batched or not
+    return float(loss.detach()) / n, done

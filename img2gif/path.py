@@ -17,7 +17,7 @@ from .errors import OptionError
 from .fit import FitSettings
 from .timing import keyframe_times
 from .render import check_mode, to_tensor
-from .schedule import Gap, WarmFits, acceleration, bent_folds, render_gap
+from .schedule import Gap, WarmFits, acceleration, bent_folds, check_gap_batch, render_gap
 
 
 class KeyframePath:
@@ -119,6 +119,7 @@ def fit_path(images, times=None, closed: bool = False, settings: FitSettings | N
                               f"{images[0].shape[1]}x{images[0].shape[0]}; every keyframe must be one size")
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     settings = settings or FitSettings()
+    check_gap_batch(gap_batch)
     order = list(range(len(images))) + ([0] if closed else [])
     count = len(order) - 1
     ends = times[1:] + ([1.0] if closed else [])

@@ -19,8 +19,7 @@ from .errors import OptionError
 from .fit import FitSettings, starts_from_field
 from .imagefile import check_fit
 from .render import check_mode
-
-MAX_GAP_BATCH = 64  # gaps fitted as one batch at most: their frames are held until fitted
+from .schedule import check_gap_batch
 
 # what is animated, decided by the inputs (see ``Request.kind``)
 VIDEO, SAVED_PAIR, PATH, MODEL_ALONE, PAIR = "video", "saved pair", "keyframe path", "model alone", "pair"
@@ -129,8 +128,7 @@ class Request:
         if self.fit is not None:
             check_fit(self.fit)
         kind = self.kind
-        if not isinstance(self.gap_batch, int) or not 1 <= self.gap_batch <= MAX_GAP_BATCH:
-            raise OptionError(f"--gap-batch must be a whole number from 1 to {MAX_GAP_BATCH}, got {self.gap_batch!r}")
+        check_gap_batch(self.gap_batch)
         if self.gap_batch != 1 and kind not in (VIDEO, PATH):
             raise OptionError("--gap-batch applies to a video or three or more keyframes (a pair has one gap)")
         given = self.fit_options

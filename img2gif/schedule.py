@@ -5,8 +5,8 @@ steps serve both, each done once per gap or keyframe:
 
 - **fit** (``WarmFits``): each gap in order, starting from the gap before's field (motion is
   coherent in time), or from nothing after a gap that cannot lend its motion; or N gaps at a
-  time as one batch (``gap_batch``: a GPU's way), each starting from the field of the gap
-  before them. Video also judges
+  time as one batch (``gap_batch``; faster on a CPU, more so on a GPU), each starting from the
+  field of the gap before them all. Video also judges
   each fit (``judge=True``: ``gaps.GapFit``) and fits again from nothing when the warm start led
   it astray;
 - **bend** (``acceleration``): a keyframe's acceleration from the two gaps beside it, once both
@@ -43,9 +43,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .errors import OptionError
 from .gaps import GapFit
 from .render import ode_fields, render
 from .warp import count_folds
+
+MAX_GAP_BATCH = 64  # gaps fitted as one batch at most: their frames are held until fitted
+
+
+def check_gap_batch(gap_batch) -> int:
+    """``gap_batch`` as a count of gaps fitted at once, 1 to ``MAX_GAP_BATCH`` (OptionError if not)."""
+    if isinstance(gap_batch, bool) or not isinstance(gap_batch, int) or not 1 <= gap_batch <= MAX_GAP_BATCH:
+        raise OptionError(f"--gap-batch must be a whole number from 1 to {MAX_GAP_BATCH}, got {gap_batch!r}")
+    return gap_batch
 
 
 @dataclass(eq=False)
@@ -74,7 +84,8 @@ class Gap:
 
 
 class WarmFits:
-    """Fits the gaps of a chain in order, each starting from the field of the gap before.
+    """Fits the gaps of a chain in order, each starting from the field of the gap before (or,
+    fitted as a batch, of the gap before the batch).
 
     ``judge``: each fit is judged (``GapFit``); one that a warm start left with a change it
     cannot explain is fitted again from nothing and the better kept (the gap before's motion
@@ -91,9 +102,15 @@ class WarmFits:
 
     def fit_all(self, gaps: list[Gap], progress=None) -> None:
         """Fit consecutive ``gaps`` as one batch (``pair.fit_pairs``). Each starts from the field
-        of the gap before them all (one gap: exactly the fit in order); still gaps are not fitted."""
+        of the gap before them all (one gap: exactly the fit in order); still gaps are not fitted.
+        Settings that do not batch (``fit.batches``) fit them in order, as one by one."""
+        from .fit import batches
         from .pair import fit_pair, fit_pairs
 
+        if len(gaps) > 1 and not batches(self.settings):
+            for gap in gaps:  # no faster as a batch: in order, each from the one before
+                self.fit_all([gap], progress)
+            return
         moving = [gap for gap in gaps if not gap.still]
         warm = self._start is not None
         if moving:

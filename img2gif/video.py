@@ -4,8 +4,9 @@ The chain scheduler of ``img2gif.schedule``, which keyframe paths share, with vi
 each gap between two keyframes is fitted once (starting from the gap before's field) and
 judged, decided (``img2gif.gaps``: cut, crossfade, still or warp) once its neighbours are
 fitted, bent at each keyframe by an acceleration made once from the gaps beside it, rendered at
-the output times that fall in it, and dropped; only the frames and fits of a few neighbouring gaps are held, so memory does not grow
-with the length of the clip. Cuts and crossfades are counted and reported.
+the output times that fall in it, and dropped; only the frames and fits of a few neighbouring
+gaps (and of a batch being fitted, ``gap_batch``) are held, so memory does not grow with the
+length of the clip. Cuts and crossfades are counted and reported.
 
 Closed loops (``closed=True``): the gap from the last keyframe back to the first is one more
 gap, one source frame period long, fitted and bent by its neighbours like any other (the first
@@ -35,7 +36,7 @@ from .gaps import (
     plan_keyframes,
 )
 from .render import to_tensor
-from .schedule import Gap, WarmFits, acceleration, render_gap
+from .schedule import Gap, WarmFits, acceleration, check_gap_batch, render_gap
 
 
 @dataclass
@@ -62,6 +63,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
 
     report = report if report is not None else Report()
     settings = settings or FitSettings()
+    check_gap_batch(gap_batch)
     plan = plan if plan is not None else plan_keyframes(source)
     report.held = plan.held
     if plan.closed and count > plan.output_count(source, fps):

@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from img2gif.fit import FitSettings, build_ode, fit_pair_tensors, fit_pairs_tensors
+import img2gif.fit as fit_module
+from img2gif.fit import FitSettings, batches, build_ode, fit_pair_tensors, fit_pairs_tensors
 from img2gif.pair import fit_pair, fit_pairs
 from img2gif.path import fit_path
 from img2gif.render import to_tensor
@@ -46,14 +47,48 @@ def test_svf_stacks_and_unstacks():
     assert torch.allclose(odes[1].velocity.grids[0], batch.grids[0][1:2])
 
 
-@pytest.mark.parametrize("settings", [FAST, FitSettings(working_size=32, steps=(20, 10, 5), match=False, hypotheses=1)])
-def test_a_batch_fits_each_pair_as_it_is_fitted_alone(settings):
+def test_a_stacking_velocity_needs_both_methods():
+    class HalfStacks:
+        def stack(self, velocities):
+            return self
+
+    assert not has_hook(HalfStacks(), Stacks)
+
+
+def test_which_settings_batch():
+    assert batches(FAST)
+    assert not batches(FitSettings(solver="dopri5"))       # one adaptive step for all: not each one's own
+    assert not batches(FitSettings(velocity="unet", solver="euler"))
+    assert not batches(FitSettings(keep_still="auto"))
+
+
+def batch_sizes(monkeypatch) -> list:
+    """The batch sizes ``fit._fit_level`` is given from now on."""
+    seen, real = [], fit_module._fit_level
+
+    def spy(ode, a_l, *args, **kwargs):
+        seen.append(a_l.shape[0])
+        return real(ode, a_l, *args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "_fit_level", spy)
+    return seen
+
+
+@pytest.mark.parametrize("settings, batched", [
+    (FAST, True),
+    (FitSettings(working_size=32, steps=(20, 10, 5), match=False, hypotheses=1), True),
+    # three starting shifts for a pair: the pairs are fitted one after another
+    (FitSettings(working_size=32, steps=(20, 10, 5), match=False, hypotheses=3), False),
+])
+def test_a_batch_fits_each_pair_as_it_is_fitted_alone(settings, batched, monkeypatch):
     pairs = pairs_of(3)
     a, b = stacked(pairs)
     start = torch.zeros(2, 27, 32)
     start[0] = 0.05  # the third pair starts from a field, as a warm gap does
     initial = [None, None, start]
+    sizes = batch_sizes(monkeypatch)
     together = fit_pairs_tensors(a, b, settings, initial_fields=initial)
+    assert (set(sizes) == {3}) if batched else (set(sizes) == {1})
     for k in range(3):
         alone = fit_pair_tensors(a[k:k + 1], b[k:k + 1], settings, initial_field=initial[k])
         assert torch.allclose(fields(together[k], a[k:k + 1]), fields(alone, a[k:k + 1]), atol=1e-5)
@@ -108,25 +143,91 @@ def test_a_path_of_one_batch_fits_every_gap_from_nothing():
         assert torch.allclose(path.pairs[k].fields([0.5, 1.0]), alone.fields([0.5, 1.0]), atol=1e-5)
 
 
-def test_upconvert_in_gap_batches_gives_the_same_frames_count_and_keyframes(tmp_path):
+def test_a_closed_path_in_one_batch_fits_its_seam_too(monkeypatch):
+    images = [blob_image(40, 48, shift=(3 * k, k)) for k in range(3)]
+    sizes = batch_sizes(monkeypatch)
+    path = fit_path(images, None, True, FAST, device="cpu", gap_batch=3)
+    assert set(sizes) == {3} and len(path.pairs) == 3
+    seam = fit_pair(images[2], images[0], FAST, device="cpu")
+    assert torch.allclose(path.pairs[2].fields([0.5]), seam.fields([0.5]), atol=1e-5)
+    assert all(accel is not None for accel in path.accelerations)
+
+
+def test_progress_over_batches_only_goes_forward():
+    images = [blob_image(40, 48, shift=(2 * k, 0)) for k in range(5)]
+    seen = []
+    fit_path(images, None, False, FAST, device="cpu", gap_batch=3, progress=lambda done, total, loss: seen.append((done, total)))
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and seen[-1][0] == seen[-1][1] and len({t for _, t in seen}) == 1
+
+
+def test_progress_of_pairs_fitted_one_after_another_only_goes_forward():
+    settings = FitSettings(working_size=16, steps=(3,), pyramid_levels=1, velocity="unet", solver="euler",
+                           velocity_config={"width": 4, "depth": 1})
+    a, b = stacked(pairs_of(3, 24, 24))
+    seen = []
+    fit_pairs_tensors(a, b, settings, progress=lambda done, total, loss: seen.append((done, total)))
+    assert [d for d, _ in seen] == list(range(1, 10)) and {t for _, t in seen} == {9}
+
+
+def test_gap_batch_out_of_range_is_refused_by_the_api_too():
+    from img2gif.errors import OptionError
+
+    images = [blob_image(40, 48, shift=(3 * k, k)) for k in range(3)]
+    for bad in (0, -1, 65, True, 2.0):
+        with pytest.raises(OptionError, match="--gap-batch"):
+            fit_path(images, None, False, FAST, device="cpu", gap_batch=bad)
+
+
+def test_upconvert_in_gap_batches_gives_the_same_frames_count_and_keyframes(tmp_path, monkeypatch):
     folder = tmp_path / "frames"
     folder.mkdir()
     source = moving_frames(7)
     for k, frame in enumerate(source):
         Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
+    import img2gif.pair as pair_module
+
+    batches_fitted, real = [], pair_module.fit_pairs
+
+    def spy(pairs, *args, **kwargs):
+        batches_fitted.append(len(pairs))
+        return real(pairs, *args, **kwargs)
+
+    monkeypatch.setattr(pair_module, "fit_pairs", spy)
     outputs = {}
     for batch in (1, 3):
+        batches_fitted.clear()
         out = tmp_path / f"out{batch}"
         result = cli("animate", folder, "--multiply", "2", "--source-fps", "10", "--working-size", "32",
                      "--gap-batch", batch, "-o", f"{out}/", "--quiet")
         assert result.exit_code == 0, result.output
         outputs[batch] = [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
+        assert batches_fitted == ([1] * 6 if batch == 1 else [3, 3])  # 6 gaps
     assert len(outputs[3]) == len(outputs[1]) == 13
     for k, frame in enumerate(source):
         assert np.array_equal(outputs[3][2 * k], frame)  # every source frame is shown exactly
     # the in-betweens come from fits that start elsewhere: close, not equal
     middle = [np.abs(x.astype(float) - y).mean() for x, y in zip(outputs[1][1::2], outputs[3][1::2])]
     assert max(middle) < 6.0
+
+
+def test_a_pause_inside_a_batch_stays_still(tmp_path):
+    """Identical frames kept as keyframes (a pause of 4 frames) are a still gap: in a batch it is
+    not fitted, and its in-betweens are the frame itself."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    moving = moving_frames(4)
+    source = moving[:2] + [moving[2]] * 4 + moving[3:]
+    for k, frame in enumerate(source):
+        Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
+    out = tmp_path / "out"
+    result = cli("animate", folder, "--multiply", "2", "--source-fps", "10", "--working-size", "32",
+                 "--gap-batch", "4", "-o", f"{out}/", "--quiet")
+    assert result.exit_code == 0, result.output
+    frames = [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
+    assert len(frames) == 2 * len(source) - 1
+    for k in range(4, 11):  # output frames 4 ... 10 lie in the pause (source frames 2 ... 5)
+        assert np.array_equal(frames[k], moving[2])
 
 
 @pytest.mark.parametrize("args, words", [

@@ -113,7 +113,7 @@ def has_hook(velocity, hook: type) -> bool:
     velocity = unwrap(velocity)
     if hook is CoarseToFine:  # a class attribute levels = None means "one grid"
         return isinstance(getattr(velocity, "levels", None), int) and hasattr(velocity, "active_levels")
-    return callable(getattr(velocity, next(iter(_methods(hook))), None))
+    return all(callable(getattr(velocity, name, None)) for name in _methods(hook))
 
 
 def _methods(hook: type) -> list[str]:
