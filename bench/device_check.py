@@ -10,10 +10,12 @@ into the JSON, never lost in a traceback):
    through ``img2gif.animate`` as a user runs it (wall time, once cold and once warm);
 2. clip: a 10 s 1280x720 pan at 30 fps (a photo panned under a sliding window, as a numbered
    frames folder) raised to 60 fps with ``img2gif.upconvert``, written as MP4;
-3. prior: ``img2gif train --prior`` trained for a fixed wall-clock budget (its steps counted).
+3. gap batches: a 3 s clip of the same pan up-converted with ``gap_batch`` 1 and 16 (gaps
+   fitted one by one, and 16 at a time as one batch: what a GPU is for), both timed;
+4. prior: ``img2gif train --prior`` trained for a fixed wall-clock budget (its steps counted).
 
-``--quick`` shrinks each step (pair 240x135 with 4 frames, clip 0.5 s at 160x90, prior 6 s at
-32 px) so that the CPU dry run checks the same code paths in seconds. MP4 output needs the
+``--quick`` shrinks each step (pair 240x135 with 4 frames, clip 0.5 s at 160x90, gap batches
+1 and 4 of a 0.5 s clip, prior 6 s at 32 px) so that the CPU dry run checks the same code paths in seconds. MP4 output needs the
 ffmpeg of ``imageio-ffmpeg``; where it is missing, frames folders are written instead (said in
 the JSON).
 """
@@ -33,6 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+STEPS = ("pair", "clip", "gap_batches", "prior")
 
 
 def _has_ffmpeg() -> bool:
@@ -94,18 +97,25 @@ def pair_step(size, frames, device, work: Path, ffmpeg: bool) -> dict:
             "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20) if device == "cuda" else None}
 
 
-def clip_step(size, seconds, device, work: Path, ffmpeg: bool) -> dict:
+def _pan_folder(size, seconds, folder: Path) -> int:
+    """A steady pan (3 px a frame) at 30 fps as a numbered frames folder; its frame count."""
     from PIL import Image
-
-    import img2gif
 
     h, w = size
     count = int(round(30 * seconds))
     photo = _photo(h, w + count * 3)
-    folder = work / "clip"
     folder.mkdir()
-    for k in range(count):  # a steady pan: 3 px a frame
+    for k in range(count):
         Image.fromarray(photo[:h, 3 * k:3 * k + w]).save(folder / f"frame_{k:05d}.png", compress_level=1)
+    return count
+
+
+def clip_step(size, seconds, device, work: Path, ffmpeg: bool) -> dict:
+    import img2gif
+
+    h, w = size
+    folder = work / "clip"
+    count = _pan_folder(size, seconds, folder)
     output = work / ("clip60.mp4" if ffmpeg else "clip60/")
     started = time.perf_counter()
     result = img2gif.upconvert(str(folder), str(output), fps=60, source_fps=30, device=device)
@@ -113,6 +123,27 @@ def clip_step(size, seconds, device, work: Path, ffmpeg: bool) -> dict:
     return {"size": f"{w}x{h}", "source_frames": count, "frames": result.frames_written, "output": output.suffix or "folder",
             "fit_render_seconds": round(took, 2), "seconds_per_output_frame": round(took / max(1, result.frames_written), 4),
             "cuts": result.cuts, "crossfaded": result.blended}
+
+
+def batch_step(size, seconds, batches, device, work: Path) -> dict:
+    """The same clip up-converted with each gap batch (frames folders: the encoder not timed)."""
+    import torch
+
+    import img2gif
+
+    folder = work / "batch-clip"
+    count = _pan_folder(size, seconds, folder)
+    timings = {}
+    for batch in batches:
+        started = time.perf_counter()
+        result = img2gif.upconvert(str(folder), str(work / f"batch{batch}/"), fps=60, source_fps=30, device=device,
+                                   gap_batch=batch)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        timings[str(batch)] = round(time.perf_counter() - started, 2)
+    first, last = (timings[str(b)] for b in (batches[0], batches[-1]))
+    return {"size": f"{size[1]}x{size[0]}", "source_frames": count, "frames": result.frames_written,
+            "seconds_by_gap_batch": timings, "speedup": round(first / max(last, 1e-9), 2)}
 
 
 def prior_step(budget_s, size, batch, device, work: Path) -> dict:
@@ -157,6 +188,8 @@ def main() -> None:
                                                  args.device, work, ffmpeg))
         _step(results, "clip", lambda: clip_step((90, 160) if args.quick else (720, 1280), 0.5 if args.quick else 10,
                                                  args.device, work, ffmpeg))
+        _step(results, "gap_batches", lambda: batch_step((90, 160) if args.quick else (720, 1280), 0.5 if args.quick else 3,
+                                                         (1, 4) if args.quick else (1, 16), args.device, work))
         budget = args.prior_seconds or (6 if args.quick else 150)
         _step(results, "prior", lambda: prior_step(budget, 32 if args.quick else 128, 2 if args.quick else 64,
                                                    args.device, work))
@@ -164,8 +197,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.output}: " + ", ".join(f"{k} {'ok' if results[k]['ok'] else 'FAILED'}" for k in ("pair", "clip", "prior")))
-    sys.exit(0 if all(results[k]["ok"] for k in ("pair", "clip", "prior")) else 1)
+    print(f"wrote {args.output}: " + ", ".join(f"{k} {'ok' if results[k]['ok'] else 'FAILED'}" for k in STEPS))
+    sys.exit(0 if all(results[k]["ok"] for k in STEPS) else 1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device check (issue 31): one command on a lent CUDA machine with a fresh checkout that
 # installs img2gif, runs the CUDA tests, times a 1080p pair to 60 frames and a 10 s 720p clip
-# 30 -> 60 fps, trains the motion prior for 150 s, and writes $OUT/device_check.json (under
+# 30 -> 60 fps, a 3 s clip with gaps fitted one by one and 16 at a time, trains the motion
+# prior for 150 s, and writes $OUT/device_check.json (under
 # 8 minutes on one GPU). Tried on CPU here first, so the first GPU run does not die on a typo:
 #
 #   run(command="bash bench/device_check.sh", carry=[".whl"], timeout_s=540)   # the device tool

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-import img2gif.fit as fit_module
+import img2gif.pair as pair_module
 from img2gif.fit import FitSettings, batches, build_ode, fit_pair_tensors, fit_pairs_tensors
 from img2gif.pair import fit_pair, fit_pairs
 from img2gif.path import fit_path
@@ -62,15 +62,15 @@ def test_which_settings_batch():
     assert not batches(FitSettings(keep_still="auto"))
 
 
-def batch_sizes(monkeypatch) -> list:
-    """The batch sizes ``fit._fit_level`` is given from now on."""
-    seen, real = [], fit_module._fit_level
+def fitted_pairs(monkeypatch) -> list:
+    """How many pairs each call of pair.fit_pairs is given from now on."""
+    seen, real = [], pair_module.fit_pairs
 
-    def spy(ode, a_l, *args, **kwargs):
-        seen.append(a_l.shape[0])
-        return real(ode, a_l, *args, **kwargs)
+    def spy(pairs, *args, **kwargs):
+        seen.append(len(pairs))
+        return real(pairs, *args, **kwargs)
 
-    monkeypatch.setattr(fit_module, "_fit_level", spy)
+    monkeypatch.setattr(pair_module, "fit_pairs", spy)
     return seen
 
 
@@ -80,15 +80,18 @@ def batch_sizes(monkeypatch) -> list:
     # three starting shifts for a pair: the pairs are fitted one after another
     (FitSettings(working_size=32, steps=(20, 10, 5), match=False, hypotheses=3), False),
 ])
-def test_a_batch_fits_each_pair_as_it_is_fitted_alone(settings, batched, monkeypatch):
+def test_a_batch_fits_each_pair_as_it_is_fitted_alone(settings, batched):
     pairs = pairs_of(3)
     a, b = stacked(pairs)
     start = torch.zeros(2, 27, 32)
     start[0] = 0.05  # the third pair starts from a field, as a warm gap does
     initial = [None, None, start]
-    sizes = batch_sizes(monkeypatch)
-    together = fit_pairs_tensors(a, b, settings, initial_fields=initial)
-    assert (set(sizes) == {3}) if batched else (set(sizes) == {1})
+    totals = set()
+    together = fit_pairs_tensors(a, b, settings, initial_fields=initial,
+                                 progress=lambda done, total, loss: totals.add(total))
+    # one batch runs the 35 steps of one fit; one pair after another, each pair's (and, without
+    # a start, a pair's three shifts at the coarsest level: 20 steps each)
+    assert totals == ({35} if batched else {35 + 35 + 20 * 2 + 35 + 20 * 2})
     for k in range(3):
         alone = fit_pair_tensors(a[k:k + 1], b[k:k + 1], settings, initial_field=initial[k])
         assert torch.allclose(fields(together[k], a[k:k + 1]), fields(alone, a[k:k + 1]), atol=1e-5)
@@ -145,9 +148,9 @@ def test_a_path_of_one_batch_fits_every_gap_from_nothing():
 
 def test_a_closed_path_in_one_batch_fits_its_seam_too(monkeypatch):
     images = [blob_image(40, 48, shift=(3 * k, k)) for k in range(3)]
-    sizes = batch_sizes(monkeypatch)
+    calls = fitted_pairs(monkeypatch)
     path = fit_path(images, None, True, FAST, device="cpu", gap_batch=3)
-    assert set(sizes) == {3} and len(path.pairs) == 3
+    assert calls == [3] and batches(FAST) and len(path.pairs) == 3
     seam = fit_pair(images[2], images[0], FAST, device="cpu")
     assert torch.allclose(path.pairs[2].fields([0.5]), seam.fields([0.5]), atol=1e-5)
     assert all(accel is not None for accel in path.accelerations)
@@ -185,15 +188,7 @@ def test_upconvert_in_gap_batches_gives_the_same_frames_count_and_keyframes(tmp_
     source = moving_frames(7)
     for k, frame in enumerate(source):
         Image.fromarray(frame).save(folder / f"frame_{k:04d}.png")
-    import img2gif.pair as pair_module
-
-    batches_fitted, real = [], pair_module.fit_pairs
-
-    def spy(pairs, *args, **kwargs):
-        batches_fitted.append(len(pairs))
-        return real(pairs, *args, **kwargs)
-
-    monkeypatch.setattr(pair_module, "fit_pairs", spy)
+    batches_fitted = fitted_pairs(monkeypatch)
     outputs = {}
     for batch in (1, 3):
         batches_fitted.clear()

@@ -18,8 +18,9 @@ def test_device_check_dry_run_on_cpu_writes_every_step(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     report = json.loads((tmp_path / "device_check.json").read_text())
     assert report["device"] == "cpu" and report["quick"] is True
-    for step in ("pair", "clip", "prior"):
+    for step in ("pair", "clip", "gap_batches", "prior"):
         assert report[step]["ok"], report[step]
+    assert set(report["gap_batches"]["seconds_by_gap_batch"]) == {"1", "4"}
     assert report["pair"]["frames"] == 4 and report["clip"]["frames"] > report["clip"]["source_frames"]
     assert report["prior"]["checkpoint_step"] > 0
     assert (tmp_path / "cuda_tests.log").is_file()

@@ -203,22 +203,22 @@ def test_fit_is_refused_where_there_is_no_b_to_fit(tmp_path):
 
 
 def test_warm_steps_from_the_command_line_reach_the_later_gaps(tmp_path, folder, monkeypatch):
-    """The option is what the fits use: a spy on the per-level optimiser records each level's steps."""
-    from img2gif import fit as fit_module
+    """The option is what the fits are given: a spy on pair.fit_pairs records each gap's steps."""
+    import img2gif.pair as pair_module
 
-    counts = []
-    real = fit_module._fit_level
+    steps = []
+    real = pair_module.fit_pairs
 
-    def counting(ode, a_l, b_l, size, n_steps, *rest):
-        counts.append(n_steps)
-        return real(ode, a_l, b_l, size, n_steps, *rest)
+    def recording(pairs, settings, *rest, **options):
+        steps.extend([tuple(settings.steps)] * len(pairs))
+        return real(pairs, settings, *rest, **options)
 
-    monkeypatch.setattr(fit_module, "_fit_level", counting)
+    monkeypatch.setattr(pair_module, "fit_pairs", recording)
     result = cli("animate", folder, "--source-fps", "10", "--multiply", "2", "--warm-steps", "0,3,2",
                  "-o", tmp_path / "w.mp4", *FAST)
     assert result.exit_code == 0, result.output
     # 6 frames, 5 gaps: the first from the shift search with the full schedule, the rest warm
-    assert counts == [80, 50, 30] + [0, 3, 2] * 4
+    assert steps == [(80, 50, 30)] + [(0, 3, 2)] * 4
 
 
 def test_api_upconvert(tmp_path, folder):
