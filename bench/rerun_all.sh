@@ -49,4 +49,5 @@ bench warm-start      $PY bench/warm_start.py --scenes 10 --schedules 80,50,30 0
 bench video-dev       $PY bench/video_dev.py
 bench video-hd        $PY bench/video_dev.py --set video-hd --json video_hd
 bench video-dev-batch $PY bench/video_dev.py --video-only --gap-batch 8 --json video_dev_batch8
+bench gap-batch       $PY bench/gap_batch.py
 exit $failed

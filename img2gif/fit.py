@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import torch
-import torch.nn.functional as F
 
 from . import registry
 from .errors import PluginError
@@ -15,7 +14,7 @@ from .optim import Adam
 from .sizes import HeightWidth
 from .still import fit_weight
 from .velocity.base import CoarseToFine, Stacks, StartsFromField, StartsFromTranslation, has_hook
-from .warp import check_image, sample
+from .warp import check_image, resize_image, sample
 
 
 _STEP_SCHEDULES = ("steps", "warm_steps")  # tuples of steps per level; saved as lists
@@ -130,12 +129,6 @@ def working_shape(height: int, width: int, working_size: int) -> HeightWidth:
     return HeightWidth(max(2, round(height * scale)), max(2, round(width * scale)))
 
 
-def _resize(x, hw):
-    if x.shape[-2:] == tuple(hw):
-        return x
-    return F.interpolate(x, size=hw, mode="area") if x.shape[-1] > hw[1] else F.interpolate(x, size=hw, mode="bilinear", align_corners=True)
-
-
 def _gradients(x):
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
@@ -190,7 +183,7 @@ def _fit_one(start: "_FitStart", settings: FitSettings, progress, still) -> Warp
     losses = _losses(settings)
     for level, size in enumerate(sizes):
         start.set_level(velocity, level)
-        a_l, b_l = _resize(start.a_work, size), _resize(start.b_work, size)
+        a_l, b_l = resize_image(start.a_work, size), resize_image(start.b_work, size)
         weight = None if still is None else fit_weight(still.to(a_l), size)
         if level == 0 and len(starts) > 1:
             # several starting shifts: fit each at the (cheap) coarsest level, keep the best
@@ -263,7 +256,7 @@ def fit_pairs_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | 
     done, total, losses = 0, sum(first.steps), _losses(settings)
     for level, size in enumerate(first.sizes):
         first.set_level(stacked, level)
-        a_l, b_l = _resize(a_work, size), _resize(b_work, size)
+        a_l, b_l = resize_image(a_work, size), resize_image(b_work, size)
         _, done = _fit_level(batch, a_l, b_l, size, first.steps[level], settings, losses, progress, done, total)
     stacked.unstack_into(velocities)
     return [start.ode.eval() for start in starts]
@@ -280,7 +273,7 @@ class _FitStart:
         levels = max(1, settings.pyramid_levels)
         self.steps = steps_per_level(settings.steps, levels)
         self.sizes = [(max(8, round(work[0] / 2**k)), max(8, round(work[1] / 2**k))) for k in reversed(range(levels))]
-        self.a_work, self.b_work = _resize(a, work), _resize(b, work)
+        self.a_work, self.b_work = resize_image(a, work), resize_image(b, work)
         velocity = self.ode.velocity
         self.active = None
         if has_hook(velocity, CoarseToFine):

@@ -11,14 +11,14 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .device import resolve_device
-from .fit import FitSettings, _resize, fit_pair_tensors, fit_pairs_tensors, starts_from_field, working_shape
+from .fit import FitSettings, fit_pair_tensors, fit_pairs_tensors, starts_from_field, working_shape
 from .errors import InputError, OptionError
 from .imagefile import check_image_array
 from .ode import WarpODE
 from .render import check_mode, ode_fields, render, to_tensor
 from .sizes import HeightWidth, WidthHeight
 from .still import MODES as STILL_MODES, soft_edge, still_mask
-from .warp import count_folds, sample
+from .warp import count_folds, resize_image, sample
 
 
 class Pair:
@@ -140,7 +140,7 @@ class Pair:
         if self._middle_images is None:
             a, b = self._tensors()
             phi = self._fields_of(a, [0.5, -0.5])
-            a, b = (_resize(x, self.field_size) for x in (a, b))
+            a, b = (resize_image(x, self.field_size) for x in (a, b))
             with torch.no_grad():
                 self._middle_images = a, b, sample(a, phi[0:1]), sample(b, phi[1:2])
         return self._middle_images

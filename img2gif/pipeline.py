@@ -31,7 +31,7 @@ MAX_SIZE = 8192
 DEFAULT_MAX_OUTPUT_PIXELS = 2_000_000_000   # 1080p x 960 frames
 
 
-LARGE_GIF_PIXELS = 100_000_000  # warn before a GIF that may reach 100 MB
+LARGE_OUTPUT_PIXELS = 100_000_000  # warn before a file that stores every pixel and may reach 100 MB
 
 
 def max_output_pixels() -> int:
@@ -112,10 +112,11 @@ class OutputPlan:
         """Refuse, before any work, frames the format cannot hold or memory cannot."""
         h, w = image.shape[:2]
         check_frame_size(self.output, self.format, w, h)
-        if self.format == "gif" and self.frames.count * w * h > LARGE_GIF_PIXELS:  # GIF's own size problem
+        caps = capabilities(self.format)
+        if caps.stores_every_pixel and self.frames.count * w * h > LARGE_OUTPUT_PIXELS:
             warnings.warn(
-                f"{self.output}: {self.frames.count} frames of {w}x{h} make a GIF of up to "
-                f"{self.frames.count * w * h / 1e6:,.0f} MB (a GIF stores every frame's pixels); "
+                f"{self.output}: {self.frames.count} frames of {w}x{h} make a {caps.label} of up to "
+                f"{self.frames.count * w * h / 1e6:,.0f} MB (a {caps.label} stores every frame's pixels); "
                 ".mp4 or .webp is usually 10-50x smaller", Img2GifWarning, stacklevel=3)
         written = self.frames_encoded()
         total = written * h * w
@@ -407,46 +408,42 @@ def _upconvert(request: Request, job_progress) -> AnimationResult:
     from .video import Report, upconvert_frames
 
     r = request
-    source, output, loop, fps, multiply, playback_fps, source_fps = (r.inputs[0], r.output, r.loop, r.fps, r.multiply,
-                                                                     r.playback_fps, r.source_fps)
-    quality, codec, dither, alpha_threshold, background, mode = (r.quality, r.codec, r.dither, r.alpha_threshold,
-                                                                 r.background, r.mode)
-    closed = loop == "closed"
+    source, output = r.inputs[0], r.output
+    closed = r.loop == "closed"
     check_size(r.size)
-    size = r.size
     # an output inside the frames folder would be read as a frame by the next run: refused
     # before the folder is even read
     check_not_an_input(output, [source])
-    src = open_source(source, source_fps)
+    src = open_source(source, r.source_fps)
     if closed and src.count < 3:
         raise InputError(f"{src.path}: holds {src.count} frames; --loop closed needs 3 or more "
                          "(with two, the way back is the way there)")
-    out_fps, count = target_rate(src, fps, multiply, closed)
-    if playback_fps is not None and not (timing.MIN_FPS <= playback_fps <= timing.MAX_FPS):
-        raise OptionError(f"--playback-fps must be between {timing.MIN_FPS:g} and {timing.MAX_FPS:g}, got {playback_fps}")
+    out_fps, count = target_rate(src, r.fps, r.multiply, closed)
+    if r.playback_fps is not None and not (timing.MIN_FPS <= r.playback_fps <= timing.MAX_FPS):
+        raise OptionError(f"--playback-fps must be between {timing.MIN_FPS:g} and {timing.MAX_FPS:g}, got {r.playback_fps}")
     if out_fps < timing.MIN_FPS:  # a slow source (a crafted rate, or --multiply of one)
         raise OptionError(f"{os.fspath(source)}: the output rate would be {out_fps:g} fps, under the minimum of "
                           f"{timing.MIN_FPS:g}; give a higher --fps")
-    rate = float(playback_fps or out_fps)
+    rate = float(r.playback_fps or out_fps)
     check_rate(output, rate)
     fmt = check_output(output, [src.path, *src.files])
-    timing.check_playback(loop)
-    encoding = replace(check_encoding(fmt, output, quality, codec, dither, alpha_threshold, background),
-                       plays=plays_of(loop))
-    colour = parse_colour(background) if background is not None else None
+    timing.check_playback(r.loop)
+    encoding = replace(check_encoding(fmt, output, r.quality, r.codec, r.dither, r.alpha_threshold, r.background),
+                       plays=plays_of(r.loop))
+    colour = parse_colour(r.background) if r.background is not None else None
     caps = capabilities(fmt)
     if caps.plays_in_file and encoding.plays > 1:
         # an MP4 holds N plays one after another, and a video is up-converted once, as it goes
-        raise OptionError(f"{os.fspath(output)}: --loop {loop} would repeat an up-converted video inside the "
+        raise OptionError(f"{os.fspath(output)}: --loop {r.loop} would repeat an up-converted video inside the "
                           f"{label(fmt)}; write it once (players loop it) or choose GIF/WebP/APNG, which store a play count")
     frame_plan = timing.FramePlan(count, rate)
     if timing.for_format(frame_plan, caps)[1] is not None:
         raise OptionError(f"{os.fspath(output)}: a {label(fmt)} plays at most {caps.max_fps:g} fps, this would play at "
                           f"{rate:g}; give --playback-fps {caps.max_fps:g} or less, or write .mp4/.webp")
-    resized = src.capped(size)
+    resized = src.capped(r.size)
     w, h = resized.frame_size
     shape = (h, w, 4 if src.alpha else 3)
-    plan = OutputPlan(str(output), fmt, frame_plan, str(loop), 0.0, 0.0, "linear", encoding, colour)
+    plan = OutputPlan(str(output), fmt, frame_plan, str(r.loop), 0.0, 0.0, "linear", encoding, colour)
     plan.check_alpha([np.zeros(shape, np.uint8)], [src.path])
     plan.check_memory(np.zeros(shape, np.uint8), src.path)
     dev = resolve_device(r.device)
@@ -457,7 +454,7 @@ def _upconvert(request: Request, job_progress) -> AnimationResult:
         count = keyframes.output_count(resized, out_fps)
         plan = replace(plan, frames=timing.FramePlan(count, rate))
     progress = (lambda done, total: job_progress("fitting and rendering", done, total)) if job_progress else None
-    stream = upconvert_frames(resized, out_fps, count, r.fit_settings(), dev, mode, report, progress, keyframes,
+    stream = upconvert_frames(resized, out_fps, count, r.fit_settings(), dev, r.mode, report, progress, keyframes,
                               gap_batch=r.gap_batch)
     positions = src.positions(out_fps, range(count))
 
@@ -473,7 +470,7 @@ def _upconvert(request: Request, job_progress) -> AnimationResult:
 
     # the sound fits only a video of the source's own length and rate; whether the MP4 can
     # hold the stream (any container's: MKV, WebM, AVI ...) is asked of the muxer as it is copied
-    audio = caps.audio and src.has_audio and playback_fps in (None, out_fps) and source_fps is None
+    audio = caps.audio and src.has_audio and r.playback_fps in (None, out_fps) and r.source_fps is None
     if src.alpha and colour is not None:  # flattened as they are made: the fit saw the alpha
         rgba_stream, rgba_sample = stream, sample
         stream = (composite(frame, colour) for frame in rgba_stream)

@@ -103,13 +103,21 @@ class WarmFits:
     def fit_all(self, gaps: list[Gap], progress=None) -> None:
         """Fit consecutive ``gaps`` as one batch (``pair.fit_pairs``). Each starts from the field
         of the gap before them all (one gap: exactly the fit in order); still gaps are not fitted.
-        Settings that do not batch (``fit.batches``) fit them in order, as one by one."""
+        With nothing to start from, the first is fitted alone and the rest from it; settings that
+        do not batch (``fit.batches``) fit them in order, as one by one."""
         from .fit import batches
         from .pair import fit_pair, fit_pairs
 
-        if len(gaps) > 1 and not batches(self.settings):
-            for gap in gaps:  # no faster as a batch: in order, each from the one before
-                self.fit_all([gap], progress)
+        count = len(gaps)
+        if count > 1 and not batches(self.settings):
+            for k, gap in enumerate(gaps):  # no faster as a batch: in order, each from the one before
+                self.fit_all([gap], _part(progress, k, 1, count))
+            return
+        if count > 1 and self._start is None:
+            # nothing to start from (the first gap, or after a still gap or a cut): one gap
+            # alone on the full schedule, and the rest warm from its motion, as in order
+            self.fit_all(gaps[:1], _part(progress, 0, 1, count))
+            self.fit_all(gaps[1:], _part(progress, 1, count - 1, count))
             return
         moving = [gap for gap in gaps if not gap.still]
         warm = self._start is not None
@@ -127,6 +135,14 @@ class WarmFits:
                     gap.pair, gap.fit = cold, cold_fit
         last = gaps[-1]
         self._start = last.pair.fields([1.0])[0] if last.bends_neighbours else None
+
+
+def _part(progress, first: int, size: int, count: int):
+    """``progress`` of a fit of gaps ``first`` ... ``first + size - 1`` of ``count``, in
+    thousandths of a gap, so that fits of parts of a batch only move it forward."""
+    if progress is None:
+        return None
+    return lambda step, total, loss: progress(first * 1000 + step * size * 1000 // total, count * 1000, loss)
 
 
 def acceleration(before: Gap | None, after: Gap | None) -> tuple[torch.Tensor | None, int]:

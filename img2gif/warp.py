@@ -96,6 +96,17 @@ def resize_field(phi: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return F.interpolate(phi, size=(height, width), mode="bilinear", align_corners=True)
 
 
+def resize_image(x: torch.Tensor, size) -> torch.Tensor:
+    """Images (B, C, h, w) at ``size`` (height, width): averaged over areas when shrinking (no
+    aliasing), bilinear when growing; ``x`` itself when it is that size already."""
+    check_image(x, "x")
+    if x.shape[-2:] == tuple(size):
+        return x
+    if x.shape[-1] > size[1]:
+        return F.interpolate(x, size=tuple(size), mode="area")
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
+
+
 def jacobian_determinant(phi: torch.Tensor) -> torch.Tensor:
     """det of d(id + phi)/dp per pixel, (B, 2, H, W) -> (B, H-1, W-1), in pixel units.
 

@@ -136,22 +136,29 @@ def test_fit_pairs_refuses_pairs_of_two_sizes():
         fit_pairs(pairs, FAST, device="cpu")
 
 
-def test_a_path_of_one_batch_fits_every_gap_from_nothing():
-    """--gap-batch as large as the path: every gap starts as the first does (from the shift
-    search and block matching, the full schedule), so each is fit_pair's fit of its gap."""
-    images = [blob_image(40, 48, shift=(3 * k, k)) for k in range(3)]
-    path = fit_path(images, None, False, FAST, device="cpu", gap_batch=2)
-    for k in range(2):
-        alone = fit_pair(images[k], images[k + 1], FAST, device="cpu")
+def test_a_path_in_batches_fits_each_gap_of_a_batch_from_the_motion_before_it(monkeypatch):
+    """Batches of 3 over 4 gaps: the first gap alone (nothing to start from: the full schedule),
+    the next two together from its field, the last from the field of the gap before it; each
+    gap of a batch is fit_pair's fit of its gap from that field."""
+    images = [blob_image(40, 48, shift=(3 * k, k)) for k in range(5)]
+    calls = fitted_pairs(monkeypatch)
+    path = fit_path(images, None, False, FAST, device="cpu", gap_batch=3)
+    assert calls == [1, 2, 1]
+    start = path.pairs[0].fields([1.0])[0]
+    for k in (1, 2):
+        alone = fit_pair(images[k], images[k + 1], FAST.warm(), device="cpu", initial_field=start)
         assert torch.allclose(path.pairs[k].fields([0.5, 1.0]), alone.fields([0.5, 1.0]), atol=1e-5)
+    first = fit_pair(images[0], images[1], FAST, device="cpu")
+    assert torch.allclose(path.pairs[0].fields([0.5]), first.fields([0.5]), atol=1e-5)
 
 
 def test_a_closed_path_in_one_batch_fits_its_seam_too(monkeypatch):
     images = [blob_image(40, 48, shift=(3 * k, k)) for k in range(3)]
     calls = fitted_pairs(monkeypatch)
     path = fit_path(images, None, True, FAST, device="cpu", gap_batch=3)
-    assert calls == [3] and batches(FAST) and len(path.pairs) == 3
-    seam = fit_pair(images[2], images[0], FAST, device="cpu")
+    assert calls == [1, 2] and batches(FAST) and len(path.pairs) == 3
+    start = path.pairs[0].fields([1.0])[0]
+    seam = fit_pair(images[2], images[0], FAST.warm(), device="cpu", initial_field=start)
     assert torch.allclose(path.pairs[2].fields([0.5]), seam.fields([0.5]), atol=1e-5)
     assert all(accel is not None for accel in path.accelerations)
 
@@ -162,6 +169,17 @@ def test_progress_over_batches_only_goes_forward():
     fit_path(images, None, False, FAST, device="cpu", gap_batch=3, progress=lambda done, total, loss: seen.append((done, total)))
     done = [d for d, _ in seen]
     assert done == sorted(done) and seen[-1][0] == seen[-1][1] and len({t for _, t in seen}) == 1
+
+
+def test_a_path_whose_settings_do_not_batch_fits_in_order_and_progress_goes_forward(monkeypatch):
+    settings = FitSettings(working_size=16, steps=(3,), pyramid_levels=1, velocity="unet", solver="euler",
+                           velocity_config={"width": 4, "depth": 1})
+    images = [blob_image(24, 24, shift=(2 * k, 0)) for k in range(4)]
+    calls, seen = fitted_pairs(monkeypatch), []
+    fit_path(images, None, False, settings, device="cpu", gap_batch=3, progress=lambda d, t, loss: seen.append((d, t)))
+    assert calls == [1, 1, 1]  # one gap at a time, each from the one before
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and seen[-1][0] == seen[-1][1]
 
 
 def test_progress_of_pairs_fitted_one_after_another_only_goes_forward():
@@ -197,7 +215,7 @@ def test_upconvert_in_gap_batches_gives_the_same_frames_count_and_keyframes(tmp_
                      "--gap-batch", batch, "-o", f"{out}/", "--quiet")
         assert result.exit_code == 0, result.output
         outputs[batch] = [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
-        assert batches_fitted == ([1] * 6 if batch == 1 else [3, 3])  # 6 gaps
+        assert batches_fitted == ([1] * 6 if batch == 1 else [1, 2, 3])  # 6 gaps: the first alone
     assert len(outputs[3]) == len(outputs[1]) == 13
     for k, frame in enumerate(source):
         assert np.array_equal(outputs[3][2 * k], frame)  # every source frame is shown exactly

@@ -108,3 +108,29 @@ def test_to_pixels_shapes_and_units():
     assert torch.allclose(u[:, :, 0], torch.ones(3, 1, 5, 9)) and torch.allclose(u[:, :, 1], -torch.ones(3, 1, 5, 9))
     with pytest.raises(ValueError, match="2, H, W"):
         to_pixels(torch.zeros(1, 3, 4, 4))
+
+
+def test_resize_image_shapes_and_kinds():
+    from img2gif.warp import resize_image
+
+    x = torch.rand(2, 3, 16, 24)
+    assert resize_image(x, (16, 24)) is x
+    small = resize_image(x, (8, 12))
+    assert small.shape == (2, 3, 8, 12)
+    # shrinking by two averages each 2x2 block (no aliasing)
+    assert torch.allclose(small[0, 0, 0, 0], x[0, 0, :2, :2].mean())
+    big = resize_image(x, (31, 47))
+    assert big.shape == (2, 3, 31, 47)
+    assert torch.allclose(big[..., 0, 0], x[..., 0, 0]) and torch.allclose(big[..., -1, -1], x[..., -1, -1])
+
+
+def test_resize_image_bad_input_and_gradient():
+    from img2gif.warp import resize_image
+
+    with pytest.raises(ValueError, match="B, C, H, W"):
+        resize_image(torch.rand(3, 16, 16), (8, 8))
+    with pytest.raises(ValueError, match="floating"):
+        resize_image(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), (8, 8))
+    x = torch.rand(1, 1, 6, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: resize_image(t, (3, 4)), (x,))
+    assert torch.autograd.gradcheck(lambda t: resize_image(t, (9, 11)), (x,))

@@ -219,3 +219,26 @@ def test_a_writer_plugin_is_one_file_and_one_entry_point(tmp_path, image_files, 
     assert "Y4M cannot hold" in line and "--background" in line and not (tmp_path / "t.y4m").exists()
     listed = cli("inspect")
     assert "y4m" in listed.output and "img2gif-y4m" in listed.output
+
+
+@pytest.mark.parametrize("name, warned", [("big.gif", True), ("big.mp4", False), ("big.webp", False)])
+def test_a_large_output_that_stores_every_pixel_is_warned_about_before_any_work(tmp_path, name, warned):
+    """A writer that stores every frame's pixels (GIF) says so before 30 frames of 2000x2000
+    (120 million pixels) are made; a format that codes motion does not."""
+    import warnings
+
+    from img2gif.imagefile import Img2GifWarning
+    from img2gif.pipeline import OutputPlan
+    from img2gif.writers import capabilities
+
+    fmt = output_format(str(tmp_path / name))
+    plan = OutputPlan(str(tmp_path / name), fmt, timing.FramePlan(30, 30.0), "forever", 0.0, 0.0, "linear")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan.check_memory(np.zeros((2000, 2000, 3), np.uint8), "a.png")
+    said = [str(w.message) for w in caught if issubclass(w.category, Img2GifWarning)]
+    assert capabilities(fmt).stores_every_pixel is warned
+    assert bool(said) is warned
+    if warned:
+        assert "30 frames of 2000x2000 make a GIF of up to 120 MB" in said[0]
+    assert not (tmp_path / name).exists()

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..still import fit_weight
-from ..warp import pixels_to_normalised
+from ..warp import pixels_to_normalised, resize_image
 
 SEARCH_SIDE = 48  # longer side of the copy searched, in pixels
 
@@ -27,11 +27,11 @@ class GlobalShift:
     def propose(self, a, b, *, start=None, still=None):
         if start is not None:
             return start
-        from ..fit import _resize, working_shape
+        from ..fit import working_shape
 
         tiny = working_shape(*a.shape[-2:], SEARCH_SIDE)
         keep = None if still is None else fit_weight(still.to(a), tiny)
-        shifts = shift_candidates(_resize(a, tiny), _resize(b, tiny), self.reach, self.count, keep)
+        shifts = shift_candidates(resize_image(a, tiny), resize_image(b, tiny), self.reach, self.count, keep)
         return a.new_tensor([pixels_to_normalised(s, *tiny) for s in shifts]).view(-1, 2, 1, 1)
 
 

@@ -25,6 +25,8 @@ class Capabilities:
     merges_repeats: identical neighbouring frames are stored once, with a longer delay.
     options: the encoding options it takes beyond --quality (codec, dither, alpha_threshold).
     label: the name users read in messages ('GIF', 'PNG frames').
+    stores_every_pixel: each frame's pixels are stored about whole (no motion coding): a long
+        animation at a large size is warned about before any work.
     """
 
     extensions: tuple = ()
@@ -42,6 +44,7 @@ class Capabilities:
     merges_repeats: bool = False
     options: tuple = ()
     label: str = ""
+    stores_every_pixel: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from .base import Capabilities, Written
 class GifWriter:
     capabilities = Capabilities(extensions=(".gif",), alpha=True, max_fps=GIF_MAX_FPS,
                                 max_fps_reason="browsers treat delays under 2/100 s as 1/10 s", max_side=65535,
-                                merges_repeats=True, options=("dither", "alpha_threshold"), label="GIF")
+                                merges_repeats=True, options=("dither", "alpha_threshold"), label="GIF",
+                                stores_every_pixel=True)
 
     def write(self, tmp, feed, shown, *, fps, encoding):
         write_gif(tmp, feed, shown, encoding)
