@@ -84,7 +84,7 @@ def pair_step(size, frames, device, work: Path, ffmpeg: bool) -> dict:
     for name, x in (("a.png", scene.a), ("b.png", scene.b)):
         Image.fromarray((x.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(work / name)
         paths.append(work / name)
-    output = work / ("pair.mp4" if ffmpeg else "pair/")
+    output = work / "pair.mp4" if ffmpeg else f"{work / 'pair'}/"
     runs = []
     for _ in range(2):  # cold (first use of the device: kernels, caches), then warm
         started = time.perf_counter()
@@ -92,7 +92,7 @@ def pair_step(size, frames, device, work: Path, ffmpeg: bool) -> dict:
         if device == "cuda":
             torch.cuda.synchronize()
         runs.append(round(time.perf_counter() - started, 2))
-    return {"size": f"{w}x{h}", "frames": result.frames_written, "output": output.suffix or "folder",
+    return {"size": f"{w}x{h}", "frames": result.frames_written, "output": Path(output).suffix or "folder",
             "seconds_cold": runs[0], "seconds_warm": runs[1],
             "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20) if device == "cuda" else None}
 
@@ -116,11 +116,11 @@ def clip_step(size, seconds, device, work: Path, ffmpeg: bool) -> dict:
     h, w = size
     folder = work / "clip"
     count = _pan_folder(size, seconds, folder)
-    output = work / ("clip60.mp4" if ffmpeg else "clip60/")
+    output = work / "clip60.mp4" if ffmpeg else f"{work / 'clip60'}/"
     started = time.perf_counter()
     result = img2gif.upconvert(str(folder), str(output), fps=60, source_fps=30, device=device)
     took = time.perf_counter() - started
-    return {"size": f"{w}x{h}", "source_frames": count, "frames": result.frames_written, "output": output.suffix or "folder",
+    return {"size": f"{w}x{h}", "source_frames": count, "frames": result.frames_written, "output": Path(output).suffix or "folder",
             "fit_render_seconds": round(took, 2), "seconds_per_output_frame": round(took / max(1, result.frames_written), 4),
             "cuts": result.cuts, "crossfaded": result.blended}
 
@@ -136,7 +136,7 @@ def batch_step(size, seconds, batches, device, work: Path) -> dict:
     timings = {}
     for batch in batches:
         started = time.perf_counter()
-        result = img2gif.upconvert(str(folder), str(work / f"batch{batch}/"), fps=60, source_fps=30, device=device,
+        result = img2gif.upconvert(str(folder), f"{work / f'batch{batch}'}/", fps=60, source_fps=30, device=device,
                                    gap_batch=batch)
         if device == "cuda":
             torch.cuda.synchronize()

@@ -11,7 +11,7 @@ in-betweens at t = k/G (k = 1..G-1) are predicted by
   ``pair.frames(times, mode='blend')`` (the pieces the default ``animate`` runs);
 * crossfade: ``round((1 - t) A + t B)``.
 
-With ``--prior PRIOR.pt`` (a pair prior from bench/train_prior.py) two more methods run:
+With ``--prior PRIOR.pt`` (a pair prior from ``img2gif train --prior``) two more methods run:
 
 * prior+fit: the same fit, started from the prior's Phi_1 (what ``animate --prior`` does);
 * prior: the prior alone, two-sided: (1 - t) A o Phi^{AB}_t + t B o Phi^{BA}_{1-t}, its

@@ -413,7 +413,7 @@ def animate(
     estimator: Optional[str] = EstimatorOpt,
     keep_still: Optional[KeepStill] = KeepStillOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field refined by block matching (default 20,20,0: a quarter to a third of the first gap's 80,50,30 in time, as good on real video, 0.11 dB lower on generated scenes; BENCHMARKS.md). 80,50,30 runs the full schedule for every gap; 0,20,0 is faster still."),
-    gap_batch: int = typer.Option(1, "--gap-batch", metavar="N", help="Video and keyframe paths: fit N gaps at once, as one batch, each gap's fit as it would be alone (svf with a fixed-step solver, without --keep-still; otherwise the gaps are fitted in order as with 1). Faster, on a GPU most; every gap of a batch starts from the motion before the batch instead of the gap just before it, and the batch's frames are held until it is fitted. Measured in BENCHMARKS.md (gap batches)"),
+    gap_batch: int = typer.Option(1, "--gap-batch", metavar="N", help="Video and keyframe paths: fit N gaps at once, as one batch, each gap's fit as it would be alone (svf with a fixed-step solver, without --keep-still; otherwise in order, as with 1). Each gap of a batch starts from the motion before the batch instead of the gap just before it, and the batch's frames are held until it is fitted. On 2 CPU cores 8 took 1.6x less time for 0.05 dB less on real video (BENCHMARKS.md, gap batches); meant for a GPU, not yet measured on one"),
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
