@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent   # the repository root
 OUT = ROOT / "bench" / "out"                    # gitignored
 
 
+# Runs its arguments and prints "exit-code peak-KiB" of its children (it is itself ~10 MB): the
+# peak memory of one command, measured from outside it. python -c PEAK_RSS_WRAPPER COMMAND...
+PEAK_RSS_WRAPPER = ("import resource, subprocess, sys\n"
+                    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+                    "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None

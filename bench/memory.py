@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ROOT, environment, markdown_table, write_json  # noqa: E402
+from bench._common import PEAK_RSS_WRAPPER, ROOT, environment, markdown_table, write_json  # noqa: E402
 
 
 def smooth_image(h: int, w: int, shift: float = 0.0) -> np.ndarray:
@@ -36,12 +36,6 @@ def smooth_image(h: int, w: int, shift: float = 0.0) -> np.ndarray:
     return np.stack([r, g, b], axis=-1).astype(np.uint8)
 
 
-# Runs its arguments and prints "exit-code peak-KiB" of its children (it is itself ~10 MB).
-WRAPPER = ("import resource, subprocess, sys\n"
-           "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
-           "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-
-
 def run_case(work: Path, h: int, w: int, frames: int, ext: str = "gif") -> dict:
     a, b = work / f"a_{w}x{h}.png", work / f"b_{w}x{h}.png"
     env = dict(os.environ, OMP_NUM_THREADS="1", IMG2GIF_MAX_PIXELS=str(max(h * w, 50_000_000)),
@@ -50,7 +44,7 @@ def run_case(work: Path, h: int, w: int, frames: int, ext: str = "gif") -> dict:
         subprocess.run([sys.executable, __file__, "--make", str(h), str(w), str(a), str(b)], check=True, env=env)
     out = work / f"out.{ext}"
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", WRAPPER, sys.executable, "-m", "img2gif", "animate", str(a), str(b),
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS_WRAPPER, sys.executable, "-m", "img2gif", "animate", str(a), str(b),
                            "-o", str(out), "--frames", str(frames), "-q"], env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
     lines = done.stdout.strip().splitlines()

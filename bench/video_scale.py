@@ -35,11 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import ROOT, environment, markdown_table, write_json  # noqa: E402
-
-WRAPPER = ("import resource, subprocess, sys\n"
-           "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode\n"
-           "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+from bench._common import PEAK_RSS_WRAPPER, ROOT, environment, markdown_table, write_json  # noqa: E402
 
 
 def draw(k: int, fps: float, w: int, h: int) -> np.ndarray:
@@ -77,7 +73,7 @@ def memory(work: Path) -> list[dict]:
         make_clip(clip, seconds, 6.0, 160, 90)
         out = work / f"out_{seconds}s"
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-c", WRAPPER, sys.executable, "-m", "img2gif", "animate", str(clip),
+        done = subprocess.run([sys.executable, "-c", PEAK_RSS_WRAPPER, sys.executable, "-m", "img2gif", "animate", str(clip),
                                "--multiply", "2", "-o", f"{out}/", "-q"], env=env, capture_output=True, text=True)
         code, peak_kb = (int(v) for v in done.stdout.split())
         rows.append({"seconds_of_clip": seconds, "source_frames": int(seconds * 6), "exit": code,
