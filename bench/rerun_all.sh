@@ -50,4 +50,5 @@ bench video-dev       $PY bench/video_dev.py
 bench video-hd        $PY bench/video_dev.py --set video-hd --json video_hd
 bench video-dev-batch $PY bench/video_dev.py --video-only --gap-batch 8 --json video_dev_batch8
 bench gap-batch       $PY bench/gap_batch.py
+bench real-sizes      $PY bench/real_sizes.py
 exit $failed
