@@ -48,6 +48,8 @@ bench video-scale     $PY bench/video_scale.py --part speed
 bench warm-start      $PY bench/warm_start.py --scenes 10 --schedules 80,50,30 0,20,0 20,20,0
 bench video-dev       $PY bench/video_dev.py
 bench video-hd        $PY bench/video_dev.py --set video-hd --json video_hd
+bench peers-hd        $PY bench/video_dev.py --set video-hd --video-only --peers --json video_hd_peers   # opencv: the bench extra
+bench peers-dev       $PY bench/video_dev.py --video-only --peers --json video_dev_peers
 bench video-dev-batch $PY bench/video_dev.py --video-only --gap-batch 8 --json video_dev_batch8
 bench gap-batch       $PY bench/gap_batch.py
 bench real-sizes      $PY bench/real_sizes.py

@@ -6,6 +6,7 @@
     python bench/video_dev.py --video-only  # the video path alone (its cuts and crossfades), ~half the time
     python bench/video_dev.py --video-only --gap-batch 8          # gaps fitted 8 at a time
     python bench/video_dev.py --set video-hd --json video_hd      # the 1280x720 set (17 frames a window)
+    python bench/video_dev.py --video-only --peers                # with crossfade and OpenCV DIS (pip install -e ".[bench]")
 
 For each window of real frames (33 in video-dev) and each G, the method gets frames 0, G, 2G, ...
 and writes all of them: an open keyframe path through the given frames (default fit settings, evenly
@@ -38,7 +39,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import environment, fit_overrides, fit_settings, markdown_table, write_json  # noqa: E402
-from bench.peers import run_scorer, save_frames, scorer, shared_set  # noqa: E402
+from bench.peers import crossfade, dis_frames, pairwise, run_scorer, save_frames, scorer, shared_set  # noqa: E402
 
 SCORER = scorer("video_score.py")
 GS = (2, 4, 8)
@@ -58,6 +59,8 @@ def main() -> None:
     parser.add_argument("--video-only", action="store_true", help="only the video path (not the keyframe path's two predictions)")
     parser.add_argument("--set", default="video-dev", help="a set under ../shared/data laid out as video-dev (video-hd: 17 frames at 1280x720)")
     parser.add_argument("--gap-batch", type=int, default=1, help="gaps fitted at once (animate --gap-batch)")
+    parser.add_argument("--peers", action="store_true",
+                        help="also the peers, pairwise: crossfade and OpenCV DIS medium (the bench extra: opencv)")
     parser.add_argument("--json", default=None, help="where to write the results (default bench/out/video_dev.json)")
     args = parser.parse_args()
     overrides = fit_overrides(args.fit)
@@ -68,7 +71,8 @@ def main() -> None:
     windows = sorted(p for p in set_dir.iterdir() if p.is_dir())[: args.windows]
     seconds = []
     with tempfile.TemporaryDirectory(prefix="img2gif-video-") as tmp:
-        names = ("video",) if args.video_only else ("pairwise", "neighbours", "video")
+        names = (("video",) if args.video_only else ("pairwise", "neighbours", "video")) + (
+            ("crossfade", "dis") if args.peers else ())
         preds = {name: Path(tmp) / name for name in names}
         for window in windows:
             frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(window.glob("frame_*.png"))]
@@ -84,6 +88,9 @@ def main() -> None:
                     outputs["neighbours"] = list(path.frame_renderer()(times))
                     path.accelerations = [None] * len(path.accelerations)
                     outputs["pairwise"] = list(path.frame_renderer()(times))
+                if args.peers:
+                    outputs["crossfade"] = pairwise(frames, G, crossfade)
+                    outputs["dis"] = pairwise(frames, G, dis_frames)
                 given = Path(tmp) / "given" / f"{window.name}_g{G}"
                 save_frames(given, frames[::G])
                 source = open_source(given, source_fps=float((window / "fps.txt").read_text()) / G)
@@ -113,7 +120,8 @@ def main() -> None:
             scores[name] = run_scorer(SCORER, score_set, folder, "--G", ",".join(str(g) for g in GS), "--per-window")
     rows = []
     labels = {"pairwise": "img2gif, each gap alone (pairwise)", "neighbours": "img2gif, keyframe path, with neighbours",
-              "video": "img2gif animate frames/ (the video path), with neighbours"}
+              "video": "img2gif animate frames/ (the video path), with neighbours",
+              "crossfade": "crossfade (pairwise)", "dis": "OpenCV DIS medium (pairwise, Super SloMo's linear blend)"}
     for name in names:
         s = scores[name]
         rows.append([labels[name],
