@@ -178,8 +178,7 @@ def _fit_one(start: "_FitStart", settings: FitSettings, progress, still) -> Warp
     steps, sizes = start.steps, start.sizes
     _start_velocity(velocity, starts[0], start.level_of_start)
 
-    done = 0
-    total = sum(steps) + steps[0] * (len(starts) - 1)
+    done, total = 0, start.total_steps
     losses = _losses(settings)
     for level, size in enumerate(sizes):
         start.set_level(velocity, level)
@@ -240,7 +239,7 @@ def fit_pairs_tensors(a: torch.Tensor, b: torch.Tensor, settings: FitSettings | 
     starts = [_FitStart(a[i:i + 1], b[i:i + 1], settings, initial_fields[i], None) for i in range(count)]
     if count == 1 or not batches(settings) or any(len(start.starts) > 1 for start in starts):
         # one after another, from the starts already made; progress counts over all of them
-        totals = [sum(start.steps) + start.steps[0] * (len(start.starts) - 1) for start in starts]
+        totals = [start.total_steps for start in starts]
         before = [sum(totals[:k]) for k in range(count)]
         return [_fit_one(start, settings, progress if progress is None or count == 1 else (
             lambda step, total, loss, k=k: progress(before[k] + step, sum(totals), loss)), None)
@@ -286,6 +285,12 @@ class _FitStart:
             start = check_proposal(estimator.propose(self.a_work, self.b_work, start=start, still=still), name, self.a_work)
         self.starts = [None] if start is None else list(start.split(1))
         self.level_of_start = (self.active[0] - 1) if self.active else 0
+
+    @property
+    def total_steps(self) -> int:
+        """Optimiser steps of its fit: every level's, and the coarsest level's again for each
+        further starting proposal."""
+        return sum(self.steps) + self.steps[0] * (len(self.starts) - 1)
 
     def set_level(self, velocity, level: int | None) -> None:
         """Enable a coarse-to-fine velocity's grids for pyramid ``level`` (None: all of them)."""

@@ -17,7 +17,7 @@ from .errors import OptionError
 from .fit import FitSettings
 from .timing import keyframe_times
 from .render import check_mode, to_tensor
-from .schedule import Gap, WarmFits, acceleration, bent_folds, check_gap_batch, render_gap
+from .schedule import Gap, KeyframeTensors, WarmFits, acceleration, bent_folds, check_gap_batch, fitted, render_gap
 
 
 class KeyframePath:
@@ -29,12 +29,12 @@ class KeyframePath:
         self.closed = closed
         self.device = torch.device(device)
         count = len(self.images)
-        ends = self.times[1:] + ([1.0] if closed else [])
         pairs = list(pairs)
-        if len(pairs) != len(ends):
-            raise ValueError(f"{len(ends)} gaps need as many fitted pairs, got {len(pairs)}")
-        self.gaps = [Gap(k, k, (k + 1) % count, self.images[k], self.images[(k + 1) % count], self.times[k],
-                         ends[k] - self.times[k], pair=pair) for k, pair in enumerate(pairs)]
+        self.gaps = chain_gaps(self.images, self.times, closed)
+        if len(pairs) != len(self.gaps):
+            raise ValueError(f"{len(self.gaps)} gaps need as many fitted pairs, got {len(pairs)}")
+        for gap, pair in zip(self.gaps, pairs):
+            gap.pair = pair
         self.softened = 0  # accelerations halved to keep the warp free of folds
         self.accelerations = []
         for k in range(count):
@@ -70,14 +70,7 @@ class KeyframePath:
     def frame_renderer(self, mode: str = "blend"):
         """A callable, path times in [0, 1] -> iterator of frames (what a FrameFeed asks)."""
         check_mode(mode)
-        tensors: dict[int, torch.Tensor] = {}
-
-        def image(k: int) -> torch.Tensor:
-            if k not in tensors:
-                if len(tensors) >= 3:  # the gaps are asked for in order: keep only the neighbours
-                    tensors.pop(next(iter(tensors)))
-                tensors[k] = to_tensor(self.images[k], self.device)
-            return tensors[k]
+        tensors = KeyframeTensors(self.device)
 
         def frames(times):
             located = [self.locate(u) for u in times]
@@ -88,8 +81,9 @@ class KeyframePath:
                 while stop < len(located) and located[stop][0] == gap_index:
                     stop += 1
                 gap = self.gaps[gap_index]
-                yield from render_gap(gap, image(gap.start), image(gap.end), self.accelerations[gap.start],
-                                      self.accelerations[gap.end], [tau for _, tau in located[start:stop]], mode)
+                yield from render_gap(gap, tensors.get(gap.start, gap.a), tensors.get(gap.end, gap.b),
+                                      self.accelerations[gap.start], self.accelerations[gap.end],
+                                      [tau for _, tau in located[start:stop]], mode)
                 start = stop
 
         return frames
@@ -120,17 +114,16 @@ def fit_path(images, times=None, closed: bool = False, settings: FitSettings | N
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     settings = settings or FitSettings()
     check_gap_batch(gap_batch)
-    order = list(range(len(images))) + ([0] if closed else [])
-    count = len(order) - 1
-    ends = times[1:] + ([1.0] if closed else [])
-    fits = WarmFits(settings, dev)
-    gaps = [Gap(index, order[index], order[index + 1], images[order[index]], images[order[index + 1]], times[index],
-                ends[index] - times[index]) for index in range(count)]
-    per_gap = 1000  # progress in thousandths of a gap: the first gap's fit may have more steps than the rest
-    for first in range(0, count, gap_batch):
-        batch = gaps[first:first + gap_batch]
-        report = None if progress is None else (
-            lambda step, total, loss, first=first, size=len(batch):
-            progress(first * per_gap + step * size * per_gap // total, count * per_gap, loss))
-        fits.fit_all(batch, progress=report)
+    gaps = chain_gaps(images, times, closed)
+    for _ in fitted(gaps, WarmFits(settings, dev), gap_batch, progress, len(gaps)):
+        pass
     return KeyframePath(images, times, [gap.pair for gap in gaps], closed, dev)
+
+
+def chain_gaps(images, times, closed: bool) -> list[Gap]:
+    """The gaps of a path through ``images`` reached at ``times`` (in [0, 1]); ``closed``: one
+    more, from the last image back to the first at 1."""
+    count = len(images)
+    ends = list(times[1:]) + ([1.0] if closed else [])
+    return [Gap(k, k, (k + 1) % count, images[k], images[(k + 1) % count], times[k], ends[k] - times[k])
+            for k in range(len(ends))]

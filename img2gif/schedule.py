@@ -39,14 +39,17 @@ most 4 times, else none). The bend is the same whatever unit the durations are i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 import torch
 
 from .errors import OptionError
-from .gaps import GapFit
-from .render import ode_fields, render
+from .render import ode_fields, render, to_tensor
 from .warp import count_folds
+
+if TYPE_CHECKING:  # gaps (and the clip decoding it imports) is read only when a fit is judged
+    from .gaps import GapFit
 
 MAX_GAP_BATCH = 64  # gaps fitted as one batch at most: their frames are held until fitted
 
@@ -106,6 +109,7 @@ class WarmFits:
         With nothing to start from, the first is fitted alone and the rest from it; settings that
         do not batch (``fit.batches``) fit them in order, as one by one."""
         from .fit import batches
+        from .gaps import GapFit
         from .pair import fit_pair, fit_pairs
 
         count = len(gaps)
@@ -135,6 +139,38 @@ class WarmFits:
                     gap.pair, gap.fit = cold, cold_fit
         last = gaps[-1]
         self._start = last.pair.fields([1.0])[0] if last.bends_neighbours else None
+
+
+def fitted(gaps: Iterable[Gap], fits: WarmFits, gap_batch: int = 1, progress=None, count: int = 0) -> Iterator[Gap]:
+    """Yield ``gaps`` (any iterable, read only as far as needed) in order, each fitted by
+    ``fits``, ``gap_batch`` at a time; ``progress(step, total, loss)`` over ``count`` gaps."""
+    batch, first = [], 0
+    for gap in gaps:
+        batch.append(gap)
+        if len(batch) == gap_batch:
+            fits.fit_all(batch, _part(progress, first, len(batch), count))
+            yield from batch
+            first, batch = first + len(batch), []
+    if batch:
+        fits.fit_all(batch, _part(progress, first, len(batch), count))
+        yield from batch
+
+
+class KeyframeTensors:
+    """Keyframe images as tensors on ``device``, made once each; gaps are asked for in order,
+    so only the last ``keep`` are held."""
+
+    def __init__(self, device, keep: int = 3):
+        self.device, self.keep = device, keep
+        self._tensors: dict[int, torch.Tensor] = {}
+
+    def get(self, keyframe: int, image: np.ndarray) -> torch.Tensor:
+        """Keyframe ``keyframe`` (whose image is ``image``) as a tensor (``render.to_tensor``)."""
+        if keyframe not in self._tensors:
+            if len(self._tensors) >= self.keep:
+                self._tensors.pop(next(iter(self._tensors)))
+            self._tensors[keyframe] = to_tensor(image, self.device)
+        return self._tensors[keyframe]
 
 
 def _part(progress, first: int, size: int, count: int):

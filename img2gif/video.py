@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import chain, pairwise
 
 import numpy as np
-import torch
 
 from .clip import VideoSource
 from .errors import InputError
@@ -35,8 +35,7 @@ from .gaps import (
     is_held,
     plan_keyframes,
 )
-from .render import to_tensor
-from .schedule import Gap, WarmFits, acceleration, check_gap_batch, render_gap
+from .schedule import Gap, KeyframeTensors, WarmFits, acceleration, check_gap_batch, fitted, render_gap
 
 
 @dataclass
@@ -98,7 +97,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         raise InputError(f"{source.path}: holds no frames")
     fits = WarmFits(settings, device, judge=True)
     accelerations: dict[int, object] = {}   # keyframe -> its acceleration, made once, dropped after use
-    tensors: dict[int, torch.Tensor] = {}  # keyframe -> its image as a tensor, the last few
+    tensors = KeyframeTensors(device)
     produced = 0
 
     def make_gap(index, a, b):
@@ -125,13 +124,6 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
             accelerations[keyframe] = acceleration(before, after)[0]
         return accelerations[keyframe]
 
-    def tensor(keyframe: int, image) -> torch.Tensor:
-        if keyframe not in tensors:
-            if len(tensors) >= 3:  # gaps are rendered in order: keep only the neighbours
-                tensors.pop(next(iter(tensors)))
-            tensors[keyframe] = to_tensor(image, device)
-        return tensors[keyframe]
-
     def render(gap: Gap, before, after):
         """The output frames of ``gap``, bent by its fitted neighbours ``before`` and ``after``."""
         nonlocal produced
@@ -148,7 +140,7 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
                 yield crossfade(gap.a, gap.b, tau)
         elif wanted:
             at_a, at_b = acceleration_at(gap.start, before, gap), acceleration_at(gap.end, gap, after)
-            yield from render_gap(gap, tensor(gap.start, gap.a), tensor(gap.end, gap.b), at_a, at_b, wanted, mode)
+            yield from render_gap(gap, tensors.get(gap.start, gap.a), tensors.get(gap.end, gap.b), at_a, at_b, wanted, mode)
         if gap.start != 0:  # no later gap bends at its first keyframe (the first: a loop's seam does)
             accelerations.pop(gap.start, None)
 
@@ -159,23 +151,11 @@ def upconvert_frames(source: VideoSource, fps: float, count: int, settings=None,
         seam = make_gap(total_gaps - 1, plan.last_frame, first_frame)
         fits.fit(seam)
         report.gaps += 1
-    def fitted_gaps():
-        """The clip's gaps in order, each fitted, ``gap_batch`` at a time."""
-        batch, previous = [], first_frame
-        for index, frame in enumerate(frames):
-            batch.append(make_gap(index, previous, frame))
-            previous = frame
-            if len(batch) == gap_batch:
-                fits.fit_all(batch)
-                yield from batch
-                batch = []
-        if batch:
-            fits.fit_all(batch)
-            yield from batch
-
+    # the clip's gaps, made as its frames are decoded
+    clip_gaps = (make_gap(index, a, b) for index, (a, b) in enumerate(pairwise(chain([first_frame], frames))))
     gaps: deque[Gap] = deque()    # fitted gaps not yet rendered, and the one before them
     first_gap = None
-    for gap in fitted_gaps():
+    for gap in fitted(clip_gaps, fits, gap_batch):
         gaps.append(gap)
         first_gap = first_gap or gap
         report.gaps += 1
