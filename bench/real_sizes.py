@@ -2,14 +2,15 @@
 from 30 to 60 fps and for a 1080p pair to 60 frames, beside ffmpeg's minterpolate of the same
 input in the same run.
 
-    python bench/real_sizes.py                 # ~8 min on 2 CPU cores
+    python bench/real_sizes.py                 # ~11 min on 2 CPU cores
     python bench/real_sizes.py --seconds 2     # a shorter clip
 
 The clip is ``bench/video_scale.py``'s pan with a moving texture, drawn at 1280x720 and 30 fps
-(H.264, CRF 12). img2gif runs ``img2gif.upconvert`` to 60 fps as shipped (``--gap-batch 1``)
-and with ``--gap-batch 8``, each writing an MP4; minterpolate (mci, aobmc, bidir, vsbmc)
+(H.264, CRF 12). img2gif runs ``img2gif.upconvert`` to 60 fps as shipped (``--gap-batch 1``),
+with ``--refine off`` (the motion upsampled from the working size, as before issue 27's
+refinement) and with ``--gap-batch 8``, each writing an MP4; minterpolate (mci, aobmc, bidir, vsbmc)
 writes the same rate to an MP4 at CRF 10. The pair is a generated 1920x1080 scene
-(``img2gif.scenes``, seed 0): ``img2gif.animate`` to a 60-frame MP4, and minterpolate of a
+(``img2gif.scenes``, seed 0): ``img2gif.animate`` to a 60-frame MP4 (refined and not), and minterpolate of a
 clip of A then B at 1 fps (lossless H.264) to 59 fps, its first 60 frames (A to B). 2 threads; one after another.
 """
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main() -> None:
     from PIL import Image
 
     import img2gif
+    from img2gif.fit import FitSettings
     from img2gif.scenes import SceneGenerator, SceneSettings
 
     torch.set_num_threads(2)
@@ -60,12 +62,14 @@ def main() -> None:
         work = Path(tmp)
         clip = work / "clip720.mp4"
         make_clip(clip, args.seconds, 30.0, 1280, 720)
-        for batch in (1, 8):
+        for batch, refine in ((1, "auto"), (1, "off"), (8, "auto")):
             started = time.perf_counter()
-            result = img2gif.upconvert(clip, work / f"img2gif_{batch}.mp4", fps=60, device="cpu", gap_batch=batch)
+            result = img2gif.upconvert(clip, work / f"img2gif_{batch}_{refine}.mp4", fps=60, device="cpu",
+                                       gap_batch=batch, settings=FitSettings(refine=refine))
             took = time.perf_counter() - started
-            results[f"clip_img2gif_batch{batch}"] = {"seconds": took, "frames": result.frames_written}
-            rows.append([f"{args.seconds:g} s 1280x720 clip, 30 -> 60 fps", f"img2gif --gap-batch {batch}",
+            results[f"clip_img2gif_batch{batch}" + ("" if refine == "auto" else f"_refine_{refine}")] = {
+                "seconds": took, "frames": result.frames_written}
+            rows.append([f"{args.seconds:g} s 1280x720 clip, 30 -> 60 fps", f"img2gif --gap-batch {batch} --refine {refine}",
                          str(result.frames_written), f"{took:.1f} s", f"{took / result.frames_written:.3f}"])
             print(rows[-1], flush=True)
         took, frames = minterpolate(clip, work / "mi720.mp4", 60)
@@ -78,13 +82,16 @@ def main() -> None:
         for name, x in (("a.png", scene.a), ("b.png", scene.b)):
             Image.fromarray((x.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(work / name)
             paths.append(work / name)
-        started = time.perf_counter()
-        result = img2gif.animate(str(paths[0]), str(paths[1]), str(work / "pair.mp4"), frames=60, fps=30, device="cpu")
-        took = time.perf_counter() - started
-        results["pair_img2gif"] = {"seconds": took, "frames": result.frames_written}
-        rows.append(["1920x1080 pair to 60 frames", "img2gif", str(result.frames_written), f"{took:.1f} s",
-                     f"{took / result.frames_written:.3f}"])
-        print(rows[-1], flush=True)
+        for refine in ("auto", "off"):
+            started = time.perf_counter()
+            result = img2gif.animate(str(paths[0]), str(paths[1]), str(work / f"pair_{refine}.mp4"), frames=60, fps=30,
+                                     device="cpu", settings=FitSettings(refine=refine))
+            took = time.perf_counter() - started
+            results["pair_img2gif" + ("" if refine == "auto" else f"_refine_{refine}")] = {
+                "seconds": took, "frames": result.frames_written}
+            rows.append(["1920x1080 pair to 60 frames", f"img2gif --refine {refine}", str(result.frames_written),
+                         f"{took:.1f} s", f"{took / result.frames_written:.3f}"])
+            print(rows[-1], flush=True)
         pair_clip = work / "pair_src.mp4"
         for k, p in enumerate(paths + paths[1:]):  # A, B, B at 1 fps: minterpolate needs a frame after B
             Image.open(p).save(work / f"src_{k}.png")

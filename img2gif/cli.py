@@ -108,6 +108,11 @@ class KeepStill(str, Enum):
     off = "off"
 
 
+class Refine(str, Enum):
+    auto = "auto"
+    off = "off"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -297,6 +302,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 PriorOpt = typer.Option(None, "--prior", help="A pair prior (.pt from `img2gif train --prior`): its motion for A and B starts the fit (instead of the global shift search), for large motion. Two images only; needs a velocity that can start from a field (svf).")
 KeepStillOpt = typer.Option(None, "--keep-still", help="Still overlays (subtitles, logos, HUDs, timestamps: pixels the same in A and B, with texture, while the scene behind them moves): auto finds them; the fit ignores them, so they do not hold the motion around them back, and every frame shows them unwarped and sharp (a pair with a caption fits about 3.5x longer; BENCHMARKS.md). off (default) warps every pixel, overlays too. Applies when fitting: a pair saved by fit-pair keeps its own setting.")
+RefineOpt = typer.Option(None, "--refine", help="Motion at full resolution: auto (default) refines the fitted motion, which is found at --working-size, level by level towards the image's size with a local search (up to 640x360 for 720p, 960x540 for 1080p), for images larger than the working size: in-betweens of fine texture 1 dB closer to the truth at 720p for little time (BENCHMARKS.md, full-resolution refinement). off: the working size's motion, upsampled (the only way before). Applies when fitting: a pair saved by fit-pair keeps its own setting.")
 MatchOpt = typer.Option(None, "--match/--no-match", show_default=False, help="Start each fit from block matching (a search per pixel over an image pyramid, around the global shift or the gap before's field), so that parts that move far on their own are found. On by default for svf; --no-match starts from one shift for the whole frame (the only start before; BENCHMARKS.md has both).")
 EstimatorOpt = typer.Option(None, "--estimator", metavar="NAME", help="Motion estimator that proposes where each fit starts (see `img2gif inspect`: shift, blocks, or a plugin's), instead of the default: the shift search, then block matching. Needs a velocity that can start from a field (svf).")
 VelocityOpt = typer.Option("svf", "--velocity", help="Velocity backend (see `img2gif inspect`): svf (fast, one pair) or unet.")
@@ -348,6 +354,7 @@ def fit_pair_cmd(
     match: Optional[bool] = MatchOpt,
     estimator: Optional[str] = EstimatorOpt,
     keep_still: Optional[KeepStill] = KeepStillOpt,
+    refine: Optional[Refine] = RefineOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -368,7 +375,8 @@ def fit_pair_cmd(
         from .request import FitOptions
 
         settings = FitOptions(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed, match=match,
-                              keep_still=keep_still and keep_still.value, estimator=estimator).settings()
+                              keep_still=keep_still and keep_still.value, estimator=estimator,
+                              refine=refine and refine.value).settings()
         pipeline.check_size(size)
         img_a, img_b = pipeline.read_pair(a, b, size, (fit or Fit.crop).value, keep_alpha=True)
         with _fit_progress(not quiet) as progress:
@@ -412,6 +420,7 @@ def animate(
     match: Optional[bool] = MatchOpt,
     estimator: Optional[str] = EstimatorOpt,
     keep_still: Optional[KeepStill] = KeepStillOpt,
+    refine: Optional[Refine] = RefineOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field refined by block matching (default 20,20,0: a quarter to a third of the first gap's 80,50,30 in time, as good on real video, 0.11 dB lower on generated scenes; BENCHMARKS.md). 80,50,30 runs the full schedule for every gap; 0,20,0 is faster still."),
     gap_batch: int = typer.Option(1, "--gap-batch", metavar="N", help="Video and keyframe paths: fit N gaps at once, as one batch, each gap's fit as it would be alone (svf with a fixed-step solver, without --keep-still; otherwise in order, as with 1). Each gap of a batch starts from the motion before the batch instead of the gap just before it, and the batch's frames are held until it is fitted. On 2 CPU cores 8 took 1.6x less time for 0.05 dB less on real video (BENCHMARKS.md, gap batches); meant for a GPU, not yet measured on one"),
     velocity: str = VelocityOpt,
@@ -445,7 +454,8 @@ def animate(
             keep_held=keep_held, gap_batch=gap_batch, device=device.value,
             fit_options=FitOptions(velocity=velocity, solver=solver, loss=loss, working_size=working_size, seed=seed,
                                    warm_steps=None if warm_steps is None else _step_counts(warm_steps),
-                                   match=match, keep_still=keep_still and keep_still.value, estimator=estimator))
+                                   match=match, keep_still=keep_still and keep_still.value, estimator=estimator,
+                                   refine=refine and refine.value))
         with _job_progress(not quiet) as job:
             result = pipeline.run(request, progress=job and job.fit, job_progress=job and job.stage)
         _note(_wrote(result) + (_video_summary(result) if video else ""))

@@ -60,6 +60,10 @@ class FitSettings:
     # Off by default until it is measured on real clips (the benchmark sets) and in the video
     # path's speed: on generated scenes it loses nothing, and a pair with a caption fits 3.2-3.7x longer
     keep_still: str = "off"
+    # motion refined above the working size (img2gif.refine): "auto" refines the fitted fields
+    # level by level towards the image's size (up to 640x360 for 720p) where the image is larger
+    # than the working size; "off": the working size's fields, upsampled (the only way before)
+    refine: str = "auto"
     seed: int = 0
 
     def check(self) -> None:
@@ -73,6 +77,9 @@ class FitSettings:
 
         if self.keep_still not in STILL_MODES:
             raise OptionError(f"--keep-still must be one of {', '.join(STILL_MODES)}, got {self.keep_still!r}")
+        from .refine import check_mode as check_refine
+
+        check_refine(self.refine)
         if self.estimator and self.estimator not in registry.available("estimators"):
             known = ", ".join(registry.available("estimators"))
             raise OptionError(f"unknown --estimator {self.estimator!r}; known: {known}")
@@ -110,6 +117,7 @@ class FitSettings:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known.setdefault("match", False)  # a record from before matching existed was fitted without it
         known.setdefault("keep_still", "off")  # ... and one from before still overlays, without them
+        known.setdefault("refine", "off")  # ... and one from before refinement, unrefined
         for name in _STEP_SCHEDULES:
             if name in known:
                 known[name] = tuple(known[name])

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint
+from . import checkpoint, refine
 from .device import resolve_device
 from .fit import FitSettings, fit_pair_tensors, fit_pairs_tensors, starts_from_field, working_shape
 from .errors import InputError, OptionError
@@ -41,6 +41,7 @@ class Pair:
             self._still = still.float().view(1, 1, *a.shape[:2]).to(self.device)
         self._still_weight = None
         self._middle_images = None
+        self._residuals = None  # refine.residuals, made when first rendered
 
     @property
     def still(self) -> torch.Tensor | None:
@@ -103,9 +104,21 @@ class Pair:
         the images become tensors once here, not once per batch."""
         check_mode(mode)
         a, b = self._tensors()
-        fields_at = ode_fields(self.ode, a, self.field_size)
+        fields_at = self.refined(a, b, ode_fields(self.ode, a, self.field_size))
         still = self.still_weight()
         return lambda times: render(fields_at, a, b, times, mode=mode, still=still)
+
+    def refined(self, a: torch.Tensor, b: torch.Tensor, fields_at):
+        """``fields_at`` (times -> fields) with the motion refined up to the image's size
+        (``img2gif.refine``; A and B as tensors), as the settings' ``refine`` asks; made once."""
+        if self.settings.refine == "off":
+            return fields_at
+        if self._residuals is None:
+            sizes = refine.levels(self.field_size, self.a.shape[:2])
+            with torch.no_grad():
+                ends = self._fields_of(a, [1.0, -1.0])
+                self._residuals = (refine.residuals(a, b, ends[0:1], ends[1:2], sizes),)
+        return refine.with_residuals(fields_at, self._residuals[0])
 
     def residual(self) -> tuple[float, float]:
         """(left, unwarped): the mean absolute difference, in levels (0-255), of A and B each
@@ -239,6 +252,9 @@ def _fit_settings(record: dict, path: str) -> FitSettings:
     if settings.keep_still not in STILL_MODES:
         raise InputError(f"{path}: fit setting 'keep_still' is {checkpoint.shorten(settings.keep_still)}, "
                          f"expected one of {', '.join(STILL_MODES)}")
+    if settings.refine not in refine.MODES:
+        raise InputError(f"{path}: fit setting 'refine' is {checkpoint.shorten(settings.refine)}, "
+                         f"expected one of {', '.join(refine.MODES)}")
     if settings.working_size < 2:
         raise InputError(f"{path}: fit setting 'working_size' is {settings.working_size}, expected at least 2")
     return settings

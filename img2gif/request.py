@@ -38,6 +38,7 @@ class FitOptions:
     match: bool | None = None         # None: on where the velocity can start from a field
     keep_still: str | None = None     # None: off
     estimator: str | None = None
+    refine: str | None = None         # None: FitSettings' default
 
     def settings(self) -> FitSettings:
         """The FitSettings these options make, checked."""
@@ -50,7 +51,8 @@ class FitOptions:
         settings = FitSettings(velocity=self.velocity, solver=self.solver, loss=self.loss,
                                working_size=self.working_size, seed=self.seed or 0,
                                match=can_match if self.match is None else self.match,
-                               keep_still=self.keep_still or "off", estimator=self.estimator or "")
+                               keep_still=self.keep_still or "off", estimator=self.estimator or "",
+                               **({} if self.refine is None else {"refine": self.refine}))
         if self.warm_steps is not None:
             settings.warm_steps = tuple(self.warm_steps)
         settings.check()
@@ -139,7 +141,7 @@ class Request:
         else:
             self._check_images(kind, given)
         if self.settings is not None and any(value is not None for value in (
-                given.warm_steps, given.match, given.keep_still, given.estimator)):
+                given.warm_steps, given.match, given.keep_still, given.estimator, given.refine)):
             raise OptionError("give the fit's options in settings or one by one, not both")
         self.fit_settings()  # a bad fit option is refused now, not after the first frame is read
         return replace(self, output=self.output or self._default_output())
@@ -174,10 +176,11 @@ class Request:
         if self.fit is not None and kind in (SAVED_PAIR, MODEL_ALONE):
             raise OptionError("--fit sets how B is made A's size: it applies to two or more images, not to "
                               + ("--from (the pair file holds both images)" if kind == SAVED_PAIR else "A alone with --model"))
-        if given.keep_still is not None and kind in (SAVED_PAIR, MODEL_ALONE):
-            raise OptionError("--keep-still applies when A and B are fitted, not to "
-                              + ("--from (the pair file keeps the setting it was fitted with)" if kind == SAVED_PAIR
-                                 else "A alone with --model"))
+        for name, value in (("--keep-still", given.keep_still), ("--refine", given.refine)):
+            if value is not None and kind in (SAVED_PAIR, MODEL_ALONE):
+                raise OptionError(f"{name} applies when A and B are fitted, not to "
+                                  + ("--from (the pair file keeps the setting it was fitted with)" if kind == SAVED_PAIR
+                                     else "A alone with --model"))
         if given.warm_steps is not None and kind != PATH:
             raise OptionError("--warm-steps applies to a video or three or more keyframes (a pair has one gap)")
         if kind == PATH:

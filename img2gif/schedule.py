@@ -236,7 +236,8 @@ def bent_fields(gap: Gap, a: torch.Tensor, at_a: torch.Tensor | None, at_b: torc
 def render_gap(gap: Gap, a: torch.Tensor, b: torch.Tensor, at_a, at_b, taus, mode: str):
     """Yield a fitted gap's frames at ``taus`` in [0, 1] (A and B as tensors, see
     ``render.to_tensor``), bent by its keyframes' accelerations."""
-    yield from render(bent_fields(gap, a, at_a, at_b), a, b, taus, mode=mode, still=gap.pair.still_weight())
+    fields = gap.pair.refined(a, b, bent_fields(gap, a, at_a, at_b))  # refined above the working size
+    yield from render(fields, a, b, taus, mode=mode, still=gap.pair.still_weight())
 
 
 def bent_folds(gap: Gap, a: torch.Tensor, at_a, at_b) -> int:
