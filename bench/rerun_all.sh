@@ -49,8 +49,10 @@ bench warm-start      $PY bench/warm_start.py --scenes 10 --schedules 80,50,30 0
 bench video-dev       $PY bench/video_dev.py
 bench video-hd        $PY bench/video_dev.py --set video-hd --json video_hd
 bench peers-hd        $PY bench/video_dev.py --set video-hd --video-only --peers --json video_hd_peers   # opencv: the bench extra
+bench hd-refine-off   $PY bench/video_dev.py --set video-hd --video-only --fit 'refine="off"' --json video_hd_refine_off
 bench peers-dev       $PY bench/video_dev.py --video-only --peers --json video_dev_peers
 bench video-dev-batch $PY bench/video_dev.py --video-only --gap-batch 8 --json video_dev_batch8
 bench gap-batch       $PY bench/gap_batch.py
 bench real-sizes      $PY bench/real_sizes.py
+bench ghosts          $PY bench/ghosts.py   # opencv for the DIS row: the bench extra
 exit $failed

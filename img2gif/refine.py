@@ -75,15 +75,30 @@ def refine_field(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor, sizes) -> 
     Returns:
         (1, 2, height, width) at the last of ``sizes``.
     """
+    _check(a, b, phi)
+    return _refine(_pyramid(a, sizes), _pyramid(b, sizes), phi)
+
+
+def _check(a: torch.Tensor, b: torch.Tensor, *fields: torch.Tensor) -> None:
+    """Refuse images that are not one (1, C, H, W) size, or fields that are not (1, 2, h, w)."""
     check_image(a, "a")
     check_image(b, "b")
-    check_field(phi)
-    if a.shape != b.shape or a.shape[0] != 1 or phi.shape[0] != 1:
-        raise ValueError(f"a and b must be one (1, C, H, W) size and phi (1, 2, h, w), got "
-                         f"{tuple(a.shape)}, {tuple(b.shape)} and {tuple(phi.shape)}")
-    for size in sizes:
-        phi = resize_field(phi, *size)
-        phi = _lucas_kanade(resize_image(a, size), resize_image(b, size), phi)
+    for phi in fields:
+        check_field(phi)
+    if a.shape != b.shape or a.shape[0] != 1 or any(phi.shape[0] != 1 for phi in fields):
+        raise ValueError(f"a and b must be one (1, C, H, W) size and each field (1, 2, h, w), got "
+                         f"{tuple(a.shape)}, {tuple(b.shape)} and {[tuple(phi.shape) for phi in fields]}")
+
+
+def _pyramid(x: torch.Tensor, sizes) -> list[torch.Tensor]:
+    """``x`` at each of ``sizes`` (area averages)."""
+    return [resize_image(x, size) for size in sizes]
+
+
+def _refine(a_levels: list[torch.Tensor], b_levels: list[torch.Tensor], phi: torch.Tensor) -> torch.Tensor:
+    """``refine_field`` on images already at each level's size."""
+    for a, b in zip(a_levels, b_levels):
+        phi = _lucas_kanade(a, b, resize_field(phi, *a.shape[-2:]))
     return phi
 
 
@@ -176,9 +191,11 @@ def residuals(a: torch.Tensor, b: torch.Tensor, forward: torch.Tensor, backward:
     None when ``sizes`` is empty (nothing above the working size)."""
     if not sizes:
         return None
+    _check(a, b, forward, backward)
     size = sizes[-1]
-    delta_1 = refine_field(a, b, forward, sizes) - resize_field(forward, *size)
-    delta_back = refine_field(b, a, backward, sizes) - resize_field(backward, *size)
+    a_levels, b_levels = _pyramid(a, sizes), _pyramid(b, sizes)  # made once for both ends
+    delta_1 = _refine(a_levels, b_levels, forward) - resize_field(forward, *size)
+    delta_back = _refine(b_levels, a_levels, backward) - resize_field(backward, *size)
     return delta_1, delta_back
 
 

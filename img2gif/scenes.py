@@ -366,3 +366,65 @@ def held_centres(drawings: int, hold=2, step=2.0, start=12.0, y=24.0, pause_at=N
         x = start + step * hold * d
         out.extend([(x, y)] * (hold + (pause if d == pause_at else 0)))
     return out
+
+
+# --- a small object moving fast: where a blend shows it twice -------------------------------
+# For measuring ghosts (issue 27): a small textured square crossing a panning photo much
+# further than its own side. A warp that finds the pan but loses the square blends it where it
+# was in A and where it is in B: two faint copies instead of one, in the middle frame.
+
+@dataclass
+class FastObjectScene:
+    """Frames (H, W, 3) uint8 at t = 0, 0.5 and 1; the square's texture (side, side, 3) uint8
+    and its top-left corner (x, y) in each frame."""
+
+    a: np.ndarray
+    middle: np.ndarray
+    b: np.ndarray
+    square: np.ndarray
+    at_a: tuple[int, int]
+    at_middle: tuple[int, int]
+    at_b: tuple[int, int]
+
+
+def fast_object_scene(seed: int, size=(144, 256), side: int = 20, move: int = 48, pan: int = 6,
+                      photos=None) -> FastObjectScene:
+    """A ``side`` px square cut from one photo moving ``move`` px (at an angle within +-17 deg)
+    over another photo panning ``pan`` px in x (and up to half that in y), from t = 0 to 1;
+    deterministic per seed. ``photos``: paths (default :func:`package_photos`)."""
+    h, w = size
+    if side < 4 or move < 0 or pan < 0 or h < side + 42 or w < side + move + 22:
+        raise ValueError(f"a {side} px square moving {move} px does not fit a {w}x{h} frame")
+    paths = [Path(p) for p in (photos if photos is not None else package_photos())]
+    rng = np.random.default_rng(seed)
+
+    def crop(k: int, height: int, width: int) -> np.ndarray:
+        with Image.open(paths[k % len(paths)]) as im:
+            im = im.convert("RGB")
+            scale = max(height / im.height, width / im.width, 1.0)
+            im = im.resize((math.ceil(im.width * scale), math.ceil(im.height * scale)), Image.Resampling.LANCZOS)
+            x0, y0 = int(rng.integers(0, im.width - width + 1)), int(rng.integers(0, im.height - height + 1))
+            return np.asarray(im.crop((x0, y0, x0 + width, y0 + height)), dtype=np.float32)
+
+    background = torch.from_numpy(crop(seed, h + 2 * pan + 4, w + 2 * pan + 4)).permute(2, 0, 1)[None]
+    square = crop(seed + 3, side, side).round().astype(np.uint8)
+    y = int(rng.integers(20, h - side - 20))
+    x0 = int(rng.integers(10, w - side - move - 10))
+    angle = rng.uniform(-0.3, 0.3)
+    dx, dy = move * math.cos(angle), move * math.sin(angle)
+    pan_x, pan_y = pan * float(rng.choice([-1, 1])), pan * rng.uniform(-0.5, 0.5)
+    bh, bw = background.shape[-2:]
+
+    def frame(t: float) -> tuple[np.ndarray, tuple[int, int]]:
+        ox, oy = pan + 2 + pan_x * t, pan + 2 + pan_y * t
+        gy, gx = torch.meshgrid(torch.arange(h, dtype=torch.float32) + oy, torch.arange(w, dtype=torch.float32) + ox,
+                                indexing="ij")
+        grid = torch.stack([gx / (bw - 1) * 2 - 1, gy / (bh - 1) * 2 - 1], -1)[None]
+        out = F.grid_sample(background, grid, align_corners=True)[0].permute(1, 2, 0).numpy()
+        out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+        px, py = int(round(x0 + dx * t)), int(round(y + dy * t))
+        out[py:py + side, px:px + side] = square
+        return out, (px, py)
+
+    (a, at_a), (middle, at_middle), (b, at_b) = frame(0.0), frame(0.5), frame(1.0)
+    return FastObjectScene(a, middle, b, square, at_a, at_middle, at_b)

@@ -98,6 +98,12 @@ def test_refine_field_refuses_bad_shapes(a, b, phi):
         refine.refine_field(a, b, phi, [(8, 8)])
 
 
+def test_residuals_refuse_bad_shapes():
+    with pytest.raises(ValueError):
+        refine.residuals(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), torch.zeros(2, 2, 4, 4),
+                         torch.zeros(1, 2, 4, 4), [(8, 8)])
+
+
 def test_residuals_are_none_without_levels():
     a = textured(16, 16)
     assert refine.residuals(a, a, torch.zeros(1, 2, 16, 16), torch.zeros(1, 2, 16, 16), []) is None

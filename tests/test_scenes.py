@@ -1,4 +1,5 @@
 """Layered scenes with known motion (img2gif.scenes): shapes, determinism, the true fields."""
+import numpy as np
 import pytest
 import torch
 
@@ -86,3 +87,23 @@ def test_bad_settings_and_inputs(tmp_path):
         SceneGenerator(SceneSettings(size=(32, 32))).scene(0, times=(1.5,))
     with pytest.raises(ValueError, match="times"):
         SceneGenerator(SceneSettings(size=(32, 32))).scene(0, times=())
+
+
+def test_fast_object_scene_places_the_square_where_it_says():
+    from img2gif.scenes import fast_object_scene
+
+    scene = fast_object_scene(2)
+    assert scene.a.shape == scene.middle.shape == scene.b.shape == (144, 256, 3)
+    assert scene.square.shape == (20, 20, 3)
+    for frame, (x, y) in ((scene.a, scene.at_a), (scene.middle, scene.at_middle), (scene.b, scene.at_b)):
+        assert np.array_equal(frame[y:y + 20, x:x + 20], scene.square)
+    assert abs(scene.at_b[0] - scene.at_a[0]) >= 40  # further than twice its side
+    again = fast_object_scene(2)
+    assert np.array_equal(again.middle, scene.middle)  # deterministic
+
+
+def test_fast_object_scene_refuses_a_square_that_does_not_fit():
+    from img2gif.scenes import fast_object_scene
+
+    with pytest.raises(ValueError, match="does not fit"):
+        fast_object_scene(0, size=(60, 60), side=20, move=48)
