@@ -3,13 +3,16 @@
     python bench/vfi.py                 # whole set (a few minutes on 2 CPU cores)
     python bench/vfi.py --limit 3       # smoke run: first 3 cases
     python bench/vfi.py --every 4       # every 4th case
+    python bench/vfi.py --peers         # with OpenCV DIS in the same run
 
 For each case ``<clip>_s<start>_g<G>`` the inputs are frame_000 and frame_<G>; the
 in-betweens at t = k/G (k = 1..G-1) are predicted by
 
 * img2gif: ``read_image`` both, ``fit_pair`` with default ``FitSettings`` on CPU,
   ``pair.frames(times, mode='blend')`` (the pieces the default ``animate`` runs);
-* crossfade: ``round((1 - t) A + t B)``.
+* crossfade: ``round((1 - t) A + t B)``;
+* with ``--peers``, OpenCV DIS (medium, both ways, Super SloMo's linear blend: ``peers.dis_frames``;
+  ``pip install -e ".[bench]"``), measured in the same run.
 
 With ``--prior PRIOR.pt`` (a pair prior from ``img2gif train --prior``) two more methods run:
 
@@ -46,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 from _common import (OtherLoad, OUT, ROOT, environment, fit_overrides, fit_settings, fmt, markdown_table,  # noqa: E402
                      median, peak_rss_mb, write_json)
 
-from peers import crossfade, run_scorer, save_frames  # noqa: E402
+from peers import crossfade, dis_frames, run_scorer, save_frames  # noqa: E402
 import img2gif  # noqa: E402
 
 CASE_RE = re.compile(r"^(?P<clip>.+)_s(?P<start>\d+)_g(?P<G>\d+)$")
@@ -97,7 +100,7 @@ def run_prior_case(case: dict, pred_root: Path, settings: img2gif.FitSettings, p
     return {"prior_s": t1 - t0, "prior_fit_s": t3 - t2, "prior_fit_folds": pair.folds()}
 
 
-def run_case(case: dict, pred_root: Path, settings: img2gif.FitSettings) -> dict:
+def run_case(case: dict, pred_root: Path, settings: img2gif.FitSettings, peers: bool = False) -> dict:
     G = case["G"]
     a = img2gif.read_image(case["path"] / "frame_000.png")
     b = img2gif.read_image(case["path"] / f"frame_{G:03d}.png")
@@ -117,8 +120,14 @@ def run_case(case: dict, pred_root: Path, settings: img2gif.FitSettings) -> dict
     crossfade(a, b, render_times)
     t4 = time.perf_counter()
     save_frames(pred_root / "crossfade" / case["name"], crossfade(a, b, times), ks)
-    return {"case": case["name"], "G": G, "size": [a.shape[1], a.shape[0]], "fit_s": t1 - t0,
-            "render60_s": t2 - t1, "pair_s": t2 - t0, "crossfade60_s": t4 - t3, "folds": folds}
+    result = {"case": case["name"], "G": G, "size": [a.shape[1], a.shape[0]], "fit_s": t1 - t0,
+              "render60_s": t2 - t1, "pair_s": t2 - t0, "crossfade60_s": t4 - t3, "folds": folds}
+    if peers:
+        t5 = time.perf_counter()
+        dis_frames(a, b, render_times)
+        result["dis60_s"] = time.perf_counter() - t5
+        save_frames(pred_root / "dis" / case["name"], dis_frames(a, b, times), ks)
+    return result
 
 
 def main(argv=None) -> None:
@@ -132,6 +141,7 @@ def main(argv=None) -> None:
                          "--fit 'steps=[80,50,60]' (the default is what animate uses)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (2 = this machine's cores)")
     ap.add_argument("--prior", type=Path, help="a pair prior (.pt): also score prior+fit and the prior alone")
+    ap.add_argument("--peers", action="store_true", help="also OpenCV DIS, in the same run (the bench extra)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = fit_overrides(args.fit)
@@ -144,7 +154,7 @@ def main(argv=None) -> None:
     if not cases:
         sys.exit(f"no cases in {set_dir}")
     work = OUT / "vfi"
-    methods = METHODS + (("prior+fit", "prior") if args.prior else ())
+    methods = METHODS + (("dis",) if args.peers else ()) + (("prior+fit", "prior") if args.prior else ())
     prior = None
     if args.prior:
         from img2gif.prior import PairPrior
@@ -167,7 +177,7 @@ def main(argv=None) -> None:
     warmup_s = time.perf_counter() - started
     per_case = []
     for i, case in enumerate(cases, 1):
-        r = run_case(case, work, settings)
+        r = run_case(case, work, settings, args.peers)
         if prior is not None:
             r.update(run_prior_case(case, work, settings, prior))
         per_case.append(r)
@@ -184,6 +194,8 @@ def main(argv=None) -> None:
                     "folds_total": sum(r["folds"] for r in per_case), "peak_rss_mb": rss},
         "crossfade": {"s_per_pair_median": median([r["crossfade60_s"] for r in per_case])},
     }
+    if args.peers:
+        summary["dis"] = {"s_per_pair_median": median([r["dis60_s"] for r in per_case])}
     if prior is not None:  # s/pair: the prior's in-betweens alone; the fit from it (no 60-frame render)
         summary["prior"] = {"s_per_pair_median": median([r["prior_s"] for r in per_case])}
         summary["prior+fit"] = {"s_per_pair_median": median([r["prior_fit_s"] for r in per_case]),

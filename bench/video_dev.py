@@ -7,6 +7,7 @@
     python bench/video_dev.py --video-only --gap-batch 8          # gaps fitted 8 at a time
     python bench/video_dev.py --set video-hd --json video_hd      # the 1280x720 set (17 frames a window)
     python bench/video_dev.py --video-only --peers                # with crossfade and OpenCV DIS (pip install -e ".[bench]")
+    python bench/video_dev.py --video-only --peers --gs 16        # G = 16 (33 frames: 0, 16 and 32 given)
 
 For each window of real frames (33 in video-dev) and each G, the method gets frames 0, G, 2G, ...
 and writes all of them: an open keyframe path through the given frames (default fit settings, evenly
@@ -42,7 +43,6 @@ from bench._common import environment, fit_overrides, fit_settings, markdown_tab
 from bench.peers import crossfade, dis_frames, pairwise, run_scorer, save_frames, scorer, shared_set  # noqa: E402
 
 SCORER = scorer("video_score.py")
-GS = (2, 4, 8)
 
 
 def main() -> None:
@@ -61,8 +61,10 @@ def main() -> None:
     parser.add_argument("--gap-batch", type=int, default=1, help="gaps fitted at once (animate --gap-batch)")
     parser.add_argument("--peers", action="store_true",
                         help="also the peers, pairwise: crossfade and OpenCV DIS medium (the bench extra: opencv)")
+    parser.add_argument("--gs", default="2,4,8", help="the factors G, e.g. 16 (video-dev's 33 frames allow 16)")
     parser.add_argument("--json", default=None, help="where to write the results (default bench/out/video_dev.json)")
     args = parser.parse_args()
+    gs = tuple(int(g) for g in args.gs.split(","))
     overrides = fit_overrides(args.fit)
     settings = fit_settings(overrides)
     settings.check()
@@ -77,7 +79,7 @@ def main() -> None:
         for window in windows:
             frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(window.glob("frame_*.png"))]
             last = len(frames) - 1
-            for G in GS:
+            for G in gs:
                 outputs, fitted, folds, softened = {}, float("nan"), 0, None
                 if not args.video_only:
                     started = time.perf_counter()
@@ -117,7 +119,7 @@ def main() -> None:
             for window in windows:
                 (score_set / window.name).symlink_to(window)
         for name, folder in preds.items():
-            scores[name] = run_scorer(SCORER, score_set, folder, "--G", ",".join(str(g) for g in GS), "--per-window")
+            scores[name] = run_scorer(SCORER, score_set, folder, "--G", ",".join(str(g) for g in gs), "--per-window")
     rows = []
     labels = {"pairwise": "img2gif, each gap alone (pairwise)", "neighbours": "img2gif, keyframe path, with neighbours",
               "video": "img2gif animate frames/ (the video path), with neighbours",
@@ -125,10 +127,10 @@ def main() -> None:
     for name in names:
         s = scores[name]
         rows.append([labels[name],
-                     f"{s['psnr']:.2f}"] + [f"{s['per_G'][str(g)]['psnr']:.2f}" for g in GS] + [f"{s['detail']:.3f}"])
-    per = {g: np.median([r["fit_seconds"] for r in seconds if r["G"] == g]) for g in GS}
-    print(markdown_table([f"method ({args.set})", "PSNR all", "G=2", "G=4", "G=8", "detail"], rows))
-    print("median fit time per window: " + ", ".join(f"G={g}: {per[g]:.1f} s" for g in GS)
+                     f"{s['psnr']:.2f}"] + [f"{s['per_G'][str(g)]['psnr']:.2f}" for g in gs] + [f"{s['detail']:.3f}"])
+    per = {g: np.median([r["fit_seconds"] for r in seconds if r["G"] == g]) for g in gs}
+    print(markdown_table([f"method ({args.set})", "PSNR all", *(f"G={g}" for g in gs), "detail"], rows))
+    print("median fit time per window: " + ", ".join(f"G={g}: {per[g]:.1f} s" for g in gs)
           + f"; folded pixels (with neighbours, all windows): {sum(r['folded_pixels'] for r in seconds)}"
           + f"; video path: median {np.median([r['video_seconds'] for r in seconds]):.1f} s per window and G, "
             f"{sum(r['video_cuts'] for r in seconds)} cuts, {sum(r['video_crossfaded'] for r in seconds)} of "

@@ -21,6 +21,9 @@ from .still import MODES as STILL_MODES, soft_edge, still_mask
 from .warp import count_folds, resize_image, sample
 
 
+_NOT_MADE = object()  # a cache not filled yet (None is a result: nothing to refine)
+
+
 class Pair:
     """Images A and B ((H, W, 3) uint8, or (H, W, 4) straight-alpha RGBA; same size) and the
     WarpODE that carries A onto B (fitted on the premultiplied images: see render.to_tensor)."""
@@ -41,7 +44,7 @@ class Pair:
             self._still = still.float().view(1, 1, *a.shape[:2]).to(self.device)
         self._still_weight = None
         self._middle_images = None
-        self._residuals = None  # refine.residuals, made when first rendered
+        self._residuals = _NOT_MADE  # refine.residuals (None: nothing to refine), made when first rendered
 
     @property
     def still(self) -> torch.Tensor | None:
@@ -109,16 +112,29 @@ class Pair:
         return lambda times: render(fields_at, a, b, times, mode=mode, still=still)
 
     def refined(self, a: torch.Tensor, b: torch.Tensor, fields_at):
-        """``fields_at`` (times -> fields) with the motion refined up to the image's size
-        (``img2gif.refine``; A and B as tensors), as the settings' ``refine`` asks; made once."""
+        """``fields_at`` (times -> fields) with the motion refined above the working size
+        (``img2gif.refine``; A and B as tensors), as the settings' ``refine`` asks; the
+        refinement is made once, with still overlays (``still_weight``) left out of it as the
+        fit leaves them out."""
         if self.settings.refine == "off":
             return fields_at
-        if self._residuals is None:
+        if self._residuals is _NOT_MADE:
             sizes = refine.levels(self.field_size, self.a.shape[:2])
-            with torch.no_grad():
-                ends = self._fields_of(a, [1.0, -1.0])
-                self._residuals = (refine.residuals(a, b, ends[0:1], ends[1:2], sizes),)
-        return refine.with_residuals(fields_at, self._residuals[0])
+            self._residuals = None
+            if sizes:  # nothing above the working size: no fields integrated for nothing
+                still = self.still_weight()
+                with torch.no_grad():
+                    ends = self._fields_of(a, [1.0, -1.0])
+                    self._residuals = refine.residuals(a, b, ends[0:1], ends[1:2], sizes,
+                                                       weight=None if still is None else 1 - still)
+        return refine.with_residuals(fields_at, self._residuals)
+
+    def with_refine(self, mode: str) -> "Pair":
+        """This pair rendered with the refinement ``mode`` (``refine.MODES``): the fit is the
+        same, only the frames change (a pair saved before refinement existed is ``off``)."""
+        refine.check_mode(mode)
+        return Pair(self.a, self.b, self.ode, dataclasses.replace(self.settings, refine=mode), self.device,
+                    still=self._still)
 
     def residual(self) -> tuple[float, float]:
         """(left, unwarped): the mean absolute difference, in levels (0-255), of A and B each

@@ -344,6 +344,8 @@ def _animate(request: Request, progress, job_progress) -> AnimationResult:
         prior = PairPrior.load(prior_path, device=dev)  # a bad file is refused before any work
     if pair_path is not None:
         pair = Pair.load(pair_path)
+    if pair is not None and r.fit_options.refine is not None:  # how it is rendered, not how it was fitted
+        pair = pair.with_refine(r.fit_options.refine)
     model = _as_model(r.model if model_path is None else model_path, dev)
     if r.kind == MODEL_ALONE:
         # a model takes the channels it was trained on: a transparent A is flattened (onto

@@ -15,7 +15,9 @@ that is what this module does:
   residual of B against A carried by the field, linearised with the mean of both images'
   gradients (which converges in fewer steps than either alone), solved per pixel over a
   ``window`` x ``window`` neighbourhood, damped where the window holds no texture (there the
-  fit's motion stays), each step clamped to a pixel and smoothed so the field stays free of folds.
+  fit's motion stays), each step clamped to a pixel and smoothed, and faded out around any pixel
+  where it would fold the warp or squeeze it below a tenth of its area (``_without_folds``);
+- still overlays (``img2gif.still``), which the fit leaves out, are left out here too (``weight``).
 
 The refinement of a pair is a residual at each end, ``delta_1`` (A's side, Phi_1) and
 ``delta_-1`` (B's side, Phi_-1): the frame at t adds ``t delta_1`` to Phi_t on A's side and
@@ -32,8 +34,8 @@ from .warp import check_field, check_image, count_folds, jacobian_determinant, r
 MODES = ("off", "auto")
 MAX_PIXELS = 1024 * 576    # the finest level: the image halved until it has at most this many pixels
 ITERATIONS = 2             # Lucas-Kanade steps per level
-WINDOW = 9                 # pixels each side of the solve's neighbourhood (odd)
-SMOOTH = 5                 # the step is averaged over this neighbourhood (odd): no folds, no noise
+WINDOW = 9                 # side of the square neighbourhood each pixel's step is solved over (odd)
+SMOOTH = 5                 # side of the neighbourhood the step is averaged over (odd): no noise
 DAMPING = 0.05             # of the mean gradient energy: a flat window keeps the fit's motion
 MIN_DETERMINANT = 0.1      # a step may not squeeze a pixel below this share of its area ...
 FOLD_TRIES = 3             # ... taken back around such pixels this many times at most
@@ -65,22 +67,26 @@ def levels(work: tuple[int, int], full: tuple[int, int]) -> list[tuple[int, int]
     return sizes[::-1]
 
 
-def refine_field(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor, sizes) -> torch.Tensor:
+def refine_field(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor, sizes,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
     """``phi`` refined so that ``a o (id + phi)`` matches ``b`` more closely, at ``sizes``.
 
     Args:
         a, b: (1, C, H, W) images in [0, 1], one size.
         phi: (1, 2, h, w) displacement at any size (normalised units, ``img2gif.warp``).
         sizes: (height, width) levels, coarse to fine (``levels``); empty: ``phi`` itself.
+        weight: None or (1, 1, H, W) in [0, 1]: how much each pixel of ``b`` counts (0: left
+            out, as still overlays are).
     Returns:
         (1, 2, height, width) at the last of ``sizes``.
     """
-    _check(a, b, phi)
-    return _refine(_pyramid(a, sizes), _pyramid(b, sizes), phi)
+    _check(a, b, weight, phi)
+    return _refine(_pyramid(a, sizes), _pyramid(b, sizes), phi, _pyramid(weight, sizes))
 
 
-def _check(a: torch.Tensor, b: torch.Tensor, *fields: torch.Tensor) -> None:
-    """Refuse images that are not one (1, C, H, W) size, or fields that are not (1, 2, h, w)."""
+def _check(a: torch.Tensor, b: torch.Tensor, weight, *fields: torch.Tensor) -> None:
+    """Refuse images that are not one (1, C, H, W) size, a weight that is not (1, 1, H, W), or
+    fields that are not (1, 2, h, w)."""
     check_image(a, "a")
     check_image(b, "b")
     for phi in fields:
@@ -88,17 +94,21 @@ def _check(a: torch.Tensor, b: torch.Tensor, *fields: torch.Tensor) -> None:
     if a.shape != b.shape or a.shape[0] != 1 or any(phi.shape[0] != 1 for phi in fields):
         raise ValueError(f"a and b must be one (1, C, H, W) size and each field (1, 2, h, w), got "
                          f"{tuple(a.shape)}, {tuple(b.shape)} and {[tuple(phi.shape) for phi in fields]}")
+    if weight is not None:
+        check_image(weight, "weight")
+        if tuple(weight.shape) != (1, 1, *a.shape[-2:]):
+            raise ValueError(f"weight must be (1, 1, H, W) of the images' size, got {tuple(weight.shape)}")
 
 
-def _pyramid(x: torch.Tensor, sizes) -> list[torch.Tensor]:
-    """``x`` at each of ``sizes`` (area averages)."""
-    return [resize_image(x, size) for size in sizes]
+def _pyramid(x: torch.Tensor | None, sizes) -> list:
+    """``x`` at each of ``sizes`` (area averages); Nones for None."""
+    return [None if x is None else resize_image(x, size) for size in sizes]
 
 
-def _refine(a_levels: list[torch.Tensor], b_levels: list[torch.Tensor], phi: torch.Tensor) -> torch.Tensor:
-    """``refine_field`` on images already at each level's size."""
-    for a, b in zip(a_levels, b_levels):
-        phi = _lucas_kanade(a, b, resize_field(phi, *a.shape[-2:]))
+def _refine(a_levels: list, b_levels: list, phi: torch.Tensor, weights: list) -> torch.Tensor:
+    """``refine_field`` on images (and weights, or Nones) already at each level's size."""
+    for a, b, weight in zip(a_levels, b_levels, weights):
+        phi = _lucas_kanade(a, b, resize_field(phi, *a.shape[-2:]), weight)
     return phi
 
 
@@ -145,8 +155,9 @@ def _gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return gx, gy
 
 
-def _lucas_kanade(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
-    """``ITERATIONS`` windowed Lucas-Kanade steps of ``phi`` (at a's size) towards ``b``."""
+def _lucas_kanade(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """``ITERATIONS`` windowed Lucas-Kanade steps of ``phi`` (at a's size) towards ``b``, each
+    pixel's terms scaled by ``weight`` (None: all count)."""
     height, width = a.shape[-2:]
     to_normalised = phi.new_tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)]).view(1, 2, 1, 1)
     bx, by = _gradients(b)
@@ -157,6 +168,8 @@ def _lucas_kanade(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor) -> torch.
         change = b - carried
         products = torch.cat([(u * v).sum(1, keepdim=True)
                               for u, v in ((gx, gx), (gx, gy), (gy, gy), (gx, change), (gy, change))], 1)
+        if weight is not None:
+            products = products * weight
         sxx, sxy, syy, rx, ry = _box(products, WINDOW).unbind(1)
         damping = DAMPING * float((sxx + syy).mean()) + 1e-12
         sxx, syy = sxx + damping, syy + damping
@@ -167,9 +180,10 @@ def _lucas_kanade(a: torch.Tensor, b: torch.Tensor, phi: torch.Tensor) -> torch.
 
 
 def _without_folds(phi: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    """``phi + step``, the step taken back around any pixel where it would squeeze the warp's
-    area below ``MIN_DETERMINANT`` (up to ``FOLD_TRIES`` times); ``phi`` itself if the step
-    still folds more than ``phi`` does. A step near an occlusion can pull neighbours across
+    """``phi + step``, the step faded out (to a fifth or less) around any pixel where it would
+    squeeze the warp's area below ``MIN_DETERMINANT``, up to ``FOLD_TRIES`` times; ``phi``
+    itself if the step then still folds more pixels than ``phi`` does (on the video-hd pair
+    looked at, one or two fades cleared every fold). A step near an occlusion can pull neighbours across
     each other: there the fit's motion is kept."""
     new = phi + step
     squeezed = jacobian_determinant(phi) <= MIN_DETERMINANT  # the fit's own: not the step's doing
@@ -185,17 +199,19 @@ def _without_folds(phi: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
 
 
 def residuals(a: torch.Tensor, b: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor,
-              sizes) -> tuple[torch.Tensor, torch.Tensor] | None:
+              sizes, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(delta_1, delta_-1), each (1, 2, height, width) at the last of ``sizes``: what the
     refinement adds to Phi_1 (``forward``, B = A o (id + Phi_1)) and to Phi_-1 (``backward``);
-    None when ``sizes`` is empty (nothing above the working size)."""
+    None when ``sizes`` is empty (nothing above the working size). ``weight``: as in
+    ``refine_field``, (1, 1, H, W) over both images (still overlays are still in both)."""
     if not sizes:
         return None
-    _check(a, b, forward, backward)
+    _check(a, b, weight, forward, backward)
     size = sizes[-1]
     a_levels, b_levels = _pyramid(a, sizes), _pyramid(b, sizes)  # made once for both ends
-    delta_1 = _refine(a_levels, b_levels, forward) - resize_field(forward, *size)
-    delta_back = _refine(b_levels, a_levels, backward) - resize_field(backward, *size)
+    weights = _pyramid(weight, sizes)
+    delta_1 = _refine(a_levels, b_levels, forward, weights) - resize_field(forward, *size)
+    delta_back = _refine(b_levels, a_levels, backward, weights) - resize_field(backward, *size)
     return delta_1, delta_back
 
 

@@ -176,11 +176,12 @@ class Request:
         if self.fit is not None and kind in (SAVED_PAIR, MODEL_ALONE):
             raise OptionError("--fit sets how B is made A's size: it applies to two or more images, not to "
                               + ("--from (the pair file holds both images)" if kind == SAVED_PAIR else "A alone with --model"))
-        for name, value in (("--keep-still", given.keep_still), ("--refine", given.refine)):
-            if value is not None and kind in (SAVED_PAIR, MODEL_ALONE):
-                raise OptionError(f"{name} applies when A and B are fitted, not to "
-                                  + ("--from (the pair file keeps the setting it was fitted with)" if kind == SAVED_PAIR
-                                     else "A alone with --model"))
+        if given.keep_still is not None and kind in (SAVED_PAIR, MODEL_ALONE):
+            raise OptionError("--keep-still applies when A and B are fitted, not to "
+                              + ("--from (the pair file keeps the setting it was fitted with)" if kind == SAVED_PAIR
+                                 else "A alone with --model"))
+        if given.refine is not None and kind == MODEL_ALONE:
+            raise OptionError("--refine applies to a fitted pair, path or video, not to A alone with --model")
         if given.warm_steps is not None and kind != PATH:
             raise OptionError("--warm-steps applies to a video or three or more keyframes (a pair has one gap)")
         if kind == PATH:

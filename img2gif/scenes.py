@@ -393,7 +393,8 @@ def fast_object_scene(seed: int, size=(144, 256), side: int = 20, move: int = 48
     over another photo panning ``pan`` px in x (and up to half that in y), from t = 0 to 1;
     deterministic per seed. ``photos``: paths (default :func:`package_photos`)."""
     h, w = size
-    if side < 4 or move < 0 or pan < 0 or h < side + 42 or w < side + move + 22:
+    rise = math.ceil(move * math.sin(0.3)) + 1  # the most the square moves up or down
+    if side < 4 or move < 0 or pan < 0 or h < side + 2 * rise + 2 or w < side + move + 22:
         raise ValueError(f"a {side} px square moving {move} px does not fit a {w}x{h} frame")
     paths = [Path(p) for p in (photos if photos is not None else package_photos())]
     rng = np.random.default_rng(seed)
@@ -408,7 +409,7 @@ def fast_object_scene(seed: int, size=(144, 256), side: int = 20, move: int = 48
 
     background = torch.from_numpy(crop(seed, h + 2 * pan + 4, w + 2 * pan + 4)).permute(2, 0, 1)[None]
     square = crop(seed + 3, side, side).round().astype(np.uint8)
-    y = int(rng.integers(20, h - side - 20))
+    y = int(rng.integers(rise, h - side - rise + 1))
     x0 = int(rng.integers(10, w - side - move - 10))
     angle = rng.uniform(-0.3, 0.3)
     dx, dy = move * math.cos(angle), move * math.sin(angle)

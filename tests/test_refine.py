@@ -89,6 +89,21 @@ def test_refine_field_keeps_the_motion_where_there_is_no_texture():
     assert torch.allclose(out, resize_field(start, 64, 64), atol=1e-6)
 
 
+def test_refine_field_leaves_out_pixels_of_weight_zero():
+    a = textured(64, 80, seed=5)
+    b, _ = shifted(a, 1.0, 0.5)
+    start = torch.zeros(1, 2, 16, 20)
+    sizes = [(32, 40), (64, 80)]
+    none = refine.refine_field(a, b, start, sizes, weight=torch.zeros(1, 1, 64, 80))
+    assert torch.equal(none, resize_field(start, 64, 80))   # nothing counts: nothing moves
+    half = torch.ones(1, 1, 64, 80)
+    half[..., :, :40] = 0                                   # only the right half counts ...
+    moved = to_pixels(refine.refine_field(a, b, start, sizes, weight=half))
+    assert float(moved[..., 16:-16, 52:-12].norm(dim=1).mean()) > 0.8   # ... and moves there
+    with pytest.raises(ValueError, match="weight"):
+        refine.refine_field(a, b, start, sizes, weight=torch.ones(1, 1, 32, 40))
+
+
 @pytest.mark.parametrize("a, b, phi", [
     (torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 9), torch.zeros(1, 2, 4, 4)),   # sizes differ
     (torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8), torch.zeros(2, 2, 4, 4)),   # a batch
@@ -230,12 +245,25 @@ def test_cli_refuses_an_unknown_refine(image_files, tmp_path):
     assert "--refine" in run("animate", "--help").output
 
 
-def test_cli_refuses_refine_for_a_saved_pair(tmp_path, pair_images):
+def test_cli_refine_applies_to_a_saved_pair(tmp_path, pair_images):
     pair_file = tmp_path / "p.pt"
-    fit_pair(*pair_images, FitSettings(steps=(5, 5, 5))).save(pair_file)
-    result = run("animate", "--from", str(pair_file), "-o", str(tmp_path / "out.gif"), "--refine", "off")
+    fit_pair(*pair_images, FitSettings(working_size=24, steps=(5, 5, 5), refine="off")).save(pair_file)
+    made = {}
+    for mode in ("auto", "off"):
+        out = tmp_path / mode
+        result = run("animate", "--from", str(pair_file), "-o", f"{out}/", "--frames", "3", "--refine", mode, "-q")
+        assert result.exit_code == 0, result.output
+        made[mode] = [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
+    assert not np.array_equal(made["auto"][1], made["off"][1])          # the in-between is refined ...
+    assert np.array_equal(made["auto"][0], made["off"][0])              # ... the images are not
+    assert Pair.load(pair_file).settings.refine == "off"                 # the file is left as it was
+
+
+def test_cli_refuses_refine_for_a_model_alone(tmp_path, image_files):
+    a, _ = image_files
+    result = run("animate", str(a), "--model", "digits", "-o", str(tmp_path / "out.gif"), "--refine", "off")
     assert result.exit_code == 2
-    assert "--refine applies when A and B are fitted" in error_line(result)
+    assert "--refine applies to a fitted pair, path or video" in error_line(result)
 
 
 # --- in a keyframe path and a video ---------------------------------------------------------
