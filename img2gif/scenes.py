@@ -375,12 +375,14 @@ def held_centres(drawings: int, hold=2, step=2.0, start=12.0, y=24.0, pause_at=N
 
 @dataclass
 class FastObjectScene:
-    """Frames (H, W, 3) uint8 at t = 0, 0.5 and 1; the square's texture (side, side, 3) uint8
-    and its top-left corner (x, y) in each frame."""
+    """Frames (H, W, 3) uint8 at t = 0, 0.5 and 1, and the middle one without the square
+    (what it covers there); the square's texture (side, side, 3) uint8 and its top-left
+    corner (x, y) in each frame."""
 
     a: np.ndarray
     middle: np.ndarray
     b: np.ndarray
+    middle_background: np.ndarray
     square: np.ndarray
     at_a: tuple[int, int]
     at_middle: tuple[int, int]
@@ -416,7 +418,7 @@ def fast_object_scene(seed: int, size=(144, 256), side: int = 20, move: int = 48
     pan_x, pan_y = pan * float(rng.choice([-1, 1])), pan * rng.uniform(-0.5, 0.5)
     bh, bw = background.shape[-2:]
 
-    def frame(t: float) -> tuple[np.ndarray, tuple[int, int]]:
+    def frame(t: float, with_square: bool = True) -> tuple[np.ndarray, tuple[int, int]]:
         ox, oy = pan + 2 + pan_x * t, pan + 2 + pan_y * t
         gy, gx = torch.meshgrid(torch.arange(h, dtype=torch.float32) + oy, torch.arange(w, dtype=torch.float32) + ox,
                                 indexing="ij")
@@ -424,8 +426,9 @@ def fast_object_scene(seed: int, size=(144, 256), side: int = 20, move: int = 48
         out = F.grid_sample(background, grid, align_corners=True)[0].permute(1, 2, 0).numpy()
         out = np.clip(np.round(out), 0, 255).astype(np.uint8)
         px, py = int(round(x0 + dx * t)), int(round(y + dy * t))
-        out[py:py + side, px:px + side] = square
+        if with_square:
+            out[py:py + side, px:px + side] = square
         return out, (px, py)
 
     (a, at_a), (middle, at_middle), (b, at_b) = frame(0.0), frame(0.5), frame(1.0)
-    return FastObjectScene(a, middle, b, square, at_a, at_middle, at_b)
+    return FastObjectScene(a, middle, b, frame(0.5, with_square=False)[0], square, at_a, at_middle, at_b)

@@ -98,6 +98,11 @@ def test_fast_object_scene_places_the_square_where_it_says():
     for frame, (x, y) in ((scene.a, scene.at_a), (scene.middle, scene.at_middle), (scene.b, scene.at_b)):
         assert np.array_equal(frame[y:y + 20, x:x + 20], scene.square)
     assert abs(scene.at_b[0] - scene.at_a[0]) >= 40  # further than twice its side
+    x, y = scene.at_middle
+    outside = np.ones(scene.middle.shape[:2], bool)
+    outside[y:y + 20, x:x + 20] = False
+    assert np.array_equal(scene.middle_background[outside], scene.middle[outside])  # the same frame ...
+    assert not np.array_equal(scene.middle_background[~outside], scene.middle[~outside])  # ... less the square
     again = fast_object_scene(2)
     assert np.array_equal(again.middle, scene.middle)  # deterministic
 
