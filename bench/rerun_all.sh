@@ -55,4 +55,6 @@ bench video-dev-batch $PY bench/video_dev.py --video-only --gap-batch 8 --json v
 bench gap-batch       $PY bench/gap_batch.py
 bench real-sizes      $PY bench/real_sizes.py
 bench ghosts          $PY bench/ghosts.py   # opencv for the DIS row: the bench extra
+bench vfi-peers       $PY bench/vfi.py --peers
+bench dev-g16         $PY bench/video_dev.py --video-only --peers --gs 16 --json video_dev_g16
 exit $failed
