@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,6 +42,17 @@ def error_line(result) -> str:
     assert len(err) == 1, result.stderr
     assert err[0].startswith("error: "), err[0]
     assert lines(result.stdout) == [], result.stdout
+    return err[0]
+
+
+def main_usage_error(cwd: Path, *args) -> str:
+    """The one line a usage error prints through the installed command's main() (``python -m
+    img2gif``, as a user runs it: Typer's own parser, not the CliRunner), exit code 2."""
+    proc = subprocess.run([sys.executable, "-m", "img2gif", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    err = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr
+    assert err[0].startswith("error: "), err[0]
     return err[0]
 
 

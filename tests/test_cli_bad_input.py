@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from conftest import blob_image
-from helpers import about, assert_empty, error_line, lines, run, warning_lines
+from helpers import about, assert_empty, error_line, lines, main_usage_error, run, warning_lines
 
 H, W = 24, 32
 FAST = ["--frames", "4", "--working-size", "32", "-q"]
@@ -440,3 +440,14 @@ def test_train_with_the_svf_velocity(dirs):
                  "--steps", 2, "--batch-size", 2, "--critic-iters", 1, "--sample-every", 0, "-o", out / "m.pt", "-q")
     assert result.exit_code == 0, result.output
     assert os.listdir(out) == ["m.pt"]
+
+
+@pytest.mark.parametrize("option, value", [("--keep-still", "sometimes"), ("--refine", "full")])
+def test_cli_refuses_a_choice_it_does_not_have(tmp_path, image_files, option, value):
+    """Through the installed command's main(): a usage error is one line naming the option and
+    its choices, before any work; --help lists the option."""
+    a, b = image_files
+    line = main_usage_error(tmp_path, "animate", a, b, option, value, "-o", tmp_path / "x.gif")
+    assert option in line and "auto" in line and "off" in line
+    assert not (tmp_path / "x.gif").exists()
+    assert option in run("animate", "--help").output

@@ -2,10 +2,6 @@
 residuals' use in rendering), and its place in a pair, a video and the command line."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,19 +227,6 @@ def test_a_saved_pair_keeps_its_refinement_and_a_crafted_one_is_refused(tmp_path
 
 
 # --- command line ---------------------------------------------------------------------------
-
-def test_cli_refuses_an_unknown_refine(image_files, tmp_path):
-    """Through the installed command's main(): a usage error is one line, before any work."""
-    a, b = image_files
-    proc = subprocess.run([sys.executable, "-m", "img2gif", "animate", str(a), str(b), "--refine", "full",
-                           "-o", str(tmp_path / "x.gif")], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ") and "--refine" in lines[0] and "auto" in lines[0]
-    assert not (tmp_path / "x.gif").exists()
-    assert "--refine" in run("animate", "--help").output
-
 
 def test_cli_refine_applies_to_a_saved_pair(tmp_path, pair_images):
     pair_file = tmp_path / "p.pt"

@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,19 +201,6 @@ def test_cli_frames_folder_keeps_the_caption(tmp_path):
     for k in (1, 3):  # the in-between frames
         middle = np.asarray(Image.open(made[k]).convert("RGB"))
         assert psnr(middle, truths[k], opaque) >= 35, k
-
-
-def test_cli_refuses_a_bad_keep_still(tmp_path, image_files):
-    """Through the installed command's main(): a usage error is one line, before any work."""
-    a, b = image_files
-    proc = subprocess.run([sys.executable, "-m", "img2gif", "animate", str(a), str(b), "--keep-still", "sometimes",
-                           "-o", str(tmp_path / "x.gif")], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ") and "--keep-still" in lines[0] and "auto" in lines[0]
-    assert not (tmp_path / "x.gif").exists()
-    assert "--keep-still" in cli("animate", "--help").output
 
 
 def test_cli_keep_still_does_not_apply_to_a_saved_pair(tmp_path, image_files):
