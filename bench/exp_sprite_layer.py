@@ -1,7 +1,8 @@
 """Experiment, not shipped (issue 27, deliverables 2 and 3): a small fast object as a sprite layer
 over the fitted warp, measured on bench/ghosts.py's scenes.
 
-    python bench/exp_sprite_layer.py      # 8 scenes at 256x144 and 8 at 640x360, ~5 min on 2 CPU cores
+    python bench/exp_sprite_layer.py            # 8 scenes at 256x144 and 8 at 640x360, ~5 min on 2 CPU cores
+    python bench/exp_sprite_layer.py --vfi-dev  # real far-apart pairs: how often it fires, what it costs
 
 The warp cannot carry a small square 2.4x its side without folding, so it leaves two faint
 copies (bench/ghosts.py). Here, after the usual ``fit_pair``:
@@ -34,66 +35,100 @@ from img2gif.scenes import fast_object_scene  # noqa: E402
 from img2gif.warp import identity_grid, pixels_to_normalised, resize_field, sample  # noqa: E402
 
 
-def sprite_frame(pair, t, tau=0.12, reach=0.3, step=1):
-    """(the frame at t, v in pixels, its inlier count), or None when A holds nothing unexplained."""
+def find_sprite(pair, tau=0.12, reach=0.3, step=1):
+    """(sprite mask (1, 1, H, W), v = (dx, dy) pixels, inliers) from A's pixels that B carried
+    back does not explain, or None when there are fewer than 16 of them."""
     a, b = to_tensor(pair.a, "cpu"), to_tensor(pair.b, "cpu")
     H, W = a.shape[-2:]
-    phi = resize_field(pair.fields([1.0, -1.0, t, t - 1.0]), H, W)
-    b_on_a = sample(b, phi[1:2])  # B carried back onto A
-    ra = (a - b_on_a).abs().mean(1, keepdim=True)  # A's pixels B does not explain
-    ma = (F.avg_pool2d(ra, 5, 1, 2) > tau).float()
-    if ma.sum() < 16:
+    b_on_a = sample(b, resize_field(pair.fields([-1.0]), H, W))  # B carried back onto A
+    unexplained = (F.avg_pool2d((a - b_on_a).abs().mean(1, keepdim=True), 5, 1, 2) > tau).float()
+    if unexplained.sum() < 16:
         return None
-    ys, xs = torch.nonzero(ma[0, 0], as_tuple=True)
+    ys, xs = torch.nonzero(unexplained[0, 0], as_tuple=True)
     ga, gb = a[0], b[0]
+
+    def matching(dx, dy, level):
+        y2, x2 = ys + dy, xs + dx
+        ok = (y2 >= 0) & (y2 < H) & (x2 >= 0) & (x2 < W)
+        d = (ga[:, ys[ok], xs[ok]] - gb[:, y2[ok], x2[ok]]).abs().mean(0)
+        return ys[ok][d < level], xs[ok][d < level]
+
     best, best_v = -1, (0, 0)
-    R = int(reach * max(H, W))
-    for dy in range(-R // 2, R // 2 + 1, step):
-        for dx in range(-R, R + 1, step):
-            y2, x2 = ys + dy, xs + dx
-            ok = (y2 >= 0) & (y2 < H) & (x2 >= 0) & (x2 < W)
-            if ok.sum() < 16: continue
-            d = (ga[:, ys[ok], xs[ok]] - gb[:, y2[ok], x2[ok]]).abs().mean(0)
-            inl = int((d < 0.04).sum())
-            if inl > best:
-                best, best_v = inl, (dx, dy)
+    reach_px = int(reach * max(H, W))
+    for dy in range(-reach_px // 2, reach_px // 2 + 1, step):
+        for dx in range(-reach_px, reach_px + 1, step):
+            inliers = len(matching(dx, dy, 0.04)[0])
+            if inliers > best:
+                best, best_v = inliers, (dx, dy)
     dx, dy = best_v
-    # sprite mask: A's unexplained pixels that match B under v
-    sh = torch.zeros_like(ma)
-    y2, x2 = ys + dy, xs + dx
-    ok = (y2 >= 0) & (y2 < H) & (x2 >= 0) & (x2 < W)
-    d = (ga[:, ys[ok], xs[ok]] - gb[:, y2[ok], x2[ok]]).abs().mean(0)
-    sel = d < 0.06
-    sh[0, 0, ys[ok][sel], xs[ok][sel]] = 1
-    sprite = (F.max_pool2d(sh, 3, 1, 1) > 0).float()
-    sprite = -F.max_pool2d(-sprite, 3, 1, 1)  # close
-    # base blend, with each side's sprite place taken from the other side
-    fa = F.grid_sample(a, (identity_grid(H, W) + phi[2:3]).permute(0, 2, 3, 1), mode="bicubic", padding_mode="border", align_corners=True).clamp(0, 1)
-    fb = F.grid_sample(b, (identity_grid(H, W) + phi[3:4]).permute(0, 2, 3, 1), mode="bicubic", padding_mode="border", align_corners=True).clamp(0, 1)
-    at_a = sample(sprite, phi[2:3])            # where A-side shows the sprite
-    b_sprite = torch.roll(sprite, shifts=(dy, dx), dims=(2, 3))
-    at_b = sample(b_sprite, phi[3:4])          # where B-side shows the sprite
-    wa = (1 - t) * (1 - at_a)
-    wb = t * (1 - at_b)
-    wsum = (wa + wb).clamp_min(1e-6)
-    base = (fa * wa + fb * wb) / wsum
-    # paste the sprite moved t v
+    mask = torch.zeros_like(unexplained)
+    sy, sx = matching(dx, dy, 0.06)
+    mask[0, 0, sy, sx] = 1
+    mask = (F.max_pool2d(mask, 3, 1, 1) > 0).float()
+    mask = -F.max_pool2d(-mask, 3, 1, 1)  # closed
+    return mask, best_v, best
+
+
+def frame_with_sprite(pair, found, t):
+    """The blend at t with each side's sprite place filled from the other side, and A's sprite
+    pasted moved by t v; (H, W, 3) uint8."""
+    mask, (dx, dy), _ = found
+    a, b = to_tensor(pair.a, "cpu"), to_tensor(pair.b, "cpu")
+    H, W = a.shape[-2:]
+    phi = resize_field(pair.fields([t, t - 1.0]), H, W)
+    grid = identity_grid(H, W)
+    fa = F.grid_sample(a, (grid + phi[0:1]).permute(0, 2, 3, 1), mode="bicubic", padding_mode="border", align_corners=True).clamp(0, 1)
+    fb = F.grid_sample(b, (grid + phi[1:2]).permute(0, 2, 3, 1), mode="bicubic", padding_mode="border", align_corners=True).clamp(0, 1)
+    at_a = sample(mask, phi[0:1])                                          # where A's side shows the sprite
+    at_b = sample(torch.roll(mask, shifts=(dy, dx), dims=(2, 3)), phi[1:2])  # where B's side shows it
+    wa, wb = (1 - t) * (1 - at_a), t * (1 - at_b)
+    base = (fa * wa + fb * wb) / (wa + wb).clamp_min(1e-6)
     nx, ny = pixels_to_normalised((dx * t, dy * t), H, W)
-    shift = torch.tensor([-nx, -ny]).view(1, 2, 1, 1)
-    moved = sample(a, shift.expand(1, 2, H, W)); alpha = sample(sprite, shift.expand(1, 2, H, W))
-    out = base * (1 - alpha) + moved * alpha
-    return (out[0].permute(1, 2, 0) * 255).round().clamp(0, 255).byte().numpy(), best_v, best
+    shift = torch.tensor([-nx, -ny]).view(1, 2, 1, 1).expand(1, 2, H, W)
+    alpha = sample(mask, shift)
+    out = base * (1 - alpha) + sample(a, shift) * alpha
+    return (out[0].permute(1, 2, 0) * 255).round().clamp(0, 255).byte().numpy()
+
+
+def vfi_dev(limit):
+    """The layer on real far-apart pairs (vfi-dev): how often a sprite is found and what it
+    does to the in-betweens' PSNR, against the frames as shipped."""
+    from peers import psnr, shared_set
+
+    import img2gif
+
+    cases = sorted(p for p in shared_set("vfi-dev").iterdir() if p.is_dir())[:limit]
+    plain_all, layered_all, found_count = [], [], 0
+    for case in cases:
+        G = int(case.name.rsplit("_g", 1)[1])
+        a, b = (img2gif.read_image(case / f"frame_{k:03d}.png") for k in (0, G))
+        truths = [img2gif.read_image(case / f"frame_{k:03d}.png") for k in range(1, G)]
+        pair = fit_pair(a, b, device="cpu")
+        times = [k / G for k in range(1, G)]
+        plain = [psnr(x, y) for x, y in zip(pair.frames(times), truths)]
+        found = find_sprite(pair)
+        layered = plain if found is None else [psnr(frame_with_sprite(pair, found, t), y) for t, y in zip(times, truths)]
+        found_count += found is not None
+        plain_all += plain
+        layered_all += layered
+        print(f"{case.name}: sprite {'none' if found is None else f'v {found[1]}, {found[2]} inliers'}; "
+              f"PSNR {np.mean(plain):.2f} -> {np.mean(layered):.2f}", flush=True)
+    print(f"vfi-dev, {len(cases)} pairs: a sprite found in {found_count}; in-betweens' mean PSNR "
+          f"{np.mean(plain_all):.2f} as shipped, {np.mean(layered_all):.2f} with the layer")
+
 
 def main() -> None:
     torch.set_num_threads(2)
+    if "--vfi-dev" in sys.argv:
+        return vfi_dev(None)
     for size_name, shape in SIZES.items():
         results = []
         for seed in range(8):
             scene = fast_object_scene(seed, **shape)
             pair = fit_pair(scene.a, scene.b, device="cpu")
             plain = measure(pair.frames([0.5])[0], scene)
-            found = sprite_frame(pair, 0.5)
-            layered = measure(found[0], scene) if found else plain
+            found = find_sprite(pair)
+            layered = measure(frame_with_sprite(pair, found, 0.5), scene) if found else plain
             truth = (scene.at_b[0] - scene.at_a[0], scene.at_b[1] - scene.at_a[1])
             print(f"{size_name} scene {seed}: v found {found and found[1]}, true {truth}", flush=True)
             results.append((plain, layered))
