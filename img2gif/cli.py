@@ -103,12 +103,8 @@ class Ease(str, Enum):
     smooth = "smooth"
 
 
-class KeepStill(str, Enum):
-    auto = "auto"
-    off = "off"
-
-
-class Refine(str, Enum):
+class AutoOff(str, Enum):
+    """The choices of --keep-still and --refine."""
     auto = "auto"
     off = "off"
 
@@ -353,8 +349,8 @@ def fit_pair_cmd(
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
     estimator: Optional[str] = EstimatorOpt,
-    keep_still: Optional[KeepStill] = KeepStillOpt,
-    refine: Optional[Refine] = RefineOpt,
+    keep_still: Optional[AutoOff] = KeepStillOpt,
+    refine: Optional[AutoOff] = RefineOpt,
     velocity: str = VelocityOpt,
     solver: str = SolverOpt,
     loss: str = LossOpt,
@@ -419,8 +415,8 @@ def animate(
     prior: Optional[Path] = PriorOpt,
     match: Optional[bool] = MatchOpt,
     estimator: Optional[str] = EstimatorOpt,
-    keep_still: Optional[KeepStill] = KeepStillOpt,
-    refine: Optional[Refine] = RefineOpt,
+    keep_still: Optional[AutoOff] = KeepStillOpt,
+    refine: Optional[AutoOff] = RefineOpt,
     warm_steps: Optional[str] = typer.Option(None, "--warm-steps", metavar="C,M,F", help="Video and keyframe paths: optimiser steps per pyramid level, coarse to fine, of every gap after the first, whose fit starts from the gap before's field refined by block matching (default 20,20,0: a quarter to a third of the first gap's 80,50,30 in time, as good on real video, 0.11 dB lower on generated scenes; BENCHMARKS.md). 80,50,30 runs the full schedule for every gap; 0,20,0 is faster still."),
     gap_batch: int = typer.Option(1, "--gap-batch", metavar="N", help="Video and keyframe paths: fit N gaps at once, as one batch, each gap's fit as it would be alone (svf with a fixed-step solver, without --keep-still; otherwise in order, as with 1). Each gap of a batch starts from the motion before the batch instead of the gap just before it, and the batch's frames are held until it is fitted. On 2 CPU cores 8 took 1.6x less time for 0.05 dB less on real video (BENCHMARKS.md, gap batches); meant for a GPU, not yet measured on one"),
     velocity: str = VelocityOpt,

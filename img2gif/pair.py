@@ -265,12 +265,11 @@ def _fit_settings(record: dict, path: str) -> FitSettings:
             raise InputError(f"{path}: fit setting {f.name!r} is {checkpoint.shorten(fit[f.name])}, "
                              f"expected {type(default).__name__}")
     settings = FitSettings.from_dict(fit)  # unknown keys are ignored, as from_dict always did
-    if settings.keep_still not in STILL_MODES:
-        raise InputError(f"{path}: fit setting 'keep_still' is {checkpoint.shorten(settings.keep_still)}, "
-                         f"expected one of {', '.join(STILL_MODES)}")
-    if settings.refine not in refine.MODES:
-        raise InputError(f"{path}: fit setting 'refine' is {checkpoint.shorten(settings.refine)}, "
-                         f"expected one of {', '.join(refine.MODES)}")
+    for name, modes in (("keep_still", STILL_MODES), ("refine", refine.MODES)):
+        value = getattr(settings, name)
+        if value not in modes:
+            raise InputError(f"{path}: fit setting {name!r} is {checkpoint.shorten(value)}, "
+                             f"expected one of {', '.join(modes)}")
     if settings.working_size < 2:
         raise InputError(f"{path}: fit setting 'working_size' is {settings.working_size}, expected at least 2")
     return settings

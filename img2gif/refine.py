@@ -121,25 +121,20 @@ def _box(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def _running_mean(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
-    """Mean of ``x`` over ``radius`` each side along ``dim`` (what is inside the tensor)."""
+    """Mean of ``x`` over ``radius`` each side along ``dim`` (what is inside the tensor): the
+    difference of running sums at the window's two ends, over the window's length."""
     n = x.shape[dim]
     if radius == 0 or n == 1:
         return x
-    sums = x.cumsum(dim)
     shape = list(x.shape)
     shape[dim] = 1
-    total = sums.narrow(dim, n - 1, 1)
-    # sums at i + radius (the last one beyond the end) minus sums at i - radius - 1 (0 before the start)
-    upper = torch.cat([sums.narrow(dim, min(radius, n - 1), n - min(radius, n - 1)), total.expand(
-        *shape[:dim % x.dim()], min(radius, n - 1), *shape[dim % x.dim() + 1:])], dim)
-    lead = min(radius + 1, n)
-    lower = torch.cat([x.new_zeros(*shape[:dim % x.dim()], lead, *shape[dim % x.dim() + 1:]),
-                       sums.narrow(dim, 0, n - lead)], dim)
+    sums = torch.cat([x.new_zeros(shape), x.cumsum(dim)], dim)  # sums[i]: the first i values
     index = torch.arange(n, device=x.device)
-    count = ((index + radius).clamp(max=n - 1) - (index - radius).clamp(min=0) + 1).to(x.dtype)
+    upper, lower = (index + radius + 1).clamp(max=n), (index - radius).clamp(min=0)
     view = [1] * x.dim()
     view[dim] = n
-    return (upper - lower).div_(count.view(view))
+    count = (upper - lower).to(x.dtype).view(view)
+    return (sums.index_select(dim, upper) - sums.index_select(dim, lower)).div_(count)
 
 
 def _dilate(mask: torch.Tensor, k: int) -> torch.Tensor:
@@ -183,8 +178,8 @@ def _without_folds(phi: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
     """``phi + step``, the step faded out (to a fifth or less) around any pixel where it would
     squeeze the warp's area below ``MIN_DETERMINANT``, up to ``FOLD_TRIES`` times; ``phi``
     itself if the step then still folds more pixels than ``phi`` does (on the video-hd pair
-    looked at, one or two fades cleared every fold). A step near an occlusion can pull neighbours across
-    each other: there the fit's motion is kept."""
+    looked at, one or two fades cleared every fold). A step near an occlusion can pull
+    neighbours across each other: there the fit's motion is kept."""
     new = phi + step
     squeezed = jacobian_determinant(phi) <= MIN_DETERMINANT  # the fit's own: not the step's doing
     for _ in range(FOLD_TRIES):
